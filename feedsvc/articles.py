@@ -1,0 +1,324 @@
+"""Parse one content file (bytes) into an Article, or into a Problem that says why not.
+
+Pure: the caller reads the file; nothing here touches the disk or the clock.
+The only module that imports python-frontmatter.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from frontmatter.default_handlers import YAMLHandler
+
+from feedsvc.config import PERMALINK_FORMATTER, Settings
+from feedsvc.dates import NotADate, parse_date
+from feedsvc.html import one_line, shorten, web_url, xml_safe
+from feedsvc.model import Article, Author, Problem
+from feedsvc.safeyaml import YamlError, load_yaml
+
+MAX_TITLE_CHARS = 300
+IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")
+SUMMARY_FIELDS = ("description", "summary", "excerpt")
+_HANDLER = YAMLHandler()
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Control characters that neither XML nor YAML allows (tab, LF and CR stay): they are
+# removed from the whole file, so a stray BEL in a title costs nothing.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+class NotText(ValueError):
+    """Bytes that are not text in any encoding feedsvc reads."""
+
+
+def decode_text(raw: bytes) -> str:
+    """Decode a content file: UTF-8 (BOM dropped), UTF-16 with a BOM, or GB18030; CRLF to LF.
+
+    Raises:
+        NotText: binary data, or bytes valid in none of those encodings.
+    """
+    if raw.startswith(_UTF16_BOMS):
+        try:
+            text = raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise NotText("bytes are not text: invalid UTF-16 (expected UTF-8, UTF-16 with a BOM or GB18030)") from None
+    elif b"\x00" in raw:
+        raise NotText("bytes are not text: the file holds NUL bytes (expected UTF-8, UTF-16 with a BOM or GB18030)")
+    else:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = raw.decode("gb18030")
+            except UnicodeDecodeError:
+                raise NotText("bytes are not text (expected UTF-8, UTF-16 with a BOM or GB18030)") from None
+    if "\x00" in text:
+        raise NotText("bytes are not text: the file holds NUL characters (expected UTF-8, UTF-16 with a BOM or GB18030)")
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split text into its front matter mapping and its body.
+
+    Raises:
+        ValueError: no front matter, no closing `---`, YAML that does not parse
+            or is not a mapping; the message names the part and the reason.
+    """
+    stripped = text.lstrip("\n\ufeff")
+    skipped_lines = text[: len(text) - len(stripped)].count("\n")
+    if not stripped.strip():
+        raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")
+    if not _HANDLER.detect(stripped):
+        raise ValueError("front matter: missing (expected '---' on the first line)")
+    try:
+        yaml_text, body = _HANDLER.split(stripped)
+    except ValueError:
+        raise ValueError("front matter: no closing '---' (expected '---' after the YAML fields)") from None
+    try:
+        data = load_yaml(yaml_text, first_line=skipped_lines + 1)
+    except YamlError as error:
+        raise ValueError(f"front matter: {error}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"front matter: is {_kind(data)} (expected a mapping of fields such as 'title: …')")
+    return {str(key): value for key, value in data.items()}, body.lstrip("\n")
+
+
+def _kind(value: object) -> str:
+    names = {list: "a list", dict: "a mapping", str: "text", bool: "a boolean", int: "a number", float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _scalar_text(value: object) -> str | None:
+    """Text of a scalar as the author wrote it; None for lists, mappings and null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, str | int | float):
+        return str(value)
+    return None
+
+
+def _flatten(value: object) -> Iterator[object]:
+    """Yield the scalars of a value, flattening nested lists (null yields nothing)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(reversed(item))
+        elif item is not None:
+            yield item
+
+
+@dataclass
+class _Reader:
+    """Reads the fields of one front matter mapping, collecting problems and warnings."""
+
+    data: dict[str, Any]
+    settings: Settings
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def problem(self, name: str, text: str) -> None:
+        self.problems.append(f"{name}: {text}")
+
+    def warn(self, name: str, text: str) -> None:
+        self.warnings.append(f"{name}: {text}")
+
+    def title(self) -> str:
+        value = self.data.get("title")
+        text = _scalar_text(value)
+        if value is None or text is None:
+            if value is None:
+                self.problem("title", "missing (expected the article's title as text)")
+            else:
+                self.problem("title", f"is {_kind(value)} (expected text)")
+            return ""
+        title = one_line(text)
+        if not title:
+            self.problem("title", "is empty (expected the article's title as text)")
+        return shorten(title, MAX_TITLE_CHARS)
+
+    def flag(self, name: str) -> bool | None:
+        value = self.data.get(name)
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
+            return value.strip().lower() in ("true", "yes")
+        self.problem(name, f"{_shown(value)} is not a boolean (expected true or false)")
+        return None
+
+    def date(self, name: str) -> dt.datetime | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        try:
+            return parse_date(value, self.settings.timezone)
+        except NotADate as error:
+            self.problem(name, str(error))
+            return None
+
+    def names(self, *fields: str) -> tuple[str, ...]:
+        """Read categories or tags: a name or a list of names, nested lists flattened."""
+        result: dict[str, None] = {}
+        for name in fields:
+            value = self.data.get(name)
+            if isinstance(value, dict):
+                self.problem(name, f"is a mapping (expected a name or a list of names)")
+                continue
+            for item in _flatten(value):
+                text = _scalar_text(item)
+                if text is None:
+                    self.problem(name, f"holds {_kind(item)} (expected names)")
+                    continue
+                text = one_line(text)
+                if text:
+                    result.setdefault(text, None)
+        return tuple(result)
+
+    def text(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        text = _scalar_text(value)
+        if text is None:
+            self.warn(name, f"is {_kind(value)}, ignored (expected text)")
+            return None
+        return xml_safe(text).strip() or None
+
+    def author(self) -> Author | None:
+        value = self.data.get("author")
+        if isinstance(value, list):
+            value = next((item for item in value if item is not None), None)
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            name = one_line(_scalar_text(value.get("name")) or "")
+            email = one_line(_scalar_text(value.get("email")) or "")
+            if email and ("@" not in email or " " in email):
+                self.warn("author", f"email {_shown(email)} is not an address, ignored (expected name@host)")
+                email = ""
+            if not name and not email:
+                self.warn("author", "has no name or email, ignored (expected 'name' and optional 'email')")
+                return None
+            return Author(name=name or email, email=email or None)
+        text = _scalar_text(value)
+        if text is None or not one_line(text):
+            self.warn("author", f"{_shown(value)} is not a name, ignored (expected text or name/email)")
+            return None
+        return Author(name=one_line(text))
+
+    def image(self) -> str | None:
+        for name in IMAGE_FIELDS:
+            value = self.data.get(name)
+            if value is None or value == "":
+                continue
+            text = _scalar_text(value)
+            url = web_url(text, self.settings.site_link) if text is not None else None
+            if url is None:
+                self.warn(name, f"{_shown(value)} is not a safe http(s) URL, skipped (expected an image URL)")
+                continue
+            return url
+        return None
+
+    def summary(self) -> str | None:
+        for name in SUMMARY_FIELDS:
+            text = self.text(name)
+            if text:
+                return text
+        return None
+
+
+def _slug_path(slug: str) -> str:
+    """Percent-encode a slug for a URL path; '/' separates segments, '.' and '..' are dropped."""
+    segments = [s for s in slug.split("/") if s.strip() and s not in (".", "..")]
+    return "/".join(quote(s.strip(), safe="-._~") for s in segments)
+
+
+def article_link(slug: str, published: dt.datetime, settings: Settings) -> str:
+    """Fill `content.permalink` for an article and resolve it under `site.link`."""
+    local = published.astimezone(settings.timezone)
+    path = PERMALINK_FORMATTER.format(
+        settings.permalink,
+        year=local.year,
+        month=local.month,
+        day=local.day,
+        hour=local.hour,
+        minute=local.minute,
+        second=local.second,
+        slug=_slug_path(slug) or "article",
+    )
+    return settings.site_link + path.lstrip("/")
+
+
+def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) -> Article | Problem:
+    """Parse a content file's bytes into an Article, or a Problem naming every field that is wrong.
+
+    `source` is the path relative to the content directory, `mtime` the file's
+    modification time (used, with a warning, when the article has no date).
+    """
+    try:
+        data, body = split_front_matter(decode_text(raw))
+    except ValueError as error:
+        return Problem(source, str(error))
+
+    reader = _Reader(data, settings)
+    title = reader.title()
+    draft = reader.flag("draft")
+    published_flag = reader.flag("published")
+    published = reader.date("date")
+    updated = reader.date("updated")
+    categories = reader.names("categories", "category")
+    tags = reader.names("tags")
+    if reader.problems:
+        return Problem(source, "; ".join(reader.problems))
+
+    fingerprint = hashlib.sha1(raw).hexdigest()
+    if published is None:
+        published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
+        reader.warn("date", "missing, using the file's modification time (expected a date)")
+        fingerprint += f":{published.timestamp():.0f}"
+    updated = max(updated or published, published)
+
+    slug = reader.text("slug") or PurePosixPath(source).stem
+    link = article_link(slug, published, settings)
+    given_link = reader.text("link") or reader.text("permalink")
+    if given_link:
+        resolved = web_url(given_link, settings.site_link)
+        if resolved is None:
+            reader.warn("link", f"{_shown(given_link)} is not an http(s) URL, using the permalink (expected a URL)")
+        else:
+            link = resolved
+    identity = one_line(reader.text("id") or "") or link
+
+    return Article(
+        source=source,
+        title=title,
+        link=link,
+        id=identity,
+        published=published,
+        updated=updated,
+        categories=categories,
+        tags=tags,
+        author=reader.author(),
+        summary=reader.summary(),
+        image=reader.image(),
+        body=body,
+        draft=bool(draft) or published_flag is False,
+        fingerprint=fingerprint,
+        warnings=tuple(reader.warnings),
+    )

@@ -1,0 +1,121 @@
+"""The command line: `feedsvc serve | build | check`. The only module that imports click."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from feedsvc.config import Settings, config_path, load_settings
+from feedsvc.errors import ConfigError
+from feedsvc.model import Article
+from feedsvc.output import write_snapshot
+from feedsvc.refresh import Refresher
+from feedsvc.render import GENERATOR_VERSION
+from feedsvc.store import Store
+
+EXIT_PROBLEMS = 1
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="YAML config file (default: $FEEDSVC_CONFIG, else config/feedsvc.yaml).",
+)
+
+
+def _settings(config: Path | None) -> Settings:
+    """Load the settings or exit 2 with the message naming the file and key."""
+    try:
+        return load_settings(config_path(config))
+    except ConfigError as error:
+        click.echo(f"feedsvc: config error: {error}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(GENERATOR_VERSION, prog_name="feedsvc")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Least important log lines shown.",
+)
+def main(log_level: str) -> None:
+    """Publish a directory of Markdown articles as RSS, Atom and JSON feeds."""
+    _configure_logging(log_level)
+
+
+@main.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0: any free port).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads of the HTTP server.")
+def serve(config: Path | None, host: str, port: int, threads: int) -> None:
+    """Serve the feeds, rescanning the content directory on a schedule."""
+    from feedsvc.service import serve as run  # the server and scheduler load only for `serve`
+
+    settings = _settings(config)
+    try:
+        run(settings, host=host, port=port, threads=threads)
+    except OSError as error:
+        click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the feeds to.")
+def build(config: Path | None, out: Path) -> None:
+    """Write every feed, the OPML and the index page as static files, then exit."""
+    settings = _settings(config)
+    store = Store()
+    report = Refresher(settings, store).refresh()
+    snapshot = report.snapshot
+    if snapshot.degraded:
+        click.echo(f"feedsvc: {snapshot.degraded}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    written, removed = write_snapshot(snapshot, out)
+    click.echo(
+        f"built {snapshot.feeds} feed documents of {snapshot.articles} articles into {out} "
+        f"({written} files written, {removed} removed, {len(snapshot.problems)} problems)"
+    )
+
+
+@main.command()
+@config_option
+def check(config: Path | None) -> None:
+    """Validate the config and every content file; list every problem (exit 1 if any)."""
+    settings = _settings(config)
+    logging.getLogger("feedsvc.refresh").setLevel(logging.CRITICAL)  # this command prints them itself
+    refresher = Refresher(settings, Store())
+    report = refresher.refresh()
+    snapshot = report.snapshot
+    if snapshot.degraded:
+        click.echo(f"feedsvc: {snapshot.degraded}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    for problem in snapshot.problems:
+        click.echo(f"problem: {problem}")
+    articles = [e.result for e in refresher.index.entries.values() if isinstance(e.result, Article)]
+    for article in sorted(articles, key=lambda a: a.source):
+        for warning in article.warnings:
+            click.echo(f"warning: {article.source}: {warning}")
+    click.echo(
+        f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
+        f"{len(snapshot.problems)} problems; {snapshot.feeds} feed documents"
+    )
+    sys.exit(EXIT_PROBLEMS if snapshot.problems else 0)

@@ -1,0 +1,366 @@
+"""Settings: every key with its default and help, validated before anything starts.
+
+`parse_settings` is pure; `load_settings` reads the YAML file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedsvc.errors import ConfigError
+from feedsvc.safeyaml import YamlError, load_yaml
+
+DEFAULT_PATH = Path("config") / "feedsvc.yaml"
+ENV_VAR = "FEEDSVC_CONFIG"
+CONTENT_MODES = ("full", "summary", "none")
+RESERVED_SLUGS = frozenset({"all"})
+_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
+PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One configuration key: its dotted name, default, a check, and what it is for."""
+
+    key: str
+    default: object
+    check: Callable[[Any], Any]
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class CategorySettings:
+    """A configured category, keyed by the name used in front matter."""
+
+    name: str
+    slug: str | None = None
+    title: str | None = None
+    description: str | None = None
+    limit: int | None = None
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting, validated; paths are absolute."""
+
+    site_title: str
+    site_link: str
+    feed_url: str
+    language: str
+    timezone: ZoneInfo
+    site_author: str
+    content_dir: Path
+    permalink: str
+    max_file_bytes: int
+    interval_seconds: int
+    limit: int
+    content: str
+    summary_chars: int
+    all_feed: bool
+    auto_categories: bool
+    categories: tuple[CategorySettings, ...] = ()
+    source: str = "<defaults>"
+
+
+class _Invalid(ValueError):
+    """A value that does not fit its key; the message says what was expected."""
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Invalid(f"{_shown(value)} is not text (expected a string)")
+    return str(value).strip()
+
+
+def _url(value: Any) -> str:
+    text = _text(value)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise _Invalid(f"{_shown(value)} is not a URL (expected an absolute http(s) URL)")
+    return text if text.endswith("/") else text + "/"
+
+
+def _optional_url(value: Any) -> str:
+    return "" if value is None or value == "" else _url(value)
+
+
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise _Invalid(f"{_shown(value)} is out of range (expected a whole number from {low:,} to {high:,})")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"{_shown(value)} is not a boolean (expected true or false)")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise _Invalid(f"{_shown(value)} is not allowed (expected one of: {', '.join(choices)})")
+        return str(value)
+
+    return check
+
+
+def _timezone(value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(_text(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(f"{_shown(value)} is not a time zone (expected an IANA name such as Asia/Shanghai)") from None
+
+
+def _path(value: Any) -> Path:
+    text = _text(value)
+    if not text:
+        raise _Invalid("is empty (expected a directory path)")
+    return Path(text)
+
+
+class _PermalinkFormatter(string.Formatter):
+    """Fill `{year}`… only: no attribute or index lookups reach the values."""
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> Any:
+        if field_name not in PERMALINK_FIELDS:
+            raise KeyError(field_name)
+        return kwargs[field_name], field_name
+
+
+PERMALINK_FORMATTER = _PermalinkFormatter()
+
+
+def _permalink(value: Any) -> str:
+    text = _text(value).lstrip("/")
+    try:
+        PERMALINK_FORMATTER.format(text, year=2024, month=1, day=2, hour=3, minute=4, second=5, slug="x")
+    except (KeyError, ValueError, IndexError) as error:
+        raise _Invalid(
+            f"{_shown(value)} is not a permalink pattern ({error}; expected fields among "
+            f"{', '.join('{' + f + '}' for f in PERMALINK_FIELDS)})"
+        ) from None
+    if "{slug" not in text:
+        raise _Invalid(f"{_shown(value)} has no {{slug}} (expected it, so that articles get distinct URLs)")
+    return text
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("site.title", "feedsvc", _text, "Feed title, and the prefix of every category feed's title."),
+    Setting("site.link", "", _optional_url, "The site the articles live on; permalinks and relative URLs resolve against it. Defaults to site.feed_url."),
+    Setting("site.feed_url", "http://127.0.0.1:8080/", _url, "Public base URL of this service, used in self links and OPML."),
+    Setting("site.language", "en", _text, "Language of the feeds (RFC 5646 tag, e.g. zh-CN)."),
+    Setting("site.timezone", "UTC", _timezone, "Zone for dates written without one, and for the permalink's {year}/{month}/{day}."),
+    Setting("site.author", "", _text, "Author of articles that name none."),
+    Setting("content.dir", "content", _path, "The directory of articles, relative to this file."),
+    Setting("content.permalink", "{year}/{month:02d}/{day:02d}/{slug}/", _permalink, "An article's URL under site.link; fields {year} {month} {day} {hour} {minute} {second} {slug}."),
+    Setting("content.max_file_bytes", 5_000_000, _integer(1, 1 << 31), "Larger files are reported as problems and skipped without being read."),
+    Setting("scan.interval_seconds", 30, _integer(1, 86_400), "Seconds between rescans; also the feeds' Cache-Control max-age."),
+    Setting("feeds.limit", 20, _integer(1, 10_000), "Newest N entries per feed (a category may set its own)."),
+    Setting("feeds.content", "full", _choice(*CONTENT_MODES), "full: content and summary; summary: the summary only; none: neither."),
+    Setting("feeds.summary_chars", 200, _integer(10, 100_000), "Longest summary made from the body, including the final …"),
+    Setting("feeds.all", True, _boolean, "Also publish the feed 'all' of every article."),
+    Setting("feeds.auto_categories", True, _boolean, "Publish categories found in content but not configured."),
+)
+_BY_KEY = {setting.key: setting for setting in SETTINGS}
+_SECTIONS = sorted({key.split(".")[0] for key in _BY_KEY} | {"categories"})
+CATEGORY_KEYS = ("slug", "title", "description", "limit", "aliases")
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """Read `aliases`: a name or a list of names."""
+    items = value if isinstance(value, list) else [value]
+    names = []
+    for item in items:
+        if item is None or isinstance(item, dict | list):
+            raise _Invalid(f"{_shown(value)} is not a list of names (expected text)")
+        names.append(str(item).lower() if isinstance(item, bool) else str(item).strip())
+    return tuple(name for name in names if name)
+
+
+def _slug(value: Any) -> str:
+    text = _text(value)
+    if not _SLUG.fullmatch(text) or text in RESERVED_SLUGS:
+        raise _Invalid(
+            f"{_shown(value)} is not a usable slug (expected lower-case ASCII letters, digits, "
+            "'-' and '_', at most 80, not 'all')"
+        )
+    return text
+
+
+def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySettings:
+    if value is None:
+        return CategorySettings(name=name)
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where(f'categories.{name}')}: {_shown(value)} is not a mapping (expected keys {', '.join(CATEGORY_KEYS)})")
+    checks: dict[str, Callable[[Any], Any]] = {
+        "slug": _slug,
+        "title": _text,
+        "description": _text,
+        "limit": _integer(1, 10_000),
+        "aliases": _names,
+    }
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        full = f"categories.{name}.{key}"
+        if key not in checks:
+            raise ConfigError(f"{where(full)}: unknown key (expected one of: {', '.join(CATEGORY_KEYS)})")
+        if item is None:
+            continue
+        try:
+            fields[str(key)] = checks[str(key)](item)
+        except _Invalid as error:
+            raise ConfigError(f"{where(full)}: {error}") from None
+    return CategorySettings(name=name, **fields)
+
+
+def _categories(data: Any, where: Callable[[str], str]) -> tuple[CategorySettings, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where('categories')}: {_shown(data)} is not a mapping (expected category names as keys)")
+    result = []
+    for raw_name, value in data.items():
+        if raw_name is None or isinstance(raw_name, list | dict | tuple):
+            raise ConfigError(f"{where('categories')}: {_shown(raw_name)} is not a category name (expected text)")
+        name = str(raw_name).lower() if isinstance(raw_name, bool) else str(raw_name).strip()
+        if not name:
+            raise ConfigError(f"{where('categories')}: an empty category name (expected text)")
+        result.append(_category(name, value, where))
+    _check_categories(result, where)
+    return tuple(result)
+
+
+def _check_categories(categories: list[CategorySettings], where: Callable[[str], str]) -> None:
+    """Refuse two categories that would share a slug, or a name that means two categories."""
+    slugs: dict[str, str] = {}
+    names: dict[str, str] = {c.name: c.name for c in categories}
+    for category in categories:
+        if category.slug is not None:
+            if category.slug in slugs:
+                raise ConfigError(
+                    f"{where(f'categories.{category.name}.slug')}: {category.slug!r} is also the slug of "
+                    f"{slugs[category.slug]!r} (expected a slug per category)"
+                )
+            slugs[category.slug] = category.name
+        for alias in category.aliases:
+            other = names.get(alias)
+            if other is not None and other != category.name:
+                raise ConfigError(
+                    f"{where(f'categories.{category.name}.aliases')}: {alias!r} already means "
+                    f"{other!r} (expected each name to mean one category)"
+                )
+            names[alias] = category.name
+
+
+def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | None = None) -> Settings:
+    """Validate a parsed config mapping and fill in every default.
+
+    Raises:
+        ConfigError: an unknown key or a value of the wrong type; the message
+            names the file and the key.
+    """
+
+    def where(key: str) -> str:
+        return f"{source}: {key}"
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the file is {type(data).__name__} (expected a mapping of sections: {', '.join(_SECTIONS)})")
+    values: dict[str, Any] = {}
+    for section, body in data.items():
+        if section == "categories":
+            continue
+        if section not in _SECTIONS:
+            raise ConfigError(f"{where(str(section))}: unknown section (expected one of: {', '.join(_SECTIONS)})")
+        if body is None:
+            continue
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where(str(section))}: {_shown(body)} is not a mapping (expected keys under it)")
+        for key, value in body.items():
+            full = f"{section}.{key}"
+            setting = _BY_KEY.get(full)
+            if setting is None:
+                known = ", ".join(k.split(".", 1)[1] for k in _BY_KEY if k.startswith(section + "."))
+                raise ConfigError(f"{where(full)}: unknown key (expected one of: {known})")
+            if value is None:
+                continue
+            try:
+                values[full] = setting.check(value)
+            except _Invalid as error:
+                raise ConfigError(f"{where(full)}: {error}") from None
+    for setting in SETTINGS:
+        if setting.key not in values:
+            values[setting.key] = setting.check(setting.default)
+    content_dir: Path = values["content.dir"]
+    if not content_dir.is_absolute():
+        content_dir = (base_dir or Path.cwd()) / content_dir
+    return Settings(
+        site_title=values["site.title"],
+        site_link=values["site.link"] or values["site.feed_url"],
+        feed_url=values["site.feed_url"],
+        language=values["site.language"],
+        timezone=values["site.timezone"],
+        site_author=values["site.author"],
+        content_dir=Path(os.path.normpath(content_dir)),
+        permalink=values["content.permalink"],
+        max_file_bytes=values["content.max_file_bytes"],
+        interval_seconds=values["scan.interval_seconds"],
+        limit=values["feeds.limit"],
+        content=values["feeds.content"],
+        summary_chars=values["feeds.summary_chars"],
+        all_feed=values["feeds.all"],
+        auto_categories=values["feeds.auto_categories"],
+        categories=_categories(data.get("categories"), where),
+        source=source,
+    )
+
+
+def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
+    """Choose the config file: `--config`, else $FEEDSVC_CONFIG, else config/feedsvc.yaml."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get(ENV_VAR):
+        return Path(environ[ENV_VAR])
+    return DEFAULT_PATH
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate the YAML config file at `path`.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML, or not valid settings.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read: {error.strerror or error} (expected a YAML config file)") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text (expected a YAML config file)") from None
+    try:
+        data = load_yaml(text)
+    except YamlError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return parse_settings(data, source=str(path), base_dir=path.resolve().parent)

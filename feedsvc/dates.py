@@ -1,0 +1,105 @@
+"""Read the date forms front matter uses, always into an aware UTC datetime."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import re
+from zoneinfo import ZoneInfo
+
+EXPECTED = "expected RFC 822, ISO 8601, a date or Unix seconds"
+
+# Dates as people type them: 2022-5-4, 2022/05/04 10:33, 2022.05.04 10:33:00 +08:00.
+_LOOSE = re.compile(
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,6}))?)?)?"
+    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?",
+    re.IGNORECASE,
+)
+_INTEGER = re.compile(r"[+-]?\d{1,12}")
+_MONTH_OR_DAY_NAME = re.compile(r"[A-Za-z]{3}")
+
+
+class NotADate(ValueError):
+    """A value that cannot be read as a date; the message says what it was."""
+
+
+def _aware(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """Give a naive datetime the site's zone, then express it in UTC."""
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(dt.UTC)
+
+
+def _from_epoch(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+def _zone_of(text: str | None) -> dt.tzinfo | None:
+    if not text:
+        return None
+    if text.upper() == "Z":
+        return dt.UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+    return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+
+
+def _parse_text(text: str, zone: ZoneInfo) -> dt.datetime:
+    if _INTEGER.fullmatch(text):
+        return _from_epoch(int(text))
+    try:
+        return _aware(dt.datetime.fromisoformat(text), zone)
+    except ValueError:
+        pass
+    if _MONTH_OR_DAY_NAME.search(text):
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+        if parsed is not None:
+            return _aware(parsed, zone)
+    match = _LOOSE.fullmatch(text)
+    if match:
+        year, month, day, hour, minute, second, fraction, offset = match.groups()
+        value = dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+            tzinfo=_zone_of(offset),
+        )
+        return _aware(value, zone)
+    raise NotADate(f"{_shown(text)} is not a date ({EXPECTED})")
+
+
+def parse_date(value: object, zone: ZoneInfo) -> dt.datetime:
+    """Read a front matter date; a date without a zone is taken in `zone`.
+
+    Raises:
+        NotADate: the value is present but is not a date (text, Feb 30, a list…).
+    """
+    try:
+        if isinstance(value, dt.datetime):
+            return _aware(value, zone)
+        if isinstance(value, dt.date):
+            return _aware(dt.datetime(value.year, value.month, value.day), zone)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return _from_epoch(value)
+        if isinstance(value, str) and value.strip():
+            return _parse_text(value.strip(), zone)
+    except NotADate:
+        raise
+    except (ValueError, OverflowError, OSError) as error:
+        raise NotADate(f"{_shown(value)} is not a date: {error} ({EXPECTED})") from None
+    raise NotADate(f"{_shown(value)} is not a date ({EXPECTED})")
+
+
+def _shown(value: object) -> str:
+    """Show a value in a message, shortened so a huge one cannot flood the log."""
+    text = repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    return text if len(text) <= 80 else text[:77] + "…"

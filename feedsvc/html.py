@@ -1,0 +1,129 @@
+"""Make article HTML fit for a feed: sanitized, absolute, XML-safe; and read text and images from it.
+
+The only module that imports nh3 and BeautifulSoup. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urljoin, urlsplit
+
+import nh3
+from bs4 import BeautifulSoup, NavigableString, Tag
+
+# Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_WHITESPACE = re.compile(r"\s+")
+_IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
+_UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f<>\"`]")
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+
+TAGS = frozenset(nh3.ALLOWED_TAGS)
+ATTRIBUTES: dict[str, set[str]] = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
+ATTRIBUTES["*"] = {"lang", "title", "dir"}
+ATTRIBUTES["a"] = ATTRIBUTES.get("a", set()) | {"href", "hreflang"}
+URL_SCHEMES = frozenset(nh3.ALLOWED_URL_SCHEMES) | {"data"}
+_BLOCKS = frozenset(
+    "address article aside blockquote br caption dd details div dl dt figcaption figure footer "
+    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th "
+    "thead tr ul".split()
+)
+
+
+def xml_safe(text: str) -> str:
+    """Remove the characters XML forbids; keep tab, newline and carriage return."""
+    return _XML_INVALID.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of white space to one space and trim the ends."""
+    return _WHITESPACE.sub(" ", xml_safe(text)).strip()
+
+
+def absolute_url(value: str, base: str) -> str | None:
+    """Resolve a URL against `base`; protocol-relative URLs get https. None when unusable."""
+    value = value.strip(" \t\n\r\f")
+    if not value or _UNSAFE_IN_URL.search(value):
+        return None
+    if value.startswith("//"):
+        value = "https:" + value
+    try:
+        resolved = urljoin(base, value)
+        urlsplit(resolved)  # raises on a malformed host such as http://[x
+    except ValueError:
+        return None
+    # Non-ASCII characters are percent-encoded so the URL is a URI, not an IRI.
+    return quote(resolved, safe=":/?#[]@!$&'()*+,;=%~")
+
+
+def web_url(value: str, base: str) -> str | None:
+    """Resolve a URL and keep it only if it is an absolute http(s) URL with a host."""
+    if _WHITESPACE.search(value.strip()):
+        return None
+    url = absolute_url(value, base)
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def sanitize(html: str, base: str) -> str:
+    """Keep formatting, links, images, tables and lists; drop active content; make URLs absolute."""
+
+    def check_attribute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute not in _URL_ATTRIBUTES:
+            return value
+        if value.lstrip()[:5].lower() == "data:":
+            # Only inline raster images: a data: URL in a link can carry a whole page.
+            return value.strip() if tag == "img" and attribute == "src" and _IMAGE_DATA.match(value.strip()) else None
+        return absolute_url(value, base)
+
+    cleaned = nh3.clean(
+        xml_safe(html),
+        tags=set(TAGS),
+        attributes=ATTRIBUTES,
+        attribute_filter=check_attribute,
+        url_schemes=set(URL_SCHEMES),
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+    )
+    return xml_safe(cleaned)
+
+
+def _soup(html: str) -> BeautifulSoup:
+    return BeautifulSoup(html, "html.parser")
+
+
+def text_of(html: str) -> str:
+    """Return the visible text of sanitized HTML on one line, blocks separated by a space."""
+    parts: list[str] = []
+    for node in _soup(html).descendants:
+        if isinstance(node, NavigableString):
+            parts.append(str(node))
+        elif isinstance(node, Tag) and node.name in _BLOCKS:
+            parts.append(" ")
+    return one_line("".join(parts))
+
+
+def first_image(html: str) -> str | None:
+    """Return the first http(s) image `src` of sanitized absolute HTML, if any."""
+    for image in _soup(html).find_all("img", src=True):
+        src = str(image["src"])
+        if urlsplit(src).scheme in ("http", "https"):
+            return src
+    return None
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut text to at most `limit` characters, the last being '…' when it was cut.
+
+    Latin words are not split when a space is near; CJK text is cut anywhere.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if text[limit - 1].isascii() and text[limit - 1].isalnum() and cut[-1:].isascii():
+        space = cut.rfind(" ", max(0, len(cut) - 20))
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip() + "…"

@@ -1,0 +1,49 @@
+"""Write a snapshot as static files laid out like the URLs, each replaced atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from feedsvc.model import Format, Snapshot
+
+FEED_SUFFIXES = tuple(f".{fmt.value}" for fmt in Format)
+
+
+def _write_atomically(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` through a temporary file and a rename; skip identical files."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def write_snapshot(snapshot: Snapshot, out: Path) -> tuple[int, int]:
+    """Write every document of a snapshot under `out`; remove feed files no longer built.
+
+    Returns how many files were written (changed) and removed.
+    """
+    written = 0
+    for relative, document in sorted(snapshot.documents.items()):
+        written += _write_atomically(out / relative, document.body)
+    removed = 0
+    feeds_dir = out / "feeds"
+    if feeds_dir.is_dir():
+        for path in feeds_dir.iterdir():
+            if path.suffix in FEED_SUFFIXES and f"feeds/{path.name}" not in snapshot.documents and path.is_file():
+                path.unlink()
+                removed += 1
+    return written, removed

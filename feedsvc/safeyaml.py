@@ -1,0 +1,133 @@
+"""Load YAML as plain data: safe tags only, no duplicate keys, bounded alias expansion.
+
+The only module that imports PyYAML. Errors carry the line and column YAML reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# Front matter never needs more than this many values once aliases are expanded;
+# a "billion laughs" document expands to billions and is refused before use.
+MAX_EXPANDED_NODES = 100_000
+
+_BaseLoader: type[yaml.SafeLoader]
+try:  # libyaml is much faster and caps nesting depth itself
+    _BaseLoader = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _BaseLoader = yaml.SafeLoader
+
+
+class YamlError(ValueError):
+    """YAML that cannot be used, with a message that says where and why."""
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """SafeLoader that refuses duplicate keys and keeps impossible timestamps as text."""
+
+    first_line = 1
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeConstructor reports it below
+                continue
+            if duplicate:
+                mark = key_node.start_mark
+                raise YamlError(
+                    f"duplicate key {key!r} at line {mark.line + self.first_line}, column {mark.column + 1}"
+                    " (expected each key once)"
+                )
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        # PyYAML raises on 2022-02-30; keep the text so the caller can name the field.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """Return how many nodes `root` has once aliases are expanded, stopping past `limit`."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            sizes[id(node)] = 1
+            continue
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = [part for pair in node.value for part in pair]
+        if children_done:
+            total = 1 + sum(sizes[id(child)] for child in children)
+            sizes[id(node)] = total
+            if total > limit:
+                return total
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _describe(error: yaml.YAMLError, first_line: int) -> str:
+    """Turn a PyYAML error into one line: what, and where (lines counted in the file)."""
+
+    def at(mark: Any) -> str:
+        return f" at line {mark.line + first_line}, column {mark.column + 1}" if mark is not None else ""
+
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    text = f"{problem}{at(getattr(error, 'problem_mark', None))}"
+    context = getattr(error, "context", None)
+    if context:
+        text = f"{context}{at(getattr(error, 'context_mark', None))}: {text}"
+    return f"invalid YAML: {text}"
+
+
+def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int = 1) -> Any:
+    """Parse one YAML document into plain Python values.
+
+    `first_line` is the line number of the text's first line in its file, for messages.
+
+    Raises:
+        YamlError: the text is not YAML, uses an unsafe tag, repeats a key,
+            nests too deeply or expands beyond `max_nodes` values.
+    """
+    loader = _Loader(text)
+    loader.first_line = first_line
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, max_nodes)
+        if size > max_nodes:
+            raise YamlError(
+                f"aliases expand to more than {max_nodes:,} values (expected plain front matter)"
+            )
+        return loader.construct_document(node)
+    except YamlError:
+        raise
+    except yaml.constructor.ConstructorError as error:
+        raise YamlError(_describe(error, first_line)) from None
+    except yaml.YAMLError as error:
+        raise YamlError(_describe(error, first_line)) from None
+    except RecursionError:
+        raise YamlError("invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+

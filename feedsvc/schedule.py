@@ -1,0 +1,41 @@
+"""Run the refresh on an interval in a background thread; the only module that imports APScheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+# APScheduler logs every run at INFO; the refresh logs what matters itself.
+logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class Schedule:
+    """A started interval job; `stop()` ends it and waits for a running refresh to finish."""
+
+    def __init__(self, scheduler: BackgroundScheduler) -> None:
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        """Stop the scheduler, letting a refresh under way complete."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+
+
+def start_scheduler(job: Callable[[], None], *, every: int) -> Schedule:
+    """Run `job` every `every` seconds, one run at a time; missed runs collapse into one."""
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        job,
+        "interval",
+        seconds=every,
+        id="refresh",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=max(1, every),
+        next_run_time=datetime.now(UTC) + timedelta(seconds=every),
+    )
+    scheduler.start()
+    return Schedule(scheduler)
