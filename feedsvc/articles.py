@@ -60,7 +60,9 @@ def decode_text(raw: bytes) -> str:
             except UnicodeDecodeError:
                 raise NotText("bytes are not text (expected UTF-8, UTF-16 with a BOM or GB18030)") from None
     if "\x00" in text:
-        raise NotText("bytes are not text: the file holds NUL characters (expected UTF-8, UTF-16 with a BOM or GB18030)")
+        raise NotText(
+            "bytes are not text: the file holds NUL characters (expected UTF-8, UTF-16 with a BOM or GB18030)"
+        )
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -178,7 +180,7 @@ class _Reader:
         for name in fields:
             value = self.data.get(name)
             if isinstance(value, dict):
-                self.problem(name, f"is a mapping (expected a name or a list of names)")
+                self.problem(name, "is a mapping (expected a name or a list of names)")
                 continue
             for item in _flatten(value):
                 text = _scalar_text(item)
@@ -287,7 +289,7 @@ def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) 
     if reader.problems:
         return Problem(source, "; ".join(reader.problems))
 
-    fingerprint = hashlib.sha1(raw).hexdigest()
+    fingerprint = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
     if published is None:
         published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
         reader.warn("date", "missing, using the file's modification time (expected a date)")

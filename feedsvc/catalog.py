@@ -33,7 +33,7 @@ class Catalog:
 
 
 def _hash6(name: str) -> str:
-    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+    return hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
 
 
 def _base_slug(name: str) -> str:
@@ -54,18 +54,16 @@ def assign_slugs(configured: Mapping[str, str | None], found: Iterable[str]) -> 
     counts = Counter(base.values())
     taken = set(fixed.values()) | RESERVED_SLUGS
     slugs = dict(fixed)
-    for name, slug in base.items():
-        if counts[slug] > 1 or slug in taken:
-            slug = f"{slug}-{_hash6(name)}"
-        slugs[name] = slug
+    for name, natural in base.items():
+        shared = counts[natural] > 1 or natural in taken
+        slugs[name] = f"{natural}-{_hash6(name)}" if shared else natural
     # A suffixed slug could, in theory, equal another category's natural one.
     seen: dict[str, str] = {}
     for name in names:
-        slug = slugs[name]
-        if slug in seen or slug in RESERVED_SLUGS:
-            slug = f"{_base_slug(name)}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:12]}"
-            slugs[name] = slug
-        seen[slug] = name
+        if slugs[name] in seen or slugs[name] in RESERVED_SLUGS:
+            digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
+            slugs[name] = f"{_base_slug(name)}-{digest}"
+        seen[slugs[name]] = name
     return slugs
 
 
@@ -75,9 +73,10 @@ def _unique_ids(articles: list[Article]) -> list[Article]:
     result = []
     for article in articles:
         if counts[article.id] > 1:
-            digest = hashlib.sha1(article.source.encode("utf-8")).hexdigest()[:8]
-            article = dataclasses.replace(article, id=f"{article.link}#{digest}")
-        result.append(article)
+            digest = hashlib.sha1(article.source.encode("utf-8"), usedforsecurity=False).hexdigest()[:8]
+            result.append(dataclasses.replace(article, id=f"{article.link}#{digest}"))
+        else:
+            result.append(article)
     return result
 
 
@@ -102,9 +101,7 @@ def build_catalog(articles: Iterable[Article], settings: Settings, now: datetime
             held += 1
             continue
         names = tuple(dict.fromkeys(meaning.get(n, n) for n in article.categories))
-        if names != article.categories:
-            article = dataclasses.replace(article, categories=names)
-        published.append(article)
+        published.append(article if names == article.categories else dataclasses.replace(article, categories=names))
 
     by_category: dict[str, list[Article]] = defaultdict(list)
     for article in published:
@@ -115,7 +112,9 @@ def build_catalog(articles: Iterable[Article], settings: Settings, now: datetime
 
     feeds: list[Feed] = []
     if settings.all_feed:
-        spec = FeedSpec(slug=ALL, title=settings.site_title, description=settings.site_title, limit=settings.limit, category=None)
+        spec = FeedSpec(
+            slug=ALL, title=settings.site_title, description=settings.site_title, limit=settings.limit, category=None
+        )
         feeds.append(Feed(spec, _newest(published, settings.limit), len(published)))
     redirects: dict[str, str] = {}
     for name in [*configured, *found]:

@@ -14,6 +14,7 @@ from feedsvc.model import Article
 from feedsvc.output import write_snapshot
 from feedsvc.refresh import Refresher
 from feedsvc.render import GENERATOR_VERSION
+from feedsvc.service import serve as run
 from feedsvc.store import Store
 
 EXIT_PROBLEMS = 1
@@ -63,12 +64,18 @@ def main(log_level: str) -> None:
 @main.command()
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on (0: any free port).")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads of the HTTP server.")
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0: any free port).",
+)
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads of the HTTP server."
+)
 def serve(config: Path | None, host: str, port: int, threads: int) -> None:
     """Serve the feeds, rescanning the content directory on a schedule."""
-    from feedsvc.service import serve as run  # the server and scheduler load only for `serve`
-
     settings = _settings(config)
     try:
         run(settings, host=host, port=port, threads=threads)
@@ -79,7 +86,9 @@ def serve(config: Path | None, host: str, port: int, threads: int) -> None:
 
 @main.command()
 @config_option
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the feeds to.")
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the feeds to."
+)
 def build(config: Path | None, out: Path) -> None:
     """Write every feed, the OPML and the index page as static files, then exit."""
     settings = _settings(config)

@@ -164,18 +164,52 @@ def _permalink(value: Any) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("site.title", "feedsvc", _text, "Feed title, and the prefix of every category feed's title."),
-    Setting("site.link", "", _optional_url, "The site the articles live on; permalinks and relative URLs resolve against it. Defaults to site.feed_url."),
-    Setting("site.feed_url", "http://127.0.0.1:8080/", _url, "Public base URL of this service, used in self links and OPML."),
+    Setting(
+        "site.link",
+        "",
+        _optional_url,
+        "The site the articles live on; permalinks and relative URLs resolve against it. Defaults to site.feed_url.",
+    ),
+    Setting(
+        "site.feed_url", "http://127.0.0.1:8080/", _url, "Public base URL of this service, used in self links and OPML."
+    ),
     Setting("site.language", "en", _text, "Language of the feeds (RFC 5646 tag, e.g. zh-CN)."),
-    Setting("site.timezone", "UTC", _timezone, "Zone for dates written without one, and for the permalink's {year}/{month}/{day}."),
+    Setting(
+        "site.timezone",
+        "UTC",
+        _timezone,
+        "Zone for dates written without one, and for the permalink's {year}/{month}/{day}.",
+    ),
     Setting("site.author", "", _text, "Author of articles that name none."),
     Setting("content.dir", "content", _path, "The directory of articles, relative to this file."),
-    Setting("content.permalink", "{year}/{month:02d}/{day:02d}/{slug}/", _permalink, "An article's URL under site.link; fields {year} {month} {day} {hour} {minute} {second} {slug}."),
-    Setting("content.max_file_bytes", 5_000_000, _integer(1, 1 << 31), "Larger files are reported as problems and skipped without being read."),
-    Setting("scan.interval_seconds", 30, _integer(1, 86_400), "Seconds between rescans; also the feeds' Cache-Control max-age."),
+    Setting(
+        "content.permalink",
+        "{year}/{month:02d}/{day:02d}/{slug}/",
+        _permalink,
+        "An article's URL under site.link; fields {year} {month} {day} {hour} {minute} {second} {slug}.",
+    ),
+    Setting(
+        "content.max_file_bytes",
+        5_000_000,
+        _integer(1, 1 << 31),
+        "Larger files are reported as problems and skipped without being read.",
+    ),
+    Setting(
+        "scan.interval_seconds",
+        30,
+        _integer(1, 86_400),
+        "Seconds between rescans; also the feeds' Cache-Control max-age.",
+    ),
     Setting("feeds.limit", 20, _integer(1, 10_000), "Newest N entries per feed (a category may set its own)."),
-    Setting("feeds.content", "full", _choice(*CONTENT_MODES), "full: content and summary; summary: the summary only; none: neither."),
-    Setting("feeds.summary_chars", 200, _integer(10, 100_000), "Longest summary made from the body, including the final …"),
+    Setting(
+        "feeds.content",
+        "full",
+        _choice(*CONTENT_MODES),
+        "full: content and summary; summary: the summary only; none: neither.",
+    ),
+    Setting(
+        "feeds.summary_chars", 200, _integer(10, 100_000), "Longest summary made from the body, including the final …"
+    ),
     Setting("feeds.all", True, _boolean, "Also publish the feed 'all' of every article."),
     Setting("feeds.auto_categories", True, _boolean, "Publish categories found in content but not configured."),
 )
@@ -209,7 +243,8 @@ def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySet
     if value is None:
         return CategorySettings(name=name)
     if not isinstance(value, dict):
-        raise ConfigError(f"{where(f'categories.{name}')}: {_shown(value)} is not a mapping (expected keys {', '.join(CATEGORY_KEYS)})")
+        expected = ", ".join(CATEGORY_KEYS)
+        raise ConfigError(f"{where(f'categories.{name}')}: {_shown(value)} is not a mapping (expected keys {expected})")
     checks: dict[str, Callable[[Any], Any]] = {
         "slug": _slug,
         "title": _text,
@@ -284,7 +319,9 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the file is {type(data).__name__} (expected a mapping of sections: {', '.join(_SECTIONS)})")
+        raise ConfigError(
+            f"{source}: the file is {type(data).__name__} (expected a mapping of sections: {', '.join(_SECTIONS)})"
+        )
     values: dict[str, Any] = {}
     for section, body in data.items():
         if section == "categories":

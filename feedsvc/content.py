@@ -17,15 +17,13 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethr
 
 def markdown_to_html(body: str) -> str:
     """Render a Markdown body to (unsanitized) HTML."""
-    return _MARKDOWN.render(body)
+    return str(_MARKDOWN.render(body))
 
 
 def render_content(article: Article, *, summary_chars: int) -> ArticleContent:
     """Build the sanitized absolute HTML, the summary and the image of one article."""
     html = sanitize(markdown_to_html(article.body), article.link)
-    if article.summary is not None:
-        summary = one_line(article.summary)
-    else:
-        summary = shorten(text_of(html), summary_chars)
+    given = article.summary
+    summary = one_line(given) if given is not None else shorten(text_of(html), summary_chars)
     image = article.image or first_image(html)
     return ArticleContent(html=html, summary=summary, image=image)

@@ -9,7 +9,8 @@ import re
 from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, Tag
 
 # Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -24,9 +25,46 @@ ATTRIBUTES["*"] = {"lang", "title", "dir"}
 ATTRIBUTES["a"] = ATTRIBUTES.get("a", set()) | {"href", "hreflang"}
 URL_SCHEMES = frozenset(nh3.ALLOWED_URL_SCHEMES) | {"data"}
 _BLOCKS = frozenset(
-    "address article aside blockquote br caption dd details div dl dt figcaption figure footer "
-    "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table tbody td tfoot th "
-    "thead tr ul".split()
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "br",
+        "caption",
+        "dd",
+        "details",
+        "div",
+        "dl",
+        "dt",
+        "figcaption",
+        "figure",
+        "footer",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "li",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    }
 )
 
 

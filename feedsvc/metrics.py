@@ -16,7 +16,7 @@ from feedsvc.model import Snapshot
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 # The *_created series double every counter's output and mean nothing for a scrape.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class _SnapshotCollector(Collector):
@@ -30,19 +30,36 @@ class _SnapshotCollector(Collector):
         snapshot = self._snapshot()
         yield GaugeMetricFamily("feedsvc_articles", "Articles published.", value=snapshot.articles)
         yield GaugeMetricFamily("feedsvc_feeds", "Feed documents served (feeds times formats).", value=snapshot.feeds)
-        yield GaugeMetricFamily("feedsvc_problems", "Content files (and folders) with a problem.", value=len(snapshot.problems))
-        yield GaugeMetricFamily("feedsvc_degraded", "1 when the last refresh could not do its work.", value=1 if snapshot.degraded else 0)
+        yield GaugeMetricFamily(
+            "feedsvc_problems", "Content files (and folders) with a problem.", value=len(snapshot.problems)
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_degraded", "1 when the last refresh could not do its work.", value=1 if snapshot.degraded else 0
+        )
         yield CounterMetricFamily("feedsvc_refresh_failures", "Refreshes that raised.", value=snapshot.refreshes_failed)
         scan = snapshot.last_scan
         if scan is None:
             return
-        yield GaugeMetricFamily("feedsvc_last_refresh_duration_seconds", "Duration of the last refresh.", value=scan.duration_s)
-        yield GaugeMetricFamily("feedsvc_last_refresh_files_seen", "Article files seen by the last refresh.", value=scan.files_seen)
-        yield GaugeMetricFamily("feedsvc_last_refresh_files_parsed", "Files the last refresh re-read.", value=scan.files_parsed)
-        yield GaugeMetricFamily("feedsvc_last_refresh_files_failed", "Re-read files that had a problem.", value=scan.files_failed)
-        yield GaugeMetricFamily("feedsvc_last_refresh_feeds_rebuilt", "Feed documents the last refresh re-rendered.", value=scan.feeds_rebuilt)
         yield GaugeMetricFamily(
-            "feedsvc_snapshot_age_seconds", "Seconds since the served snapshot's refresh started.",
+            "feedsvc_last_refresh_duration_seconds", "Duration of the last refresh.", value=scan.duration_s
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_last_refresh_files_seen", "Article files seen by the last refresh.", value=scan.files_seen
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_last_refresh_files_parsed", "Files the last refresh re-read.", value=scan.files_parsed
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_last_refresh_files_failed", "Re-read files that had a problem.", value=scan.files_failed
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_last_refresh_feeds_rebuilt",
+            "Feed documents the last refresh re-rendered.",
+            value=scan.feeds_rebuilt,
+        )
+        yield GaugeMetricFamily(
+            "feedsvc_snapshot_age_seconds",
+            "Seconds since the served snapshot's refresh started.",
             value=max(0.0, self._clock() - scan.started.timestamp()),
         )
 

@@ -70,14 +70,14 @@ def atom_id(identity: str, settings: Settings) -> str:
     return f"tag:{host},2000:{quote(identity, safe='')}"
 
 
-class _MediaFeed(BaseExtension):
+class _MediaFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type hints
     """Declares the Media RSS namespace on the feed."""
 
     def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS}
 
 
-class _MediaEntry(BaseEntryExtension):
+class _MediaEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no type hints
     """An entry's image as media:thumbnail and media:content (not in a media:group), plus an enclosure."""
 
     image: str | None = None
@@ -85,16 +85,16 @@ class _MediaEntry(BaseEntryExtension):
     def extend_ns(self) -> dict[str, str]:
         return {"media": MEDIA_NS}
 
-    def _media(self, entry: etree._Element) -> None:
-        assert self.image is not None
-        etree.SubElement(entry, f"{{{MEDIA_NS}}}thumbnail", url=self.image)
-        etree.SubElement(entry, f"{{{MEDIA_NS}}}content", url=self.image, medium="image", type=image_type(self.image))
+    @staticmethod
+    def _media(entry: etree._Element, image: str) -> None:
+        etree.SubElement(entry, f"{{{MEDIA_NS}}}thumbnail", url=image)
+        etree.SubElement(entry, f"{{{MEDIA_NS}}}content", url=image, medium="image", type=image_type(image))
 
     def extend_rss(self, entry: etree._Element) -> etree._Element:
         if self.image:
             # Length is unknown for a remote image: 0 is the value validators accept for that.
             etree.SubElement(entry, "enclosure", url=self.image, length="0", type=image_type(self.image))
-            self._media(entry)
+            self._media(entry, self.image)
         return entry
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
@@ -102,7 +102,7 @@ class _MediaEntry(BaseEntryExtension):
             # Added here, not with FeedEntry.link(): feedgen would drop rel="enclosure".
             # No namespace: feedgen writes Atom elements unqualified under a default xmlns.
             etree.SubElement(entry, "link", rel="enclosure", href=self.image, type=image_type(self.image), length="0")
-            self._media(entry)
+            self._media(entry, self.image)
         return entry
 
 

@@ -116,9 +116,7 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
             return None
         size = _expanded_size(node, max_nodes)
         if size > max_nodes:
-            raise YamlError(
-                f"aliases expand to more than {max_nodes:,} values (expected plain front matter)"
-            )
+            raise YamlError(f"aliases expand to more than {max_nodes:,} values (expected plain front matter)")
         return loader.construct_document(node)
     except YamlError:
         raise
@@ -130,4 +128,3 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
         raise YamlError("invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
-

@@ -125,7 +125,9 @@ def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
         except OSError as error:
             if not prefix:
                 raise
-            problems.append(Problem(prefix, f"folder: cannot be read: {error.strerror or error} (expected a readable folder)"))
+            problems.append(
+                Problem(prefix, f"folder: cannot be read: {error.strerror or error} (expected a readable folder)")
+            )
             unreadable.append(prefix)
             continue
         for child in children:

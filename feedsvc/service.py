@@ -83,7 +83,8 @@ def serve(settings: Settings, *, host: str, port: int, threads: int = DEFAULT_TH
         service.stop()
         raise
     previous = signal.signal(signal.SIGTERM, _stop_on_signal)
-    log.info("serving on http://%s:%s/ (scan every %d s)", host, server.effective_port, settings.interval_seconds)
+    bound = getattr(server, "effective_port", port)
+    log.info("serving on http://%s:%s/ (scan every %d s)", host, bound, settings.interval_seconds)
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):

@@ -40,7 +40,7 @@ def _accepts_gzip() -> bool:
 def _prefers_html(media_type: str) -> bool:
     """Tell a browser from a feed reader: it ranks text/html above the feed's own type."""
     accept = request.accept_mimetypes
-    return accept.quality("text/html") > accept.quality(media_type.split(";")[0])
+    return accept.quality("text/html") > accept.quality(media_type.split(";", maxsplit=1)[0])
 
 
 def _not_modified(document: Document) -> bool:

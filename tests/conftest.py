@@ -1,0 +1,97 @@
+"""Shared fixtures: settings over a temporary content directory, a store, a refresher and a Flask client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from feedsvc.config import Settings, parse_settings
+from feedsvc.refresh import Refresher
+from feedsvc.store import Store
+from feedsvc.web import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
+    """Build settings for a content directory; keyword arguments are config sections to merge."""
+    data: dict[str, Any] = {
+        "site": {
+            "title": "测试站",
+            "link": "https://www.example.com/",
+            "timezone": "Asia/Shanghai",
+            "author": "编辑部",
+        },
+        "content": {"dir": str(content_dir)},
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return parse_settings(data, source="test.yaml")
+
+
+@pytest.fixture
+def content_dir(tmp_path: Path) -> Path:
+    """An empty content directory."""
+    path = tmp_path / "content"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(content_dir: Path) -> Settings:
+    """Settings over the empty content directory, with a fixed site."""
+    return make_settings(content_dir)
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A hand-moved clock starting at NOW."""
+    return Clock()
+
+
+@pytest.fixture
+def store() -> Store:
+    """An empty store."""
+    return Store()
+
+
+@pytest.fixture
+def refresher(settings: Settings, store: Store, clock: Clock) -> Refresher:
+    """A refresher over the content directory, with the hand-moved clock."""
+    return Refresher(settings, store, clock=clock)
+
+
+@pytest.fixture
+def app(store: Store) -> Flask:
+    """The web app over the store."""
+    return create_app(store)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A Flask test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def settings_factory(content_dir: Path) -> Callable[..., Settings]:
+    """Make settings over the content directory with some sections overridden."""
+    return lambda **sections: make_settings(content_dir, **sections)
