@@ -1,0 +1,40 @@
+# The executable documentation of setup, run, test and lint: README and CI call these targets.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install run build check test lint pytest clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "feedsvc needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)  ## create .venv with feedsvc and its test and lint tools
+
+run: install  ## serve the bundled examples at http://127.0.0.1:8080/
+	$(BIN)/feedsvc serve
+
+build: install  ## write the example feeds as static files under out/
+	$(BIN)/feedsvc build --out out
+
+check: install  ## validate the config and the example content
+	$(BIN)/feedsvc check
+
+lint: install  ## ruff, mypy (strict) and the import contracts
+	$(BIN)/ruff check feedsvc tests benchmarks
+	$(BIN)/ruff format --check feedsvc tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+pytest: install  ## the test suite only
+	$(BIN)/python -m pytest
+
+test: lint pytest  ## everything CI runs
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,29 @@
+"""WSGI entry point for other servers, such as gunicorn: `gunicorn 'feedsvc.wsgi:create()'`.
+
+Each process that calls `create` runs its own first refresh and its own
+scheduler (one scheduler per process), so do not preload the app in a master
+process that forks workers afterwards: the scheduler thread would not survive the fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+
+from flask import Flask
+
+from feedsvc.config import config_path, load_settings
+from feedsvc.service import start_service
+
+
+def create(config: str | None = None) -> Flask:
+    """Load the config (argument, else $FEEDSVC_CONFIG, else config/feedsvc.yaml) and start a service.
+
+    Raises:
+        ConfigError: the configuration is invalid; the message names the file and the key.
+    """
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    service = start_service(load_settings(config_path(config)))
+    atexit.register(service.stop)
+    return service.app
