@@ -20,6 +20,8 @@ from feedsvc.store import Store
 from feedsvc.web import create_app
 
 log = logging.getLogger("feedsvc")
+# waitress warns on every queued request under load; the queue is expected to fill in bursts.
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
 
 DEFAULT_THREADS = 8
 

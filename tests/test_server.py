@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -69,18 +70,16 @@ def _config(tmp_path: Path, content: Path, port: int) -> Path:
 
 @contextmanager
 def _running(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
-    )
-    try:
-        _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "the server to answer")
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        assert process.stderr is not None
-        process.stderr.close()
+    """Run a server until the block ends; its log goes to a file (a full pipe would block it)."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, env={**os.environ, **(env or {})})
+        try:
+            _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "the server to answer")
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
 
 
 @contextmanager
