@@ -57,9 +57,11 @@ def assign_slugs(configured: Mapping[str, str | None], found: Iterable[str]) -> 
     for name, natural in base.items():
         shared = counts[natural] > 1 or natural in taken
         slugs[name] = f"{natural}-{_hash6(name)}" if shared else natural
-    # A suffixed slug could, in theory, equal another category's natural one.
+    # A suffixed slug could, in theory, equal another category's natural or configured one.
+    # Configured slugs are claimed first, so they always keep their own; the rest in name
+    # order, so the outcome does not depend on the order the names came in.
     seen: dict[str, str] = {}
-    for name in names:
+    for name in sorted(names, key=lambda n: (n not in fixed, n)):
         if slugs[name] in seen or slugs[name] in RESERVED_SLUGS:
             digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
             slugs[name] = f"{_base_slug(name)}-{digest}"

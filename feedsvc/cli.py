@@ -110,9 +110,14 @@ def build(config: Path | None, out: Path) -> None:
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
     settings = _settings(config)
-    logging.getLogger("feedsvc.refresh").setLevel(logging.CRITICAL)  # this command prints them itself
     refresher = Refresher(settings, Store())
-    report = refresher.refresh()
+    refresh_log = logging.getLogger("feedsvc.refresh")
+    level = refresh_log.level
+    refresh_log.setLevel(logging.CRITICAL)  # this command prints problems and warnings itself
+    try:
+        report = refresher.refresh()
+    finally:
+        refresh_log.setLevel(level)
     snapshot = report.snapshot
     if snapshot.degraded:
         click.echo(f"feedsvc: {snapshot.degraded}", err=True)

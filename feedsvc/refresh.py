@@ -197,10 +197,13 @@ class Refresher:
             key = _feed_key(feed)
             for fmt in Format:
                 keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt))
-        pages_key = tuple((f.spec, f.total, _feed_key(f)[1][:1]) for f in catalog.feeds)
-        keep(INDEX_PATH, pages_key, lambda: make_document(render_index(catalog.feeds, self.settings), HTML_TYPE))
+        # The index shows each feed's size and newest entry; the OPML each feed's spec and the
+        # latest `updated` of all, which may come from any entry, not only the newest.
+        index_key = tuple((f.spec, f.total, _feed_key(f)[1][:1]) for f in catalog.feeds)
+        keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, self.settings), HTML_TYPE))
         latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
-        keep(OPML_PATH, pages_key, lambda: make_document(render_opml(catalog.feeds, self.settings, latest), OPML_TYPE))
+        opml_key = (tuple(f.spec for f in catalog.feeds), latest)
+        keep(OPML_PATH, opml_key, lambda: make_document(render_opml(catalog.feeds, self.settings, latest), OPML_TYPE))
         self._rendered = rendered
         in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
         self._contents = {k: v for k, v in self._contents.items() if k in in_feeds}

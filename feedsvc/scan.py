@@ -97,9 +97,25 @@ class _Found:
 
 def is_article_name(name: str) -> bool:
     """Tell whether a file name is an article: Markdown, not hidden, not an editor leftover."""
-    if name.startswith((".", "#")) or name.endswith(("~", ".swp", ".swo", ".swx", ".tmp")):
+    if name.startswith(".") or name.endswith(("~", ".swp", ".swo", ".swx", ".tmp")):
+        return False
+    # Emacs auto-saves are `#name#`; a name that only starts with `#` (`#1 news.md`) is an article.
+    if name.startswith("#") and name.endswith("#"):
         return False
     return name.lower().endswith(EXTENSIONS)
+
+
+def _source_name(name: str) -> str:
+    """Return a file name as text for a source path: bytes that are not UTF-8 are shown as `\\xNN`.
+
+    os.scandir gives such bytes as lone surrogates, which no encoder accepts: left in, one
+    badly named file would make the whole refresh raise when its path is hashed or quoted.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
 
 
 def _inside(path: str, root: str) -> bool:
@@ -109,16 +125,19 @@ def _inside(path: str, root: str) -> bool:
 def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
     """List every article file under `root`, following links that stay inside it, without loops.
 
+    A path crosses at most one link to a folder: folders that link to each other
+    would otherwise multiply the paths without end (n folders, n! paths).
     Returns the files, the problems of folders that could not be read, and those folders' prefixes.
     """
     real_root = os.path.realpath(root)
     found: list[_Found] = []
     problems: list[Problem] = []
     unreadable: list[str] = []
-    # (directory to list, its path relative to root, the real paths of it and its ancestors)
-    stack: list[tuple[str, str, frozenset[str]]] = [(root, "", frozenset({real_root}))]
+    # (folder to list, its path relative to root, the real paths of it and its ancestors,
+    # whether the path to it crossed a link to a folder)
+    stack: list[tuple[str, str, frozenset[str], bool]] = [(root, "", frozenset({real_root}), False)]
     while stack:
-        directory, prefix, ancestors = stack.pop()
+        directory, prefix, ancestors, via_link = stack.pop()
         try:
             with os.scandir(directory) as listing:
                 children = sorted(listing, key=lambda e: e.name, reverse=True)
@@ -134,9 +153,10 @@ def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
             name = child.name
             if name.startswith("."):
                 continue
-            source = prefix + name
+            source = prefix + _source_name(name)
             try:
-                if child.is_symlink():
+                is_link = child.is_symlink()
+                if is_link:
                     target = os.path.realpath(child.path)
                     if not _inside(target, real_root):
                         continue
@@ -149,9 +169,9 @@ def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
                 continue  # vanished, or a dangling or looping link
             if stat.S_ISDIR(info.st_mode):
                 real_dir = os.path.realpath(path)
-                if real_dir in ancestors or len(ancestors) > MAX_DEPTH:
-                    continue  # a loop back to an ancestor
-                stack.append((path, source + "/", ancestors | {real_dir}))
+                if real_dir in ancestors or len(ancestors) > MAX_DEPTH or (is_link and via_link):
+                    continue  # a loop back to an ancestor, or a second folder link on the path
+                stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
             elif stat.S_ISREG(info.st_mode) and is_article_name(name):
                 found.append(_Found(source, path, info))
     return found, problems, unreadable
