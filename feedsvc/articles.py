@@ -29,6 +29,8 @@ IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")
 SUMMARY_FIELDS = ("description", "summary", "excerpt")
 _HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Problems read `field: what is wrong (expected …)`; for undecodable bytes the field is "encoding".
+_EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
 # Control characters that neither XML nor YAML allows (tab, LF and CR stay): they are
 # removed from the whole file, so a stray BEL in a title costs nothing.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
@@ -48,9 +50,9 @@ def decode_text(raw: bytes) -> str:
         try:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
-            raise NotText("bytes are not text: invalid UTF-16 (expected UTF-8, UTF-16 with a BOM or GB18030)") from None
+            raise NotText(f"encoding: bytes are not text, invalid UTF-16 ({_EXPECTED_TEXT})") from None
     elif b"\x00" in raw:
-        raise NotText("bytes are not text: the file holds NUL bytes (expected UTF-8, UTF-16 with a BOM or GB18030)")
+        raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})")
     else:
         try:
             text = raw.decode("utf-8-sig")
@@ -58,11 +60,9 @@ def decode_text(raw: bytes) -> str:
             try:
                 text = raw.decode("gb18030")
             except UnicodeDecodeError:
-                raise NotText("bytes are not text (expected UTF-8, UTF-16 with a BOM or GB18030)") from None
+                raise NotText(f"encoding: bytes are not text ({_EXPECTED_TEXT})") from None
     if "\x00" in text:
-        raise NotText(
-            "bytes are not text: the file holds NUL characters (expected UTF-8, UTF-16 with a BOM or GB18030)"
-        )
+        raise NotText(f"encoding: bytes are not text, the file holds NUL characters ({_EXPECTED_TEXT})")
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
@@ -77,14 +77,18 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
     if not stripped.strip():
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")
-    if not _HANDLER.detect(stripped):
+    opening = _HANDLER.FM_BOUNDARY.match(stripped)
+    if opening is None:
         raise ValueError("front matter: missing (expected '---' on the first line)")
     try:
         yaml_text, body = _HANDLER.split(stripped)
     except ValueError:
         raise ValueError("front matter: no closing '---' (expected '---' after the YAML fields)") from None
+    # The fence pattern ends in `\s*$`, so it swallows blank lines after the opening '---':
+    # count them too, so that YAML errors name the line of the file.
+    first_line = skipped_lines + stripped[: opening.end()].count("\n") + 1
     try:
-        data = load_yaml(yaml_text, first_line=skipped_lines + 1)
+        data = load_yaml(yaml_text, first_line=first_line)
     except YamlError as error:
         raise ValueError(f"front matter: {error}") from None
     if data is None:
@@ -229,8 +233,8 @@ class _Reader:
             value = self.data.get(name)
             if value is None or value == "":
                 continue
-            text = _scalar_text(value)
-            url = web_url(text, self.settings.site_link) if text is not None else None
+            # Only text can be a URL: `true` or `2022` would otherwise resolve to site.link + "true".
+            url = web_url(value, self.settings.site_link) if isinstance(value, str) else None
             if url is None:
                 self.warn(name, f"{_shown(value)} is not a safe http(s) URL, skipped (expected an image URL)")
                 continue

@@ -10,6 +10,7 @@ import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,9 @@ CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
+_BLANK = re.compile(r"[\s\x00-\x1f\x7f]")
+# Filled in for {slug} when a permalink pattern is checked: it must come out whole.
+_SLUG_PROBE = "slug-probe-7f3a"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +92,12 @@ def _text(value: Any) -> str:
 
 def _url(value: Any) -> str:
     text = _text(value)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(text)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # urlsplit and .port raise on a malformed host (http://[x) or port (:99999)
+        usable = False
+    if not usable or _BLANK.search(text):
         raise _Invalid(f"{_shown(value)} is not a URL (expected an absolute http(s) URL)")
     return text if text.endswith("/") else text + "/"
 
@@ -100,8 +108,11 @@ def _optional_url(value: Any) -> str:
 
 def _integer(low: int, high: int) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise _Invalid(f"{_shown(value)} is out of range (expected a whole number from {low:,} to {high:,})")
+        expected = f"expected a whole number from {low:,} to {high:,}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(f"{_shown(value)} is not a whole number ({expected})")
+        if not low <= value <= high:
+            raise _Invalid(f"{_shown(value)} is out of range ({expected})")
         return value
 
     return check
@@ -125,7 +136,7 @@ def _choice(*choices: str) -> Callable[[Any], str]:
 def _timezone(value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(_text(value))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of zones, such as "Asia"
         raise _Invalid(f"{_shown(value)} is not a time zone (expected an IANA name such as Asia/Shanghai)") from None
 
 
@@ -151,13 +162,16 @@ PERMALINK_FORMATTER = _PermalinkFormatter()
 def _permalink(value: Any) -> str:
     text = _text(value).lstrip("/")
     try:
-        PERMALINK_FORMATTER.format(text, year=2024, month=1, day=2, hour=3, minute=4, second=5, slug="x")
+        sample = PERMALINK_FORMATTER.format(
+            text, year=2024, month=1, day=2, hour=3, minute=4, second=5, slug=_SLUG_PROBE
+        )
     except (KeyError, ValueError, IndexError) as error:
         raise _Invalid(
-            f"{_shown(value)} is not a permalink pattern ({error}; expected fields among "
+            f"{_shown(value)} is not a permalink pattern: {error} (expected fields among "
             f"{', '.join('{' + f + '}' for f in PERMALINK_FIELDS)})"
         ) from None
-    if "{slug" not in text:
+    # Not a text search for "{slug": "{{slug}}" is a literal, "{slug:.3}" cuts the slug.
+    if _SLUG_PROBE not in sample:
         raise _Invalid(f"{_shown(value)} has no {{slug}} (expected it, so that articles get distinct URLs)")
     return text
 
@@ -218,6 +232,17 @@ _SECTIONS = sorted({key.split(".")[0] for key in _BY_KEY} | {"categories"})
 CATEGORY_KEYS = ("slug", "title", "description", "limit", "aliases")
 
 
+def _name(value: Any) -> str:
+    """Write a category name as articles do: booleans lower case, dates in ISO form, spaces collapsed."""
+    if isinstance(value, bool):
+        text = str(value).lower()
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return " ".join(text.split())
+
+
 def _names(value: Any) -> tuple[str, ...]:
     """Read `aliases`: a name or a list of names."""
     items = value if isinstance(value, list) else [value]
@@ -225,7 +250,7 @@ def _names(value: Any) -> tuple[str, ...]:
     for item in items:
         if item is None or isinstance(item, dict | list):
             raise _Invalid(f"{_shown(value)} is not a list of names (expected text)")
-        names.append(str(item).lower() if isinstance(item, bool) else str(item).strip())
+        names.append(_name(item))
     return tuple(name for name in names if name)
 
 
@@ -271,13 +296,16 @@ def _categories(data: Any, where: Callable[[str], str]) -> tuple[CategorySetting
         return ()
     if not isinstance(data, dict):
         raise ConfigError(f"{where('categories')}: {_shown(data)} is not a mapping (expected category names as keys)")
-    result = []
+    result: list[CategorySettings] = []
     for raw_name, value in data.items():
         if raw_name is None or isinstance(raw_name, list | dict | tuple):
             raise ConfigError(f"{where('categories')}: {_shown(raw_name)} is not a category name (expected text)")
-        name = str(raw_name).lower() if isinstance(raw_name, bool) else str(raw_name).strip()
+        name = _name(raw_name)
         if not name:
             raise ConfigError(f"{where('categories')}: an empty category name (expected text)")
+        if any(category.name == name for category in result):
+            # `1` and `'1'`, or `a` and `' a'`, are one name in front matter.
+            raise ConfigError(f"{where(f'categories.{name}')}: {name!r} is configured twice (expected each name once)")
         result.append(_category(name, value, where))
     _check_categories(result, where)
     return tuple(result)

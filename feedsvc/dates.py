@@ -18,6 +18,7 @@ _LOOSE = re.compile(
 )
 _INTEGER = re.compile(r"[+-]?\d{1,12}")
 _MONTH_OR_DAY_NAME = re.compile(r"[A-Za-z]{3}")
+_UTC_UNKNOWN_ZONE = re.compile(r"\s-0000$")
 
 
 class NotADate(ValueError):
@@ -59,6 +60,9 @@ def _parse_text(text: str, zone: ZoneInfo) -> dt.datetime:
         except (TypeError, ValueError, IndexError):
             parsed = None
         if parsed is not None:
+            if parsed.tzinfo is None and _UTC_UNKNOWN_ZONE.search(text):
+                # email.utils reads RFC 5322's "-0000" as "no zone"; it means the time is UTC.
+                parsed = parsed.replace(tzinfo=dt.UTC)
             return _aware(parsed, zone)
     match = _LOOSE.fullmatch(text)
     if match:
@@ -84,22 +88,34 @@ def parse_date(value: object, zone: ZoneInfo) -> dt.datetime:
         NotADate: the value is present but is not a date (text, Feb 30, a list…).
     """
     try:
-        if isinstance(value, dt.datetime):
-            return _aware(value, zone)
-        if isinstance(value, dt.date):
-            return _aware(dt.datetime(value.year, value.month, value.day), zone)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return _from_epoch(value)
-        if isinstance(value, str) and value.strip():
-            return _parse_text(value.strip(), zone)
+        result = _read(value, zone)
+        # The permalink's {year}… are taken in `zone`: a time at the very edge of the
+        # calendar (9999-12-31T23:00Z seen from UTC+8) must exist there too.
+        result.astimezone(zone)
     except NotADate:
         raise
     except (ValueError, OverflowError, OSError) as error:
         raise NotADate(f"{_shown(value)} is not a date: {error} ({EXPECTED})") from None
+    return result
+
+
+def _read(value: object, zone: ZoneInfo) -> dt.datetime:
+    """Read one date value of any front matter form into UTC."""
+    if isinstance(value, dt.datetime):
+        return _aware(value, zone)
+    if isinstance(value, dt.date):
+        return _aware(dt.datetime(value.year, value.month, value.day), zone)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _from_epoch(value)
+    if isinstance(value, str) and value.strip():
+        return _parse_text(value.strip(), zone)
     raise NotADate(f"{_shown(value)} is not a date ({EXPECTED})")
 
 
 def _shown(value: object) -> str:
     """Show a value in a message, shortened so a huge one cannot flood the log."""
-    text = repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    try:
+        text = repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    except ValueError:  # an int too long for repr() (over 4,300 digits)
+        text = f"{type(value).__name__} too long to show"
     return text if len(text) <= 80 else text[:77] + "…"

@@ -6,6 +6,7 @@ The only module that imports nh3 and BeautifulSoup. Pure functions.
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
@@ -20,6 +21,11 @@ _UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f<>\"`]")
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 
 TAGS = frozenset(nh3.ALLOWED_TAGS)
+# Elements dropped with everything inside: their content is raw text or markup that a
+# browser never shows as text (`<iframe><script>…` would otherwise become visible text).
+CLEAN_CONTENT_TAGS = frozenset(
+    {"script", "style", "iframe", "noscript", "noembed", "noframes", "template", "textarea", "xmp"}
+)
 ATTRIBUTES: dict[str, set[str]] = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
 ATTRIBUTES["*"] = {"lang", "title", "dir"}
 ATTRIBUTES["a"] = ATTRIBUTES.get("a", set()) | {"href", "hreflang"}
@@ -122,6 +128,7 @@ def sanitize(html: str, base: str) -> str:
         attributes=ATTRIBUTES,
         attribute_filter=check_attribute,
         url_schemes=set(URL_SCHEMES),
+        clean_content_tags=set(CLEAN_CONTENT_TAGS),
         strip_comments=True,
         link_rel="noopener noreferrer",
     )
@@ -152,6 +159,17 @@ def first_image(html: str) -> str | None:
     return None
 
 
+def _is_wide(char: str) -> bool:
+    """Tell whether a character is East Asian wide (CJK, kana, hangul), written without spaces."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _in_spaced_word(char: str) -> bool:
+    """Tell whether a character is part of a word in a script that separates words by spaces."""
+    # Not isascii(): "Straße" and "café" are Latin words too and must not be split.
+    return char.isalnum() and not _is_wide(char)
+
+
 def shorten(text: str, limit: int) -> str:
     """Cut text to at most `limit` characters, the last being '…' when it was cut.
 
@@ -160,7 +178,7 @@ def shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
-    if text[limit - 1].isascii() and text[limit - 1].isalnum() and cut[-1:].isascii():
+    if _in_spaced_word(text[limit - 1]) and cut[-1:] and not cut[-1].isspace() and not _is_wide(cut[-1]):
         space = cut.rfind(" ", max(0, len(cut) - 20))
         if space > 0:
             cut = cut[:space]

@@ -12,6 +12,10 @@ import yaml
 # Front matter never needs more than this many values once aliases are expanded;
 # a "billion laughs" document expands to billions and is refused before use.
 MAX_EXPANDED_NODES = 100_000
+# An integer written with more characters than this is kept as text: Python refuses
+# str() of ints over 4,300 digits (and `0x` + 4,000 digits builds one), so such a
+# number would break every later use of the value.
+MAX_INTEGER_CHARS = 100
 
 _BaseLoader: type[yaml.SafeLoader]
 try:  # libyaml is much faster and caps nesting depth itself
@@ -48,6 +52,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
                 )
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        text = self.construct_scalar(node)
+        if len(text) > MAX_INTEGER_CHARS:
+            return text
+        return super().construct_yaml_int(node)
+
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         # PyYAML raises on 2022-02-30; keep the text so the caller can name the field.
         try:
@@ -56,6 +66,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             return self.construct_scalar(node)
 
 
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
@@ -126,5 +137,10 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
         raise YamlError(_describe(error, first_line)) from None
     except RecursionError:
         raise YamlError("invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+        # PyYAML's constructors raise these on an explicitly tagged value they cannot
+        # build (`!!int abc`, `!!bool x`, `!!timestamp x`, `!!map [1]`): a bad document.
+        detail = str(error) or type(error).__name__
+        raise YamlError(f"invalid YAML: a tagged value cannot be built: {detail} (expected plain values)") from None
     finally:
         loader.dispose()
