@@ -101,6 +101,8 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
 def create_app(store: Store) -> Flask:
     """Build the web app over a store; it starts no threads and touches no disk."""
     app = Flask("feedsvc", static_folder=None)
+    # `/feeds//all.rss` is not a feed URL: answer 404, not a redirect to a guessed one.
+    app.url_map.merge_slashes = False
     metrics = Metrics(lambda: store.snapshot, time.time)
 
     @app.get("/")
