@@ -11,7 +11,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
 from bs4 import BeautifulSoup
-from bs4.element import NavigableString, Tag
+from bs4.element import NavigableString, PageElement, Tag
 
 # Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -142,11 +142,20 @@ def _soup(html: str) -> BeautifulSoup:
 def text_of(html: str) -> str:
     """Return the visible text of sanitized HTML on one line, blocks separated by a space."""
     parts: list[str] = []
-    for node in _soup(html).descendants:
-        if isinstance(node, NavigableString):
-            parts.append(str(node))
-        elif isinstance(node, Tag) and node.name in _BLOCKS:
+    # Depth first with an explicit stack (nesting can be thousands deep); a block puts a
+    # space on both sides: "<h2>Head</h2>Body" reads "Head Body", not "HeadBody".
+    stack: list[PageElement | None] = [_soup(html)]
+    while stack:
+        node = stack.pop()
+        if node is None:  # the end of a block
             parts.append(" ")
+        elif isinstance(node, NavigableString):
+            parts.append(str(node))
+        elif isinstance(node, Tag):
+            if node.name in _BLOCKS:
+                parts.append(" ")
+                stack.append(None)
+            stack.extend(reversed(node.contents))
     return one_line("".join(parts))
 
 

@@ -16,6 +16,8 @@ MAX_EXPANDED_NODES = 100_000
 # str() of ints over 4,300 digits (and `0x` + 4,000 digits builds one), so such a
 # number would break every later use of the value.
 MAX_INTEGER_CHARS = 100
+# Every message ends in "(expected …)", as problems users see do.
+_EXPECTED = "expected plain YAML: text, numbers, dates, lists and mappings"
 
 _BaseLoader: type[yaml.SafeLoader]
 try:  # libyaml is much faster and caps nesting depth itself
@@ -70,14 +72,28 @@ _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
-def _expanded_size(root: yaml.Node, limit: int) -> int:
-    """Return how many nodes `root` has once aliases are expanded, stopping past `limit`."""
+def _expanded_size(root: yaml.Node, limit: int, first_line: int = 1) -> int:
+    """Return how many nodes `root` has once aliases are expanded, stopping past `limit`.
+
+    Raises:
+        YamlError: a collection contains itself through an alias (`a: &a [*a]`).
+    """
     sizes: dict[int, int] = {}
+    # Collections whose children are still being counted: everything pushed after one
+    # is inside it, so meeting it again means it contains itself. Such a document has
+    # no finite size, and would keep this loop (and later readers) going forever.
+    open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
         if id(node) in sizes:
             continue
+        if not children_done and id(node) in open_nodes:
+            mark = node.start_mark
+            raise YamlError(
+                f"an alias contains itself at line {mark.line + first_line}, column {mark.column + 1}"
+                " (expected plain front matter)"
+            )
         if isinstance(node, yaml.ScalarNode):
             sizes[id(node)] = 1
             continue
@@ -86,11 +102,13 @@ def _expanded_size(root: yaml.Node, limit: int) -> int:
         else:
             children = [part for pair in node.value for part in pair]
         if children_done:
+            open_nodes.discard(id(node))
             total = 1 + sum(sizes[id(child)] for child in children)
             sizes[id(node)] = total
             if total > limit:
                 return total
             continue
+        open_nodes.add(id(node))
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in sizes)
     return sizes[id(root)]
@@ -107,7 +125,7 @@ def _describe(error: yaml.YAMLError, first_line: int) -> str:
     context = getattr(error, "context", None)
     if context:
         text = f"{context}{at(getattr(error, 'context_mark', None))}: {text}"
-    return f"invalid YAML: {text}"
+    return f"invalid YAML: {text} ({_EXPECTED})"
 
 
 def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int = 1) -> Any:
@@ -117,7 +135,8 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
 
     Raises:
         YamlError: the text is not YAML, uses an unsafe tag, repeats a key,
-            nests too deeply or expands beyond `max_nodes` values.
+            nests too deeply, holds a value that contains itself, or expands
+            beyond `max_nodes` values.
     """
     loader = _Loader(text)
     loader.first_line = first_line
@@ -125,7 +144,7 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
         node = loader.get_single_node()
         if node is None:
             return None
-        size = _expanded_size(node, max_nodes)
+        size = _expanded_size(node, max_nodes, first_line)
         if size > max_nodes:
             raise YamlError(f"aliases expand to more than {max_nodes:,} values (expected plain front matter)")
         return loader.construct_document(node)
@@ -136,11 +155,11 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
     except yaml.YAMLError as error:
         raise YamlError(_describe(error, first_line)) from None
     except RecursionError:
-        raise YamlError("invalid YAML: nested too deeply") from None
+        raise YamlError(f"invalid YAML: nested too deeply ({_EXPECTED})") from None
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
         # PyYAML's constructors raise these on an explicitly tagged value they cannot
         # build (`!!int abc`, `!!bool x`, `!!timestamp x`, `!!map [1]`): a bad document.
         detail = str(error) or type(error).__name__
-        raise YamlError(f"invalid YAML: a tagged value cannot be built: {detail} (expected plain values)") from None
+        raise YamlError(f"invalid YAML: a tagged value cannot be built: {detail} ({_EXPECTED})") from None
     finally:
         loader.dispose()
