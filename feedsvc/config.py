@@ -25,6 +25,7 @@ CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _BLANK = re.compile(r"[\s\x00-\x1f\x7f]")
 # Filled in for {slug} when a permalink pattern is checked: it must come out whole.
 _SLUG_PROBE = "slug-probe-7f3a"
@@ -99,7 +100,24 @@ def _url(value: Any) -> str:
         usable = False
     if not usable or _BLANK.search(text):
         raise _Invalid(f"{_shown(value)} is not a URL (expected an absolute http(s) URL)")
+    if parts.query or parts.fragment or "?" in text or "#" in text:
+        # Paths are appended to it: a query or fragment would swallow them.
+        raise _Invalid(f"{_shown(value)} has a query or fragment (expected a base URL such as https://example.com/)")
     return text if text.endswith("/") else text + "/"
+
+
+def _title(value: Any) -> str:
+    text = _text(value)
+    if not any(ch.isprintable() and not ch.isspace() for ch in text):
+        raise _Invalid(f"{_shown(value)} is empty (expected a title that feed readers can show)")
+    return text
+
+
+def _language(value: Any) -> str:
+    text = _text(value)
+    if not _LANGUAGE.fullmatch(text):
+        raise _Invalid(f"{_shown(value)} is not a language tag (expected an RFC 5646 tag such as en or zh-CN)")
+    return text
 
 
 def _optional_url(value: Any) -> str:
@@ -177,7 +195,7 @@ def _permalink(value: Any) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("site.title", "feedsvc", _text, "Feed title, and the prefix of every category feed's title."),
+    Setting("site.title", "feedsvc", _title, "Feed title, and the prefix of every category feed's title."),
     Setting(
         "site.link",
         "",
@@ -187,7 +205,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "site.feed_url", "http://127.0.0.1:8080/", _url, "Public base URL of this service, used in self links and OPML."
     ),
-    Setting("site.language", "en", _text, "Language of the feeds (RFC 5646 tag, e.g. zh-CN)."),
+    Setting("site.language", "en", _language, "Language of the feeds (RFC 5646 tag, e.g. zh-CN)."),
     Setting(
         "site.timezone",
         "UTC",

@@ -197,6 +197,12 @@ def test_content_dir_without_a_base_is_relative_to_the_working_directory(monkeyp
         ({"site": {"title": {"zh": "标题"}}}, "site.title", "is not text (expected a string)"),
         ({"site": {"title": True}}, "site.title", "is not text"),
         ({"site": {"language": ["en"]}}, "site.language", "is not text"),
+        ({"site": {"language": "zh CN"}}, "site.language", "is not a language tag (expected an RFC 5646 tag"),
+        ({"site": {"language": "chinese-simplified-mainland"}}, "site.language", "is not a language tag"),
+        ({"site": {"language": ""}}, "site.language", "is not a language tag"),
+        ({"site": {"title": ""}}, "site.title", "is empty (expected a title"),
+        ({"site": {"title": "   "}}, "site.title", "is empty"),
+        ({"site": {"title": "\x01\x02"}}, "site.title", "is empty"),
         ({"content": {"dir": "  "}}, "content.dir", "is empty (expected a directory path)"),
         ({"content": {"dir": ["a"]}}, "content.dir", "is not text"),
         # URLs.
@@ -208,6 +214,12 @@ def test_content_dir_without_a_base_is_relative_to_the_working_directory(monkeyp
         ({"site": {"link": "http://[broken/"}}, "site.link", "is not a URL"),
         ({"site": {"link": "http://example.com:99999/"}}, "site.link", "is not a URL"),
         ({"site": {"link": "http://exa mple.com/"}}, "site.link", "is not a URL"),
+        (
+            {"site": {"link": "https://example.com/?lang=zh"}},
+            "site.link",
+            "has a query or fragment (expected a base URL",
+        ),
+        ({"site": {"feed_url": "https://example.com/feeds#top"}}, "site.feed_url", "has a query or fragment"),
         ({"site": {"feed_url": ""}}, "site.feed_url", "is not a URL"),
         ({"site": {"feed_url": 8080}}, "site.feed_url", "is not a URL"),
         # Time zones.

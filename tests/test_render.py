@@ -732,9 +732,6 @@ def test_concurrent_renders_give_identical_bytes(content_dir: Path) -> None:
     assert all(result == expected for result in results)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bug: config accepts an empty site.title, and feedgen then refuses the feed 'all'"
-)
 def test_empty_site_title_is_refused_or_renders(content_dir: Path) -> None:
     """An empty site.title is either refused by the config or still renders a valid feed 'all'."""
     from feedsvc.errors import ConfigError
