@@ -201,16 +201,25 @@ def _too_large(source: str, size: int, max_bytes: int) -> Problem:
     )
 
 
+def _is_empty(folder: Path) -> bool:
+    with os.scandir(folder) as listing:
+        return next(listing, None) is None
+
+
 def scan_content(root: Path, previous: ContentIndex, parse: Parse, *, max_bytes: int) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
     When the directory itself cannot be read, the previous index is returned with
-    `error` set, so the last good feeds keep serving.
+    `error` set, so the last good feeds keep serving. So it is when a directory
+    that held articles is now completely empty: that is what an unmounted volume
+    looks like, far more often than a publisher deleting every article at once.
     """
     try:
         if not root.is_dir():
-            raise FileNotFoundError(f"{root} is not a directory")
+            raise FileNotFoundError("missing or not a directory")
         found, folder_problems, unreadable = _walk(str(root))
+        if not found and previous.entries and _is_empty(root):
+            raise FileNotFoundError("empty, as when its volume is not mounted")
     except OSError as error:
         reason = error.strerror or str(error)
         return ScanResult(previous, files_seen=0, reread=(), failed=0, error=f"content directory {root}: {reason}")

@@ -401,6 +401,7 @@ def test_fixed_file_replaces_its_last_good_article(content_dir: Path, settings: 
 def test_deleted_broken_file_is_forgotten(content_dir: Path, settings: Settings) -> None:
     """Deleting a broken file forgets both its problem and its last good article."""
     path = write(content_dir, "a.md", "Good")
+    write(content_dir, "b.md", "Other")
     first, _ = scan(settings)
     path.write_text("---\ntitle: Half\n", encoding="utf-8")
     bump_mtime(path)
@@ -409,9 +410,9 @@ def test_deleted_broken_file_is_forgotten(content_dir: Path, settings: Settings)
 
     third, _ = scan(settings, second.index)
 
-    assert dict(third.index.entries) == {}
+    assert list(third.index.entries) == ["b.md"]
     assert third.index.problems() == ()
-    assert list(third.index.articles()) == []
+    assert [a.title for a in third.index.articles()] == ["Other"]
 
 
 def test_never_good_file_has_no_article(content_dir: Path, settings: Settings) -> None:
@@ -465,3 +466,38 @@ def test_scan_recovers_when_the_content_directory_returns(
     assert back.error is None
     assert parsed == ["b.md"]
     assert sorted(back.index.entries) == ["a.md", "b.md"]
+
+
+def test_an_emptied_content_directory_looks_unmounted_and_keeps_the_index(
+    content_dir: Path, settings: Settings
+) -> None:
+    """A directory that held articles and is now completely empty is an error; the previous index is kept."""
+    write(content_dir, "posts/a.md")
+    first, _ = scan(settings)
+    shutil.rmtree(content_dir / "posts")
+
+    result, parsed = scan(settings, first.index)
+
+    assert result.error is not None
+    assert "empty, as when its volume is not mounted" in result.error
+    assert result.index is first.index
+    assert parsed == []
+
+
+def test_deleting_every_article_but_keeping_a_folder_publishes_nothing(content_dir: Path, settings: Settings) -> None:
+    """Removing every article while the directory still holds something is a real deletion, not a fault."""
+    write(content_dir, "posts/a.md")
+    first, _ = scan(settings)
+    (content_dir / "posts" / "a.md").unlink()
+
+    result, _ = scan(settings, first.index)
+
+    assert result.error is None
+    assert result.index.entries == {}
+
+
+def test_a_content_directory_that_was_always_empty_is_fine(content_dir: Path, settings: Settings) -> None:
+    """An empty directory on the first scan is simply empty content."""
+    result, _ = scan(settings)
+    assert result.error is None
+    assert result.index.entries == {}
