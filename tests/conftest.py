@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from lxml import etree
 
 from feedsvc.config import Settings, parse_settings
 from feedsvc.refresh import Refresher
@@ -19,6 +20,15 @@ from feedsvc.web import create_app
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def xml_compatible(text: str) -> bool:
+    """Tell whether lxml accepts the text as element content."""
+    try:
+        etree.Element("x").text = text
+    except ValueError:
+        return False
+    return True
 
 
 def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
 
 from feedsvc.articles import (
     MAX_TITLE_CHARS,
@@ -26,7 +25,7 @@ from feedsvc.articles import (
 )
 from feedsvc.config import Settings
 from feedsvc.model import Article, Author, Problem
-from tests.conftest import DATA, make_settings
+from tests.conftest import DATA, make_settings, xml_compatible
 
 VALID_DIR = DATA / "articles" / "valid"
 INVALID_DIR = DATA / "articles" / "invalid"
@@ -302,15 +301,6 @@ def site() -> Settings:
 def parse_file(path: Path, settings: Settings) -> Article | Problem:
     """Parse one data file as the scanner would, its name as the source."""
     return parse_article(path.read_bytes(), source=path.name, mtime=MTIME, settings=settings)
-
-
-def xml_compatible(text: str) -> bool:
-    """Tell whether lxml accepts the text as element content."""
-    try:
-        etree.Element("x").text = text
-    except ValueError:
-        return False
-    return True
 
 
 def test_every_data_file_has_a_row_and_every_row_a_file() -> None:

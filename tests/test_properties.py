@@ -9,14 +9,13 @@ from typing import Any
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lxml import etree
 
 from feedsvc.articles import parse_article
 from feedsvc.config import Settings
 from feedsvc.content import render_content
 from feedsvc.html import sanitize, shorten, xml_safe
 from feedsvc.model import Article, Problem
-from tests.conftest import make_settings
+from tests.conftest import make_settings, xml_compatible
 
 # Deterministic (no example database, a fixed seed per test) and a few seconds for the whole file.
 PROPERTY = settings(
@@ -117,15 +116,6 @@ YAMLISH = st.lists(
     st.one_of(YAML_PIECES, st.text(alphabet="-:[]{}&*!|>'\"%@`#?,.<= \tab01xyz\u00e9\u4e2d\x07", max_size=30)),
     max_size=6,
 ).map("\n".join)
-
-
-def xml_compatible(text: str) -> bool:
-    """Tell whether lxml accepts the text as element content."""
-    try:
-        etree.Element("x").text = text
-    except ValueError:
-        return False
-    return True
 
 
 def strings_of(article: Article) -> list[str]:
