@@ -20,9 +20,10 @@ from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import PERMALINK_FORMATTER, Settings
 from feedsvc.dates import NotADate, parse_date
-from feedsvc.html import one_line, shorten, web_url, xml_safe
+from feedsvc.html import web_url
 from feedsvc.model import Article, Author, Problem
 from feedsvc.safeyaml import YamlError, load_yaml
+from feedsvc.text import one_line, shorten, xml_safe
 
 MAX_TITLE_CHARS = 300
 IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")

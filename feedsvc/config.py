@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import ConfigError
 from feedsvc.safeyaml import YamlError, load_yaml
+from feedsvc.text import one_line, xml_safe
 
 DEFAULT_PATH = Path("config") / "feedsvc.yaml"
 ENV_VAR = "FEEDSVC_CONFIG"
@@ -91,6 +92,15 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+def _prose(value: Any) -> str:
+    """Read text that feeds show (titles, descriptions, names).
+
+    YAML escapes ("\x01") can put characters XML forbids into it: they are removed
+    here, where the text enters, so that every feed built from it is well-formed.
+    """
+    return xml_safe(_text(value)).strip()
+
+
 def _url(value: Any) -> str:
     text = _text(value)
     try:
@@ -107,7 +117,7 @@ def _url(value: Any) -> str:
 
 
 def _title(value: Any) -> str:
-    text = _text(value)
+    text = _prose(value)
     if not any(ch.isprintable() and not ch.isspace() for ch in text):
         raise _Invalid(f"{_shown(value)} is empty (expected a title that feed readers can show)")
     return text
@@ -212,7 +222,7 @@ SETTINGS: tuple[Setting, ...] = (
         _timezone,
         "Zone for dates written without one, and for the permalink's {year}/{month}/{day}.",
     ),
-    Setting("site.author", "", _text, "Author of articles that name none."),
+    Setting("site.author", "", _prose, "Author of articles that name none."),
     Setting("content.dir", "content", _path, "The directory of articles, relative to this file."),
     Setting(
         "content.permalink",
@@ -258,7 +268,7 @@ def _name(value: Any) -> str:
         text = value.isoformat()
     else:
         text = str(value)
-    return " ".join(text.split())
+    return one_line(text)
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -290,8 +300,8 @@ def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySet
         raise ConfigError(f"{where(f'categories.{name}')}: {_shown(value)} is not a mapping (expected keys {expected})")
     checks: dict[str, Callable[[Any], Any]] = {
         "slug": _slug,
-        "title": _text,
-        "description": _text,
+        "title": _prose,
+        "description": _prose,
         "limit": _integer(1, 10_000),
         "aliases": _names,
     }

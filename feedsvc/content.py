@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from markdown_it import MarkdownIt
 
-from feedsvc.html import first_image, one_line, sanitize, shorten, text_of
+from feedsvc.html import first_image, sanitize, text_of
 from feedsvc.model import Article, ArticleContent
+from feedsvc.text import one_line, shorten
 
 # CommonMark with raw HTML passing through (most articles are HTML in a <div>),
 # plus the two GitHub extensions news bodies use: tables and strikethrough.

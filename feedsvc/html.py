@@ -6,15 +6,14 @@ The only module that imports nh3 and BeautifulSoup. Pure functions.
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import quote, urljoin, urlsplit
 
 import nh3
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, Tag
 
-# Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+from feedsvc.text import one_line, xml_safe
+
 _WHITESPACE = re.compile(r"\s+")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f<>\"`]")
@@ -72,16 +71,6 @@ _BLOCKS = frozenset(
         "ul",
     }
 )
-
-
-def xml_safe(text: str) -> str:
-    """Remove the characters XML forbids; keep tab, newline and carriage return."""
-    return _XML_INVALID.sub("", text)
-
-
-def one_line(text: str) -> str:
-    """Collapse every run of white space to one space and trim the ends."""
-    return _WHITESPACE.sub(" ", xml_safe(text)).strip()
 
 
 def absolute_url(value: str, base: str) -> str | None:
@@ -166,29 +155,3 @@ def first_image(html: str) -> str | None:
         if urlsplit(src).scheme in ("http", "https"):
             return src
     return None
-
-
-def _is_wide(char: str) -> bool:
-    """Tell whether a character is East Asian wide (CJK, kana, hangul), written without spaces."""
-    return unicodedata.east_asian_width(char) in ("W", "F")
-
-
-def _in_spaced_word(char: str) -> bool:
-    """Tell whether a character is part of a word in a script that separates words by spaces."""
-    # Not isascii(): "Straße" and "café" are Latin words too and must not be split.
-    return char.isalnum() and not _is_wide(char)
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut text to at most `limit` characters, the last being '…' when it was cut.
-
-    Latin words are not split when a space is near; CJK text is cut anywhere.
-    """
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if _in_spaced_word(text[limit - 1]) and cut[-1:] and not cut[-1].isspace() and not _is_wide(cut[-1]):
-        space = cut.rfind(" ", max(0, len(cut) - 20))
-        if space > 0:
-            cut = cut[:space]
-    return cut.rstrip() + "…"

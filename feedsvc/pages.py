@@ -12,7 +12,6 @@ from email.utils import format_datetime
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from feedsvc.config import Settings
-from feedsvc.html import xml_safe
 from feedsvc.model import Feed, Format
 from feedsvc.render import feed_url
 
@@ -38,23 +37,21 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         formats=list(Format),
         names=FORMAT_NAMES,
     )
-    # Titles from the config may hold control characters (YAML escapes); they are as unwelcome in HTML as in XML.
-    return xml_safe(html).encode("utf-8")
+    return html.encode("utf-8")
 
 
 def render_opml(feeds: tuple[Feed, ...], settings: Settings, updated: datetime | None) -> bytes:
     """Render OPML 2.0 with one outline per feed and format, grouped by format."""
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
-    # ElementTree writes characters XML forbids as they are: titles from the config are cleaned first.
-    ET.SubElement(head, "title").text = xml_safe(f"{settings.site_title} – feeds")
+    ET.SubElement(head, "title").text = f"{settings.site_title} – feeds"
     if updated is not None:
         ET.SubElement(head, "dateModified").text = format_datetime(updated, usegmt=True)
     body = ET.SubElement(root, "body")
     for fmt in Format:
         group = ET.SubElement(body, "outline", text=FORMAT_NAMES[fmt], title=FORMAT_NAMES[fmt])
         for feed in feeds:
-            title = xml_safe(feed.spec.title)
+            title = feed.spec.title
             ET.SubElement(
                 group,
                 "outline",

@@ -21,7 +21,6 @@ from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
 
 from feedsvc.config import Settings
-from feedsvc.html import xml_safe
 from feedsvc.model import Article, ArticleContent, Feed, Format
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
@@ -115,13 +114,11 @@ def _generator(feed: Feed, fmt: Format, settings: Settings, content_of: ContentO
     gen.register_extension("media", _MediaFeed, _MediaEntry)
     gen.load_extension("dc", atom=False, rss=True)
     gen.id(self_url)
-    # Feed-level text comes from the config, where YAML escapes ("\x01") can hold
-    # characters XML forbids; lxml would refuse them and the whole render would fail.
-    gen.title(xml_safe(spec.title))
-    gen.subtitle(xml_safe(spec.description))  # also the RSS <description>
-    gen.language(xml_safe(settings.language))
+    gen.title(spec.title)
+    gen.subtitle(spec.description)  # also the RSS <description>
+    gen.language(settings.language)
     gen.generator("feedsvc", version=GENERATOR_VERSION)
-    gen.author({"name": xml_safe(settings.site_author or settings.site_title)})
+    gen.author({"name": settings.site_author or settings.site_title})
     gen.ttl(max(1, settings.interval_seconds // 60))
     # RSS takes the last link added as the channel <link>: the site goes last.
     gen.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
@@ -150,9 +147,8 @@ def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, 
     elif author is not None:
         entry.author({"name": author.name}) if fmt is Format.ATOM else entry.dc.dc_creator(author.name)
     elif settings.site_author and fmt is Format.RSS:
-        entry.dc.dc_creator(xml_safe(settings.site_author))
-    # A category's configured name (a YAML key) replaces the article's, so terms need cleaning too.
-    terms = list(dict.fromkeys(xml_safe(term) for term in [*article.categories, *article.tags]))
+        entry.dc.dc_creator(settings.site_author)
+    terms = list(dict.fromkeys([*article.categories, *article.tags]))
     if terms:
         entry.category([{"term": term} for term in terms])
     if settings.content != "none" and content.summary:
@@ -176,15 +172,14 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
     spec = feed.spec
     document: dict[str, object] = {
         "version": JSON_FEED_VERSION,
-        # Cleaned as in RSS and Atom, so that every format carries the same text.
-        "title": xml_safe(spec.title),
+        "title": spec.title,
         "home_page_url": settings.site_link,
         "feed_url": feed_url(settings, spec.slug, Format.JSON),
-        "description": xml_safe(spec.description),
-        "language": xml_safe(settings.language),
+        "description": spec.description,
+        "language": settings.language,
     }
     if settings.site_author:
-        document["authors"] = [{"name": xml_safe(settings.site_author)}]
+        document["authors"] = [{"name": settings.site_author}]
     items = []
     for article in feed.articles:
         content = content_of(article)
@@ -206,7 +201,7 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
             if article.author.email:
                 author["url"] = f"mailto:{article.author.email}"
             item["authors"] = [author]
-        terms = list(dict.fromkeys(xml_safe(term) for term in [*article.categories, *article.tags]))
+        terms = list(dict.fromkeys([*article.categories, *article.tags]))
         if terms:
             item["tags"] = terms
         items.append(item)

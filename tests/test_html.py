@@ -6,7 +6,8 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.html import absolute_url, first_image, one_line, sanitize, shorten, text_of, web_url, xml_safe
+from feedsvc.html import absolute_url, first_image, sanitize, text_of, web_url
+from feedsvc.text import one_line, shorten, xml_safe
 
 BASE = "https://www.example.com/2022/05/04/post/"
 

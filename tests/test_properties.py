@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from feedsvc.articles import parse_article
 from feedsvc.config import Settings
 from feedsvc.content import render_content
-from feedsvc.html import sanitize, shorten, xml_safe
+from feedsvc.html import sanitize
 from feedsvc.model import Article, Problem
+from feedsvc.text import shorten, xml_safe
 from tests.conftest import make_settings, xml_compatible
 
 # Deterministic (no example database, a fixed seed per test) and a few seconds for the whole file.

@@ -1,0 +1,49 @@
+"""Plain-text rules every field follows: only characters XML allows, one line, cut to a length.
+
+Standard library only, so that every module (config included) can apply them where text enters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def xml_safe(text: str) -> str:
+    """Remove the characters XML forbids; keep tab, newline and carriage return."""
+    return _XML_INVALID.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse every run of white space to one space and trim the ends."""
+    return _WHITESPACE.sub(" ", xml_safe(text)).strip()
+
+
+def _is_wide(char: str) -> bool:
+    """Tell whether a character is East Asian wide (CJK, kana, hangul), written without spaces."""
+    return unicodedata.east_asian_width(char) in ("W", "F")
+
+
+def _in_spaced_word(char: str) -> bool:
+    """Tell whether a character is part of a word in a script that separates words by spaces."""
+    # Not isascii(): "Straße" and "café" are Latin words too and must not be split.
+    return char.isalnum() and not _is_wide(char)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut text to at most `limit` characters, the last being '…' when it was cut.
+
+    Latin words are not split when a space is near; CJK text is cut anywhere.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if _in_spaced_word(text[limit - 1]) and cut[-1:] and not cut[-1].isspace() and not _is_wide(cut[-1]):
+        space = cut.rfind(" ", max(0, len(cut) - 20))
+        if space > 0:
+            cut = cut[:space]
+    return cut.rstrip() + "…"
