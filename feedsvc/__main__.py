@@ -2,4 +2,6 @@
 
 from feedsvc.cli import main
 
-main()
+# Guarded: worker processes that parse files import the main module again.
+if __name__ == "__main__":
+    main()

@@ -20,10 +20,10 @@ from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import PERMALINK_FORMATTER, Settings
 from feedsvc.dates import NotADate, parse_date
-from feedsvc.html import web_url
-from feedsvc.model import Article, Author, Problem
+from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
 from feedsvc.text import one_line, shorten, xml_safe
+from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
 IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")
@@ -67,12 +67,11 @@ def decode_text(raw: bytes) -> str:
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 
 
-def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
-    """Split text into its front matter mapping and its body.
+def _split(text: str) -> tuple[str, str, int]:
+    """Split text at its `---` fences into the YAML text, the body, and the YAML's first line number.
 
     Raises:
-        ValueError: no front matter, no closing `---`, YAML that does not parse
-            or is not a mapping; the message names the part and the reason.
+        ValueError: no front matter or no closing `---`.
     """
     stripped = text.lstrip("\n\ufeff")
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
@@ -88,6 +87,17 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     # The fence pattern ends in `\s*$`, so it swallows blank lines after the opening '---':
     # count them too, so that YAML errors name the line of the file.
     first_line = skipped_lines + stripped[: opening.end()].count("\n") + 1
+    return yaml_text, body.lstrip("\n"), first_line
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
+    """Split text into its front matter mapping and its body.
+
+    Raises:
+        ValueError: no front matter, no closing `---`, YAML that does not parse
+            or is not a mapping; the message names the part and the reason.
+    """
+    yaml_text, body, first_line = _split(text)
     try:
         data = load_yaml(yaml_text, first_line=first_line)
     except YamlError as error:
@@ -96,7 +106,26 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         data = {}
     if not isinstance(data, dict):
         raise ValueError(f"front matter: is {_kind(data)} (expected a mapping of fields such as 'title: …')")
-    return {str(key): value for key, value in data.items()}, body.lstrip("\n")
+    return {str(key): value for key, value in data.items()}, body
+
+
+def read_body(raw: bytes) -> str | None:
+    """Return the Markdown body of a content file, or None when the file is not an article.
+
+    Only the fences are found: the front matter is not parsed again.
+    """
+    try:
+        return _split(decode_text(raw))[1]
+    except ValueError:
+        return None
+
+
+def digest(raw: bytes) -> str:
+    """Return 16 hex digits of the SHA-1 of a file's bytes: the part of a fingerprint that names its content.
+
+    64 bits tell versions of one file apart with room to spare, in less memory than 160.
+    """
+    return hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:16]
 
 
 def _kind(value: object) -> str:
@@ -278,10 +307,24 @@ def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) 
     `source` is the path relative to the content directory, `mtime` the file's
     modification time (used, with a warning, when the article has no date).
     """
+    return parse_file(raw, source=source, mtime=mtime, settings=settings)[0]
+
+
+def parse_for_scan(raw: bytes, source: str, mtime: float, *, settings: Settings) -> tuple[Article | Problem, str]:
+    """Call `parse_file` as the scanner does (positionally); picklable with functools.partial for workers."""
+    return parse_file(raw, source=source, mtime=mtime, settings=settings)
+
+
+def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> tuple[Article | Problem, str]:
+    """Parse a content file into its Article (or Problem) and its Markdown body ("" for a problem).
+
+    The Article holds no body: bodies are kept out of memory and read again only
+    for the articles a feed shows.
+    """
     try:
         data, body = split_front_matter(decode_text(raw))
     except ValueError as error:
-        return Problem(source, str(error))
+        return Problem(source, str(error)), ""
 
     reader = _Reader(data, settings)
     title = reader.title()
@@ -292,9 +335,9 @@ def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) 
     categories = reader.names("categories", "category")
     tags = reader.names("tags")
     if reader.problems:
-        return Problem(source, "; ".join(reader.problems))
+        return Problem(source, "; ".join(reader.problems)), ""
 
-    fingerprint = hashlib.sha1(raw, usedforsecurity=False).hexdigest()
+    fingerprint = digest(raw)
     if published is None:
         published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
         reader.warn("date", "missing, using the file's modification time (expected a date)")
@@ -312,20 +355,20 @@ def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) 
             link = resolved
     identity = one_line(reader.text("id") or "") or link
 
-    return Article(
+    article = Article(
         source=source,
         title=title,
         link=link,
         id=identity,
         published=published,
         updated=updated,
-        categories=categories,
-        tags=tags,
-        author=reader.author(),
+        categories=shared_names(categories),
+        tags=shared_names(tags),
+        author=shared_author(reader.author()),
         summary=reader.summary(),
         image=reader.image(),
-        body=body,
         draft=bool(draft) or published_flag is False,
         fingerprint=fingerprint,
         warnings=tuple(reader.warnings),
     )
+    return article, body

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import click
 
+from feedsvc import __version__
+from feedsvc.cache import open_cache
 from feedsvc.config import Settings, config_path, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.model import Article
 from feedsvc.output import write_snapshot
+from feedsvc.progress import ScanProgress
 from feedsvc.refresh import Refresher
-from feedsvc.render import GENERATOR_VERSION
 from feedsvc.service import serve as run
 from feedsvc.store import Store
 
@@ -48,7 +50,7 @@ def _configure_logging(level: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(GENERATOR_VERSION, prog_name="feedsvc")
+@click.version_option(__version__, prog_name="feedsvc")
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
@@ -92,8 +94,12 @@ def serve(config: Path | None, host: str, port: int, threads: int) -> None:
 def build(config: Path | None, out: Path) -> None:
     """Write every feed, the OPML and the index page as static files, then exit."""
     settings = _settings(config)
-    store = Store()
-    report = Refresher(settings, store).refresh()
+    cache = open_cache(settings)
+    try:
+        report = Refresher(settings, Store(), cache=cache, progress=ScanProgress()).refresh()
+    finally:
+        if cache is not None:
+            cache.close()
     snapshot = report.snapshot
     if snapshot.degraded:
         click.echo(f"feedsvc: {snapshot.degraded}", err=True)
@@ -110,7 +116,8 @@ def build(config: Path | None, out: Path) -> None:
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
     settings = _settings(config)
-    refresher = Refresher(settings, Store())
+    cache = open_cache(settings)
+    refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())
     refresh_log = logging.getLogger("feedsvc.refresh")
     level = refresh_log.level
     refresh_log.setLevel(logging.CRITICAL)  # this command prints problems and warnings itself
@@ -118,6 +125,8 @@ def check(config: Path | None) -> None:
         report = refresher.refresh()
     finally:
         refresh_log.setLevel(level)
+        if cache is not None:
+            cache.close()
     snapshot = report.snapshot
     if snapshot.degraded:
         click.echo(f"feedsvc: {snapshot.degraded}", err=True)

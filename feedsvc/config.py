@@ -73,6 +73,11 @@ class Settings:
     summary_chars: int
     all_feed: bool
     auto_categories: bool
+    watch: bool = True
+    full_rescan_seconds: int = 600
+    workers: int = 0
+    cache_enabled: bool = True
+    cache_dir: Path | None = None  # None: the user's cache directory
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
 
@@ -175,6 +180,11 @@ def _path(value: Any) -> Path:
     return Path(text)
 
 
+def _optional_path(value: Any) -> Path | None:
+    text = _text(value)
+    return Path(text) if text else None
+
+
 class _PermalinkFormatter(string.Formatter):
     """Fill `{year}`… only: no attribute or index lookups reach the values."""
 
@@ -241,6 +251,33 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         _integer(1, 86_400),
         "Seconds between rescans; also the feeds' Cache-Control max-age.",
+    ),
+    Setting(
+        "scan.watch",
+        True,
+        _boolean,
+        "Learn which files changed from filesystem events, so a rescan reads only those paths.",
+    ),
+    Setting(
+        "scan.full_rescan_seconds",
+        600,
+        _integer(1, 604_800),
+        "With scan.watch, walk the whole directory at least this often, to catch what events miss.",
+    ),
+    Setting(
+        "scan.workers",
+        0,
+        _integer(0, 64),
+        "Processes that parse large batches of files (0: one per CPU; 1: parse in the service itself).",
+    ),
+    Setting(
+        "cache.enabled", True, _boolean, "Keep a persistent parse cache, so that a restart reads only changed files."
+    ),
+    Setting(
+        "cache.dir",
+        "",
+        _optional_path,
+        "Where the cache lives, relative to this file (empty: $XDG_CACHE_HOME/feedsvc or ~/.cache/feedsvc).",
     ),
     Setting("feeds.limit", 20, _integer(1, 10_000), "Newest N entries per feed (a category may set its own)."),
     Setting(
@@ -406,6 +443,9 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
     content_dir: Path = values["content.dir"]
     if not content_dir.is_absolute():
         content_dir = (base_dir or Path.cwd()) / content_dir
+    cache_dir: Path | None = values["cache.dir"]
+    if cache_dir is not None and not cache_dir.is_absolute():
+        cache_dir = Path(os.path.normpath((base_dir or Path.cwd()) / cache_dir))
     return Settings(
         site_title=values["site.title"],
         site_link=values["site.link"] or values["site.feed_url"],
@@ -422,6 +462,11 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         summary_chars=values["feeds.summary_chars"],
         all_feed=values["feeds.all"],
         auto_categories=values["feeds.auto_categories"],
+        watch=values["scan.watch"],
+        full_rescan_seconds=values["scan.full_rescan_seconds"],
+        workers=values["scan.workers"],
+        cache_enabled=values["cache.enabled"],
+        cache_dir=cache_dir,
         categories=_categories(data.get("categories"), where),
         source=source,
     )

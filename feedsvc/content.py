@@ -21,9 +21,9 @@ def markdown_to_html(body: str) -> str:
     return str(_MARKDOWN.render(body))
 
 
-def render_content(article: Article, *, summary_chars: int) -> ArticleContent:
-    """Build the sanitized absolute HTML, the summary and the image of one article."""
-    html = sanitize(markdown_to_html(article.body), article.link)
+def render_content(article: Article, body: str, *, summary_chars: int) -> ArticleContent:
+    """Build the sanitized absolute HTML, the summary and the image of one article from its body."""
+    html = sanitize(markdown_to_html(body), article.link)
     given = article.summary
     summary = one_line(given) if given is not None else shorten(text_of(html), summary_chars)
     image = article.image or first_image(html)

@@ -6,17 +6,16 @@ The only module that imports nh3 and BeautifulSoup. Pure functions.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import nh3
 from bs4 import BeautifulSoup
 from bs4.element import NavigableString, PageElement, Tag
 
 from feedsvc.text import one_line, xml_safe
+from feedsvc.urls import absolute_url
 
-_WHITESPACE = re.compile(r"\s+")
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
-_UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f<>\"`]")
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
 
 TAGS = frozenset(nh3.ALLOWED_TAGS)
@@ -71,33 +70,6 @@ _BLOCKS = frozenset(
         "ul",
     }
 )
-
-
-def absolute_url(value: str, base: str) -> str | None:
-    """Resolve a URL against `base`; protocol-relative URLs get https. None when unusable."""
-    value = value.strip(" \t\n\r\f")
-    if not value or _UNSAFE_IN_URL.search(value):
-        return None
-    if value.startswith("//"):
-        value = "https:" + value
-    try:
-        resolved = urljoin(base, value)
-        urlsplit(resolved)  # raises on a malformed host such as http://[x
-    except ValueError:
-        return None
-    # Non-ASCII characters are percent-encoded so the URL is a URI, not an IRI.
-    return quote(resolved, safe=":/?#[]@!$&'()*+,;=%~")
-
-
-def web_url(value: str, base: str) -> str | None:
-    """Resolve a URL and keep it only if it is an absolute http(s) URL with a host."""
-    if _WHITESPACE.search(value.strip()):
-        return None
-    url = absolute_url(value, base)
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 def sanitize(html: str, base: str) -> str:

@@ -6,9 +6,12 @@ Frozen dataclasses and the standard library only; no behaviour beyond small deri
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass
+import gzip
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +33,30 @@ class Author:
     email: str | None = None
 
 
+# Category and tag names, their tuples and authors repeat across thousands of articles:
+# one shared object each keeps a large index small. Bounded by the distinct values in content.
+_POOL: dict[object, object] = {}
+
+
+def shared_names(names: Iterable[str]) -> tuple[str, ...]:
+    """Return a tuple of category or tag names as the one shared object for those names."""
+    value = tuple(sys.intern(n) for n in names)
+    return _POOL.setdefault(value, value)  # type: ignore[return-value]
+
+
+def shared_author(author: Author | None) -> Author | None:
+    """Return the one shared object for an author."""
+    return None if author is None else _POOL.setdefault(author, author)  # type: ignore[return-value]
+
+
 @dataclass(frozen=True, slots=True)
 class Article:
-    """One parsed content file: its metadata and its Markdown body.
+    """One parsed content file: its metadata, not its body (bodies are not held in memory).
 
     `id` is the identity before de-duplication (the catalog may extend it);
-    `fingerprint` changes whenever anything a feed shows of the article changes.
+    `fingerprint` changes whenever anything a feed shows of the article changes:
+    it is 16 hex digits of the SHA-1 of the file's bytes (plus the modification
+    time when the date comes from it).
     """
 
     source: str
@@ -49,10 +70,25 @@ class Article:
     author: Author | None
     summary: str | None
     image: str | None
-    body: str
     draft: bool
     fingerprint: str
     warnings: tuple[str, ...] = ()
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Articles parsed in worker processes arrive pickled: rebuild them with shared parts.
+        return _article_with_shared_parts, tuple(getattr(self, name) for name in _ARTICLE_FIELDS)
+
+
+def _article_with_shared_parts(*values: Any) -> Article:
+    parts = list(values)
+    parts[_CATEGORIES] = shared_names(parts[_CATEGORIES])
+    parts[_TAGS] = shared_names(parts[_TAGS])
+    parts[_AUTHOR] = shared_author(parts[_AUTHOR])
+    return Article(*parts)
+
+
+_ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
+_CATEGORIES, _TAGS, _AUTHOR = (_ARTICLE_FIELDS.index(n) for n in ("categories", "tags", "author"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +113,8 @@ class Format(enum.Enum):
         return _MEDIA_TYPES[self]
 
 
+# Level 6 is zlib's default trade-off between size and time.
+GZIP_LEVEL = 6
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
 
@@ -121,18 +159,29 @@ class Feed:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """One servable file: bytes, their gzip form, validators and media type."""
+    """One servable file: bytes, validators, media type, and the gzip form made on first use."""
 
     body: bytes
-    gzip_body: bytes
     etag: str  # the quoted strong ETag of the uncompressed bytes
     media_type: str
     last_modified: datetime | None = None
+    _gzip: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def gzip_etag(self) -> str:
         """Return the ETag of the gzip form: the same value with `-gz` inside the quotes."""
         return self.etag[:-1] + '-gz"'
+
+    @property
+    def gzip_body(self) -> bytes:
+        """Return the gzip form, compressed once when first asked for (mtime 0: reproducible bytes).
+
+        Compressing lazily keeps it off the refresh: a changed feed is swapped in
+        without waiting for zlib, and a document nobody asks gzip of costs nothing.
+        """
+        if not self._gzip:
+            self._gzip.append(gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0))
+        return self._gzip[0]
 
 
 @dataclass(frozen=True, slots=True)

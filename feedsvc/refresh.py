@@ -1,23 +1,32 @@
-"""One refresh: scan the content directory, choose the feeds, render what changed, swap the snapshot.
+"""One refresh: scan the content directory, update the catalog, render what changed, swap the snapshot.
 
-The scheduler, `serve` and `build` all call `Refresher.refresh`. A feed whose
-entries did not change keeps its bytes and ETag; a refresh that fails leaves
-the previous snapshot serving.
+The scheduler, `serve` and `build` all call `Refresher.refresh`. A rescan reads
+only what changed (the paths filesystem events named, or what a full walk
+finds changed); the catalog is updated article by article; a feed whose
+entries did not change keeps its bytes and ETag. A refresh that fails leaves
+the previous snapshot serving. Article bodies are never held for the whole
+directory: content is made only for the articles feeds show.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
+import multiprocessing
+import os
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Protocol
 
-from feedsvc.articles import parse_article
-from feedsvc.catalog import Catalog, build_catalog
+from feedsvc.articles import digest, parse_for_scan, read_body
+from feedsvc.cache import Cache, inputs_digest
+from feedsvc.catalog import Catalog, CatalogState
 from feedsvc.config import Settings
 from feedsvc.content import render_content
 from feedsvc.documents import make_document
@@ -36,13 +45,28 @@ from feedsvc.model import (
 )
 from feedsvc.pages import render_index, render_opml
 from feedsvc.render import render_feed
-from feedsvc.scan import EMPTY_INDEX, ContentIndex, ScanResult, scan_content
+from feedsvc.scan import (
+    EMPTY_INDEX,
+    PARALLEL_MIN_FILES,
+    ContentIndex,
+    Progress,
+    ScanResult,
+    read_source,
+    scan_content,
+)
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+
+
+class ChangeSource(Protocol):
+    """Tells which paths changed since it was last asked (filesystem events)."""
+
+    def take(self) -> set[str] | None:
+        """Return the changed paths relative to the content directory, or None if changes may have been missed."""
 
 
 def utc_now() -> datetime:
@@ -58,20 +82,38 @@ class RefreshReport:
     reread: tuple[str, ...]
     rebuilt: tuple[str, ...]
     snapshot: Snapshot
+    full: bool = True
+    bodies_read: int = 0
 
 
 class Refresher:
-    """Keeps the state between refreshes: the content index and the rendered documents."""
+    """Keeps the state between refreshes: the content index, the catalog and the rendered documents."""
 
-    def __init__(self, settings: Settings, store: Store, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        changes: ChangeSource | None = None,
+        cache: Cache | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self._clock = clock
-        self._index: ContentIndex = EMPTY_INDEX
+        self._changes = changes
+        self._cache = cache
+        self.progress = progress
+        self._index: ContentIndex = cache.load_index() if cache is not None else EMPTY_INDEX
+        self._catalog = CatalogState(settings)
+        self._catalog_ready = False
         self._rendered: dict[str, tuple[Hashable, Document]] = {}
         self._contents: dict[tuple[str, str], ArticleContent] = {}
+        self._unsaved: set[tuple[str, str]] = set()  # contents made since the cache was last written
         self._folder_problems: frozenset[Problem] = frozenset()
         self._content_error: str | None = None
+        self._last_full: float | None = None
         self._lock = threading.Lock()
         self.failures = 0
 
@@ -85,13 +127,12 @@ class Refresher:
         with self._lock:
             started = self._clock()
             clock_start = time.perf_counter()
-            parse = partial(_parse, settings=self.settings)
-            scan = scan_content(self.settings.content_dir, self._index, parse, max_bytes=self.settings.max_file_bytes)
+            scan = self._scan(clock_start)
             self._log_changes(scan)
-            if scan.error is None:
-                self._index = scan.index
-            catalog = build_catalog(self._index.articles(), self.settings, started)
-            documents, rebuilt = self._render(catalog)
+            self._update_catalog(scan, started)
+            catalog = self._catalog.catalog()
+            bodies_read = [0]
+            documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
             stats = ScanStats(
                 started=started,
                 duration_s=round(time.perf_counter() - clock_start, 6),
@@ -113,7 +154,15 @@ class Refresher:
                 refreshes_failed=self.failures,
             )
             self.store.replace(snapshot)
-            return RefreshReport(stats=stats, reread=scan.reread, rebuilt=tuple(rebuilt), snapshot=snapshot)
+            self._persist(scan, catalog, rebuilt)
+            return RefreshReport(
+                stats=stats,
+                reread=scan.reread,
+                rebuilt=tuple(rebuilt),
+                snapshot=snapshot,
+                full=scan.full,
+                bodies_read=bodies_read[0],
+            )
 
     def refresh_safely(self) -> None:
         """Run a refresh for the scheduler: log and count any failure, keep the old snapshot."""
@@ -134,13 +183,79 @@ class Refresher:
         stats = report.stats
         if stats.files_parsed or stats.feeds_rebuilt:
             log.info(
-                "refresh: %d files, %d re-read, %d failed, %d feeds rebuilt in %.3f s",
+                "refresh (%s): %d files, %d re-read, %d failed, %d feeds rebuilt in %.3f s",
+                "full" if report.full else "events",
                 stats.files_seen,
                 stats.files_parsed,
                 stats.files_failed,
                 stats.feeds_rebuilt,
                 stats.duration_s,
             )
+
+    def _scan(self, now: float) -> ScanResult:
+        """Scan only the paths events named, or the whole directory when that is due or events were lost."""
+        changed = self._changes.take() if self._changes is not None else None
+        due = self._last_full is None or now - self._last_full >= self.settings.full_rescan_seconds
+        if due or self._content_error is not None:
+            changed = None  # also after the directory was away: events cannot say what happened meanwhile
+        parse = partial(parse_for_scan, settings=self.settings)
+        executor: Executor | None = None
+        try:
+            if changed is None and (len(self._index.entries) >= PARALLEL_MIN_FILES or not self._index.entries):
+                executor = self._executor()
+            scan = scan_content(
+                self.settings.content_dir,
+                self._index,
+                parse,
+                max_bytes=self.settings.max_file_bytes,
+                changed=changed,
+                executor=executor,
+                progress=self.progress,
+            )
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+        if scan.full and scan.error is None:
+            self._last_full = now
+        if len(scan.reread) >= PARALLEL_MIN_FILES:
+            _release_memory()
+        return scan
+
+    def _executor(self) -> Executor | None:
+        """Worker processes for a large batch of files; None when the settings ask for none."""
+        workers = self.settings.workers or (os.cpu_count() or 1)
+        if workers <= 1:
+            return None
+        # forkserver: workers start from a clean process, not a fork of one running threads.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["feedsvc.articles"])
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def _update_catalog(self, scan: ScanResult, now: datetime) -> None:
+        """Tell the catalog which articles changed, and publish what became due."""
+        previous = self._index
+        if scan.error is None:
+            self._index = scan.index
+        if not self._catalog_ready:
+            self._catalog.update((), self._index.articles(), now)
+            self._catalog_ready = True
+            return
+        if scan.error is not None:
+            self._catalog.update((), (), now)
+            return
+        removed: list[str] = list(scan.removed)
+        added: list[Article] = []
+        for source in scan.reread:
+            old = previous.entries.get(source)
+            old_article = old.article if old is not None else None
+            new_article = self._index.entries[source].article
+            if new_article is old_article:
+                continue
+            if new_article is None:
+                removed.append(source)
+            else:
+                added.append(new_article)
+        self._catalog.update(removed, added, now)
 
     def _log_changes(self, scan: ScanResult) -> None:
         """Log each problem and warning once, when it appears; and the content directory's state."""
@@ -164,39 +279,71 @@ class Refresher:
                 for warning in entry.result.warnings:
                     if warning not in old_warnings:
                         log.warning("%s: %s", source, warning)
-        folder_problems = frozenset(scan.index.folder_problems)
-        for problem in sorted(folder_problems - self._folder_problems, key=str):
-            log.warning("%s", problem)
-        self._folder_problems = folder_problems
+        if scan.full:
+            folder_problems = frozenset(scan.index.folder_problems)
+            for problem in sorted(folder_problems - self._folder_problems, key=str):
+                log.warning("%s", problem)
+            self._folder_problems = folder_problems
 
-    def _content_of(self, article: Article) -> ArticleContent:
+    def _content_of(self, article: Article, bodies: Mapping[str, str], counter: list[int]) -> ArticleContent:
+        """The feed content of an article: made once per version, from the freshest source of its body."""
         key = (article.source, article.fingerprint)
         content = self._contents.get(key)
+        if content is None and self._cache is not None:
+            content = self._cache.content(*key)
         if content is None:
-            content = render_content(article, summary_chars=self.settings.summary_chars)
-            self._contents[key] = content
+            body = bodies.get(article.source)
+            entry = self._index.entries.get(article.source)
+            current = entry.article if entry is not None else None
+            if body is None or current is None or current.fingerprint != article.fingerprint:
+                body = self._read_body(article)
+                counter[0] += 1
+            if body is None:
+                log.warning("%s: its body cannot be read again; published without content", article.source)
+                content = ArticleContent(html="", summary=article.summary or "", image=article.image)
+            else:
+                content = render_content(article, body, summary_chars=self.settings.summary_chars)
+            self._unsaved.add(key)
+        self._contents[key] = content
         return content
 
-    def _render(self, catalog: Catalog) -> tuple[dict[str, Document], list[str]]:
-        """Render every document whose inputs changed; reuse the rest as they were."""
+    def _read_body(self, article: Article) -> str | None:
+        """Read an article's file again for its body, if it still holds the version the index has."""
+        entry = self._index.entries.get(article.source)
+        if entry is None:
+            return None
+        raw = read_source(self.settings.content_dir, article.source, entry, self.settings.max_file_bytes)
+        if raw is None or digest(raw) != article.fingerprint.split(":", 1)[0]:
+            return None
+        return read_body(raw)
+
+    def _render(
+        self, catalog: Catalog, bodies: Mapping[str, str], counter: list[int]
+    ) -> tuple[dict[str, Document], list[str]]:
+        """Render every document whose inputs changed; reuse the rest, from memory or from the cache."""
         documents: dict[str, Document] = {}
         rebuilt: list[str] = []
         rendered: dict[str, tuple[Hashable, Document]] = {}
+        content_of = partial(self._content_of, bodies=bodies, counter=counter)
 
         def keep(path: str, key: Hashable, build: Callable[[], Document]) -> None:
             previous = self._rendered.get(path)
             if previous is not None and previous[0] == key:
                 document = previous[1]
             else:
-                document = build()
-                rebuilt.append(path)
+                cached = self._cache.document(path, inputs_digest(key)) if self._cache is not None else None
+                if cached is not None:
+                    document = cached
+                else:
+                    document = build()
+                    rebuilt.append(path)
             documents[path] = document
             rendered[path] = (key, document)
 
         for feed in catalog.feeds:
             key = _feed_key(feed)
             for fmt in Format:
-                keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt))
+                keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt, content_of))
         # The index shows each feed's size and newest entry; the OPML each feed's spec and the
         # latest `updated` of all, which may come from any entry, not only the newest.
         index_key = tuple((f.spec, f.total, _feed_key(f)[1][:1]) for f in catalog.feeds)
@@ -209,15 +356,35 @@ class Refresher:
         self._contents = {k: v for k, v in self._contents.items() if k in in_feeds}
         return documents, rebuilt
 
-    def _render_feed(self, feed: Feed, fmt: Format) -> Document:
-        body = render_feed(feed, fmt, self.settings, self._content_of)
+    def _render_feed(self, feed: Feed, fmt: Format, content_of: Callable[[Article], ArticleContent]) -> Document:
+        body = render_feed(feed, fmt, self.settings, content_of)
         return make_document(body, fmt.media_type, feed.updated)
+
+    def _persist(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
+        """Write what changed to the persistent cache, after the new snapshot already serves."""
+        if self._cache is None:
+            return
+        if scan.error is None and (scan.reread or scan.removed):
+            self._cache.save_entries(self._index, scan.reread, scan.removed)
+        if self._unsaved:
+            in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
+            fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
+            self._cache.save_contents(fresh, in_feeds)
+            self._unsaved.clear()
+        if rebuilt:
+            changed = {path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1]) for path in rebuilt}
+            self._cache.save_documents(changed, self._rendered)
+
+
+def _release_memory() -> None:
+    """Give the memory freed by a large scan back to the system (glibc keeps it otherwise)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: nothing to do
+        return
+    libc.malloc_trim(0)
 
 
 def _feed_key(feed: Feed) -> tuple[Hashable, tuple[Hashable, ...]]:
     """What a feed's bytes depend on: its spec and each entry's identity and version."""
     return feed.spec, tuple((a.id, a.fingerprint, a.categories, a.source) for a in feed.articles)
-
-
-def _parse(raw: bytes, source: str, mtime: float, *, settings: Settings) -> Article | Problem:
-    return parse_article(raw, source=source, mtime=mtime, settings=settings)

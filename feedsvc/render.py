@@ -13,13 +13,13 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import quote, urlsplit
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
 
+from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
 from feedsvc.model import Article, ArticleContent, Feed, Format
 
@@ -41,11 +41,6 @@ _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _FEEDGEN_LOCK = threading.Lock()
 
 ContentOf = Callable[[Article], ArticleContent]
-
-try:
-    GENERATOR_VERSION = version("feedsvc")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-    GENERATOR_VERSION = "0"
 
 
 def feed_url(settings: Settings, slug: str, fmt: Format) -> str:

@@ -1,47 +1,87 @@
 """The incremental index of the content directory; the only module that reads it.
 
-A scan stats every article file, re-reads only those whose size, modification
+A scan stats article files and re-reads only those whose size, modification
 time, inode or change time differ from the previous scan, and forgets deleted
-ones. Nothing outside the content directory is opened.
+ones. A full scan walks the whole directory; a targeted scan looks only at the
+paths that filesystem events named. Large batches of files are read and parsed
+in worker processes. Nothing outside the content directory is opened.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import struct
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from concurrent.futures import BrokenExecutor, Executor, Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedsvc.model import Article, Problem
 
+log = logging.getLogger("feedsvc.scan")
+
 EXTENSIONS = (".md", ".markdown")
 MAX_DEPTH = 64
+# A batch of changed files at least this large is parsed in worker processes, in chunks.
+PARALLEL_MIN_FILES = 512
+CHUNK_FILES = 256
+IN_FLIGHT_CHUNKS = 8
+# Bodies of re-read files are kept for this refresh's render only when there are this few:
+# a cold scan of 100,000 files must not hold 100,000 bodies.
+MAX_KEPT_BODIES = 1000
 
-Parse = Callable[[bytes, str, float], "Article | Problem"]
+ParseResult = tuple[Article | Problem, str]
+Parse = Callable[[bytes, str, float], ParseResult]
+Progress = Callable[[int, int], None]
 
 
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """What tells a changed file from an unchanged one without reading it."""
+# A stamp tells a changed file from an unchanged one without reading it: size, modification
+# time, inode and change time, packed in 32 bytes (one small object per file, not five).
+# A stamp from the persistent cache has no inode or change time (zeros): it matches a file
+# of the same size and modification time.
+_STAMP = struct.Struct("<qqQq")
+_NO_IDENTITY = bytes(16)
+Stamp = bytes
 
-    size: int
-    mtime_ns: int
-    inode: int
-    ctime_ns: int
 
-    @classmethod
-    def of(cls, info: os.stat_result) -> Stamp:
-        return cls(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+def stamp_of(info: os.stat_result) -> Stamp:
+    """Return the stamp of a file from its stat."""
+    return _STAMP.pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+
+
+def cached_stamp(size: int, mtime_ns: int) -> Stamp:
+    """Return the stamp of a file known only by size and modification time."""
+    return _STAMP.pack(size, mtime_ns, 0, 0)
+
+
+def stamp_size_mtime(stamp: Stamp) -> tuple[int, int]:
+    """Return the size and modification time (ns) a stamp holds."""
+    size, mtime_ns, _, _ = _STAMP.unpack(stamp)
+    return size, mtime_ns
+
+
+def stamps_match(old: Stamp, new: Stamp) -> bool:
+    """Tell whether a file stamped `new` is unchanged since it was stamped `old`."""
+    if old[16:] == _NO_IDENTITY or new[16:] == _NO_IDENTITY:
+        return old[:16] == new[:16]
+    return old == new
 
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One article file: its stamp, what it parsed to, and its last good article."""
+    """One article file: its stamp, what it parsed to, and its last good article.
+
+    `path` is the file to open when it is not the content directory joined with
+    the source: the target of a link, or a name that is not valid UTF-8.
+    """
 
     stamp: Stamp
     result: Article | Problem
     last_good: Article | None = None
+    path: str | None = None
 
     @property
     def article(self) -> Article | None:
@@ -56,10 +96,15 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class ContentIndex:
-    """Every article file by its path relative to the content directory (POSIX form)."""
+    """Every article file by its path relative to the content directory (POSIX form).
+
+    `has_links` says the last full walk met a symbolic link: filesystem events
+    report a link's target, not the link, so such a directory is always walked whole.
+    """
 
     entries: Mapping[str, Entry]
     folder_problems: tuple[Problem, ...] = ()
+    has_links: bool = False
 
     def articles(self) -> Iterator[Article]:
         """Yield the article of every file that has one (current or last good), by path."""
@@ -79,12 +124,19 @@ EMPTY_INDEX = ContentIndex(entries={})
 
 @dataclass(frozen=True, slots=True)
 class ScanResult:
-    """A new index and what the scan did to get it."""
+    """A new index and what the scan did to get it.
+
+    `bodies` holds the Markdown bodies of re-read articles, for this refresh's
+    render only, and only when few files were re-read.
+    """
 
     index: ContentIndex
     files_seen: int
     reread: tuple[str, ...]
     failed: int
+    removed: tuple[str, ...] = ()
+    full: bool = True
+    bodies: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None  # the content directory itself could not be read
 
 
@@ -92,17 +144,31 @@ class ScanResult:
 class _Found:
     source: str
     path: str  # what to open: the file, or the resolved target of a link
-    info: os.stat_result
+    stamp: Stamp
+    size: int
+    mtime: float
+
+    @classmethod
+    def of(cls, source: str, path: str, info: os.stat_result) -> _Found:
+        return cls(source, path, stamp_of(info), info.st_size, info.st_mtime)
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What a walk met besides article files: unreadable folders, and whether it saw a link."""
+
+    problems: list[Problem] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    links: bool = False
 
 
 def is_article_name(name: str) -> bool:
-    """Tell whether a file name is an article: Markdown, not hidden, not an editor leftover."""
-    if name.startswith(".") or name.endswith(("~", ".swp", ".swo", ".swx", ".tmp")):
-        return False
-    # Emacs auto-saves are `#name#`; a name that only starts with `#` (`#1 news.md`) is an article.
-    if name.startswith("#") and name.endswith("#"):
-        return False
-    return name.lower().endswith(EXTENSIONS)
+    """Tell whether a file name is an article: Markdown, not hidden, not an editor leftover.
+
+    Leftovers (`x.md~`, `.x.md.swp`, `#x.md#`) do not end in an article extension;
+    a name that only starts with `#` (`#1 news.md`) is an article.
+    """
+    return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
 
 
 def _source_name(name: str) -> str:
@@ -122,41 +188,43 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
-    """List every article file under `root`, following links that stay inside it, without loops.
+def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator[_Found]:
+    """Yield every article file under `start` (default: `root`), following links that stay inside root.
 
-    A path crosses at most one link to a folder: folders that link to each other
-    would otherwise multiply the paths without end (n folders, n! paths).
-    Returns the files, the problems of folders that could not be read, and those folders' prefixes.
+    Yielded one by one, so that 100,000 unchanged files are compared and let go, not
+    held in a list. A path crosses at most one link to a folder: folders that link to
+    each other would otherwise multiply the paths without end (n folders, n! paths);
+    loops are not followed. Folder problems and links met are noted in `walk`.
+
+    Raises:
+        OSError: `start` itself cannot be listed (on the first step).
     """
     real_root = os.path.realpath(root)
-    found: list[_Found] = []
-    problems: list[Problem] = []
-    unreadable: list[str] = []
+    first = start or root
     # (folder to list, its path relative to root, the real paths of it and its ancestors,
     # whether the path to it crossed a link to a folder)
-    stack: list[tuple[str, str, frozenset[str], bool]] = [(root, "", frozenset({real_root}), False)]
+    stack: list[tuple[str, str, frozenset[str], bool]] = [(first, prefix, frozenset({os.path.realpath(first)}), False)]
     while stack:
-        directory, prefix, ancestors, via_link = stack.pop()
+        directory, folder, ancestors, via_link = stack.pop()
         try:
             with os.scandir(directory) as listing:
                 children = sorted(listing, key=lambda e: e.name, reverse=True)
         except OSError as error:
-            if not prefix:
+            if directory == first:
                 raise
-            problems.append(
-                Problem(prefix, f"folder: cannot be read: {error.strerror or error} (expected a readable folder)")
-            )
-            unreadable.append(prefix)
+            reason = f"folder: cannot be read: {error.strerror or error} (expected a readable folder)"
+            walk.problems.append(Problem(folder, reason))
+            walk.unreadable.append(folder)
             continue
         for child in children:
             name = child.name
             if name.startswith("."):
                 continue
-            source = prefix + _source_name(name)
+            source = folder + _source_name(name)
             try:
                 is_link = child.is_symlink()
                 if is_link:
+                    walk.links = True
                     target = os.path.realpath(child.path)
                     if not _inside(target, real_root):
                         continue
@@ -173,24 +241,26 @@ def _walk(root: str) -> tuple[list[_Found], list[Problem], list[str]]:
                     continue  # a loop back to an ancestor, or a second folder link on the path
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
             elif stat.S_ISREG(info.st_mode) and is_article_name(name):
-                found.append(_Found(source, path, info))
-    return found, problems, unreadable
+                yield _Found.of(source, path, info)
 
 
-def _read(found: _Found, max_bytes: int) -> bytes | Problem:
+def _open_flags() -> int:
+    return os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _read(source: str, path: str, max_bytes: int) -> bytes | Problem:
     """Read a file of at most `max_bytes` without following a link swapped in meanwhile."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(found.path, flags)
+        fd = os.open(path, _open_flags())
     except OSError as error:
-        return Problem(found.source, f"file: cannot be read: {error.strerror or error} (expected a readable file)")
+        return Problem(source, f"file: cannot be read: {error.strerror or error} (expected a readable file)")
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            return Problem(found.source, "file: is not a regular file (expected a Markdown file)")
+            return Problem(source, "file: is not a regular file (expected a Markdown file)")
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        return _too_large(found.source, len(data), max_bytes)
+        return _too_large(source, len(data), max_bytes)
     return data
 
 
@@ -201,51 +271,221 @@ def _too_large(source: str, size: int, max_bytes: int) -> Problem:
     )
 
 
+def _read_and_parse(item: tuple[str, str, int, float], parse: Parse, max_bytes: int) -> ParseResult:
+    source, path, size, mtime = item
+    if size > max_bytes:
+        return _too_large(source, size, max_bytes), ""
+    data = _read(source, path, max_bytes)
+    return (data, "") if isinstance(data, Problem) else parse(data, source, mtime)
+
+
+def read_and_parse_chunk(
+    items: list[tuple[str, str, int, float]], parse: Parse, max_bytes: int, keep_bodies: bool
+) -> list[ParseResult]:
+    """Read and parse a chunk of files (in a worker process); bodies come back only if asked for."""
+    results = []
+    for item in items:
+        result, body = _read_and_parse(item, parse, max_bytes)
+        results.append((result, body if keep_bodies else ""))
+    return results
+
+
+def read_source(root: Path, source: str, entry: Entry, max_bytes: int) -> bytes | None:
+    """Read an indexed file again (for its body), refusing anything that now resolves outside root."""
+    path = entry.path or os.path.join(root, source)
+    real_root = os.path.realpath(root)
+    if not _inside(os.path.realpath(path), real_root):
+        return None
+    data = _read(source, path, max_bytes)
+    return None if isinstance(data, Problem) else data
+
+
 def _is_empty(folder: Path) -> bool:
     with os.scandir(folder) as listing:
         return next(listing, None) is None
 
 
-def scan_content(root: Path, previous: ContentIndex, parse: Parse, *, max_bytes: int) -> ScanResult:
+def _candidates(root: Path, changed: Collection[str], walk: _Walk) -> tuple[list[_Found], set[str]] | None:
+    """Look at the paths events named: files stat'ed, folders walked.
+
+    Returns what was found and every source prefix the scan covered (a found or
+    vanished path), or None when a full walk is needed instead (a link appeared).
+    """
+    found: list[_Found] = []
+    covered: set[str] = set()
+    for relative in sorted(set(changed)):
+        parts = [p for p in relative.split("/") if p and p != "."]
+        if not parts or ".." in parts or any(p.startswith(".") for p in parts):
+            continue
+        source = "/".join(_source_name(p) for p in parts)
+        path = os.path.join(root, *parts)
+        try:
+            info = os.lstat(path)
+        except OSError:
+            covered.add(source)  # gone: a file or a whole folder
+            continue
+        if stat.S_ISLNK(info.st_mode):
+            return None
+        covered.add(source)
+        if stat.S_ISDIR(info.st_mode):
+            found.extend(_walk(str(root), walk, path, source + "/"))
+            if walk.links:
+                return None
+        elif stat.S_ISREG(info.st_mode) and is_article_name(parts[-1]):
+            found.append(_Found.of(source, path, info))
+    return found, covered
+
+
+def _under(source: str, covered: set[str]) -> bool:
+    """Tell whether a source is one of the covered paths or inside one of them."""
+    if source in covered:
+        return True
+    cut = source.rfind("/")
+    while cut > 0:
+        if source[:cut] in covered:
+            return True
+        cut = source.rfind("/", 0, cut)
+    return False
+
+
+def scan_content(
+    root: Path,
+    previous: ContentIndex,
+    parse: Parse,
+    *,
+    max_bytes: int,
+    changed: Collection[str] | None = None,
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
-    When the directory itself cannot be read, the previous index is returned with
-    `error` set, so the last good feeds keep serving. So it is when a directory
-    that held articles is now completely empty: that is what an unmounted volume
-    looks like, far more often than a publisher deleting every article at once.
+    With `changed` (paths relative to root, from filesystem events) only those
+    paths are looked at; without it, or when the index has links, the whole
+    directory is walked. When the directory itself cannot be read, the previous
+    index is returned with `error` set, so the last good feeds keep serving. So
+    it is when a directory that held articles is now completely empty: that is
+    what an unmounted volume looks like, far more often than a publisher
+    deleting every article at once.
     """
+    full = changed is None or previous.has_links
+    walk = _Walk()
+    covered: set[str] = set()
+    entries: dict[str, Entry] = {}
+    to_read: list[tuple[_Found, Entry | None]] = []
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
-        found, folder_problems, unreadable = _walk(str(root))
-        if not found and previous.entries and _is_empty(root):
+        targeted = None if full else _candidates(root, changed or (), walk)
+        if targeted is None:
+            full = True
+            walk = _Walk()
+            found: Iterable[_Found] = _walk(str(root), walk)
+        else:
+            found, covered = targeted
+            # Keep what the events did not touch; drop what they touched, to be re-added if still there.
+            entries = {s: e for s, e in previous.entries.items() if not _under(s, covered)}
+        for item in found:
+            old = previous.entries.get(item.source)
+            if old is not None and stamps_match(old.stamp, item.stamp):
+                # Keyed by the article's own source string: one string per file, not two.
+                key = old.result.source
+                entries[key] = (
+                    old if old.stamp == item.stamp else Entry(item.stamp, old.result, old.last_good, old.path)
+                )
+                continue
+            to_read.append((item, old))
+        if full and not entries and not to_read and previous.entries and _is_empty(root):
             raise FileNotFoundError("empty, as when its volume is not mounted")
     except OSError as error:
         reason = error.strerror or str(error)
-        return ScanResult(previous, files_seen=0, reread=(), failed=0, error=f"content directory {root}: {reason}")
+        message = f"content directory {root}: {reason}"
+        return ScanResult(previous, files_seen=0, reread=(), failed=0, error=message)
 
-    entries: dict[str, Entry] = {}
-    reread: list[str] = []
+    root_text = str(root)
+    unreadable = walk.unreadable
+    keep_bodies = len(to_read) <= MAX_KEPT_BODIES
+    results = _parse_all(
+        to_read, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
+    )
+    bodies: dict[str, str] = {}
     failed = 0
-    for item in found:
-        stamp = Stamp.of(item.info)
-        old = previous.entries.get(item.source)
-        if old is not None and old.stamp == stamp:
-            entries[item.source] = old
-            continue
-        reread.append(item.source)
-        if stamp.size > max_bytes:
-            result: Article | Problem = _too_large(item.source, stamp.size, max_bytes)
-        else:
-            data = _read(item, max_bytes)
-            result = data if isinstance(data, Problem) else parse(data, item.source, item.info.st_mtime)
+    for (item, old), (result, body) in zip(to_read, results, strict=True):
         last_good = result if isinstance(result, Article) else (old.article if old is not None else None)
         if isinstance(result, Problem):
             failed += 1
-        entries[item.source] = Entry(stamp=stamp, result=result, last_good=last_good)
+        elif keep_bodies:
+            bodies[item.source] = body
+        own_path = None if item.path == os.path.join(root_text, *item.source.split("/")) else item.path
+        # Keyed by the result's own source string (a parsed copy, from a worker): one string per file.
+        entries[result.source] = Entry(stamp=item.stamp, result=result, last_good=last_good, path=own_path)
     # Files under a folder that could not be listed this time are kept as they were.
     for source, entry in previous.entries.items():
         if source not in entries and any(source.startswith(prefix) for prefix in unreadable):
             entries[source] = entry
-    index = ContentIndex(entries=entries, folder_problems=tuple(folder_problems))
-    return ScanResult(index, files_seen=len(found), reread=tuple(reread), failed=failed)
+    removed = tuple(sorted(s for s in previous.entries if s not in entries))
+    if full:
+        folder_problems = tuple(walk.problems)
+        has_links = walk.links
+    else:
+        kept = [p for p in previous.folder_problems if not _under(p.source.rstrip("/"), covered)]
+        folder_problems = tuple(kept + walk.problems)
+        has_links = previous.has_links
+    index = ContentIndex(entries=entries, folder_problems=folder_problems, has_links=has_links)
+    return ScanResult(
+        index,
+        files_seen=len(entries),
+        reread=tuple(item.source for item, _ in to_read),
+        failed=failed,
+        removed=removed,
+        full=full,
+        bodies=bodies,
+    )
+
+
+def _parse_all(
+    to_read: list[tuple[_Found, Entry | None]],
+    parse: Parse,
+    *,
+    max_bytes: int,
+    executor: Executor | None,
+    keep_bodies: bool,
+    progress: Progress | None,
+) -> Iterator[ParseResult]:
+    """Read and parse every file to read, in worker processes when there are many; yield results in order.
+
+    Results are handed on chunk by chunk, so that the caller can keep what it needs
+    and let the rest go: a cold scan never holds two copies of the whole index.
+    """
+    items = [(f.source, f.path, f.size, f.mtime) for f, _ in to_read]
+    total = len(items)
+    chunks = deque(items[i : i + CHUNK_FILES] for i in range(0, total, CHUNK_FILES))
+    done = 0
+    if executor is not None and total >= PARALLEL_MIN_FILES:
+        try:
+            # A few chunks in flight at a time: enough to keep every worker busy, few enough
+            # that results never pile up faster than they are taken in.
+            futures: deque[Future[list[ParseResult]]] = deque()
+            waiting = deque(chunks)
+            while waiting or futures:
+                while waiting and len(futures) < IN_FLIGHT_CHUNKS:
+                    futures.append(
+                        executor.submit(read_and_parse_chunk, waiting.popleft(), parse, max_bytes, keep_bodies)
+                    )
+                batch = futures[0].result()
+                futures.popleft()  # let go of the future, and the results it holds
+                chunks.popleft()
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+                yield from batch
+            return
+        except (BrokenExecutor, OSError) as error:
+            # Worker processes are an optimisation: without them the same work is done here.
+            log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
+    while chunks:
+        batch = read_and_parse_chunk(chunks.popleft(), parse, max_bytes, keep_bodies)
+        done += len(batch)
+        if progress is not None:
+            progress(done, total)
+        yield from batch

@@ -47,6 +47,12 @@ def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
     return parse_settings(data, source="test.yaml")
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every persistent cache a test (or a server it starts) opens out of the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache-home")))
+
+
 @pytest.fixture
 def content_dir(tmp_path: Path) -> Path:
     """An empty content directory."""

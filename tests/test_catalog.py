@@ -49,7 +49,6 @@ def make_article(
         author=None,
         summary=None,
         image=None,
-        body="<p>body</p>",
         draft=draft,
         fingerprint=sha1_hex(source),
     )

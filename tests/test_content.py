@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from feedsvc.articles import parse_article
+from feedsvc.articles import parse_file
 from feedsvc.config import Settings
 from feedsvc.content import markdown_to_html, render_content
 from feedsvc.model import Article
@@ -24,13 +24,13 @@ def site() -> Settings:
     return make_settings(Path("/srv/content"))
 
 
-def article(settings: Settings, body: str, **fields: Any) -> Article:
-    """Parse an article named post.md dated 2022-05-04 (so its URL is LINK) with the given body and fields."""
+def article(settings: Settings, body: str, **fields: Any) -> tuple[Article, str]:
+    """Parse an article named post.md dated 2022-05-04 (so its URL is LINK); return it with its body."""
     front = {"title": "Post", "date": "2022-05-04T10:33:00+08:00", **fields}
-    result = parse_article(article_text(front, body).encode(), source="post.md", mtime=0, settings=settings)
+    result, parsed_body = parse_file(article_text(front, body).encode(), source="post.md", mtime=0, settings=settings)
     assert isinstance(result, Article), result
     assert result.link == LINK
-    return result
+    return result, parsed_body
 
 
 def elements(html: str) -> set[str]:
@@ -56,7 +56,7 @@ def elements(html: str) -> set[str]:
 )
 def test_markdown_is_rendered(site: Settings, body: str, present: set[str]) -> None:
     """CommonMark with tables and strikethrough becomes the HTML elements it describes."""
-    assert elements(render_content(article(site, body), summary_chars=200).html) == present
+    assert elements(render_content(*article(site, body), summary_chars=200).html) == present
 
 
 def test_markdown_renderer_passes_raw_html_through() -> None:
@@ -71,7 +71,7 @@ def test_raw_html_passes_through_and_is_sanitized(site: Settings) -> None:
         '<style>p{}</style><iframe src="https://evil.example/"></iframe>'
         '<a href="javascript:alert(1)">bad</a><img src="/a.png" onload="x()"></div>'
     )
-    html = render_content(article(site, body), summary_chars=200).html
+    html = render_content(*article(site, body), summary_chars=200).html
     assert elements(html) == {"div", "p", "b", "a", "img"}
     for fragment in ("script", "cookie", "onclick", "onload", "style", "iframe", "javascript:"):
         assert fragment not in html
@@ -94,7 +94,7 @@ def test_urls_in_content_resolve_against_the_article_url(
     site: Settings, body: str, attribute: str, expected: str
 ) -> None:
     """Relative URLs in the body resolve against the article's own URL, protocol-relative ones get https."""
-    html = render_content(article(site, body), summary_chars=200).html
+    html = render_content(*article(site, body), summary_chars=200).html
     tag = BeautifulSoup(html, "html.parser").find(attrs={attribute: True})
     assert tag is not None
     assert tag[attribute] == expected
@@ -103,22 +103,22 @@ def test_urls_in_content_resolve_against_the_article_url(
 def test_urls_resolve_against_a_given_link(site: Settings) -> None:
     """An article with its own `link` resolves its relative URLs against that link."""
     front = {"title": "Post", "date": "2022-05-04", "link": "https://news.example.org/a/1.html"}
-    result = parse_article(article_text(front, "[b](b.html)").encode(), source="p.md", mtime=0, settings=site)
+    result, body = parse_file(article_text(front, "[b](b.html)").encode(), source="p.md", mtime=0, settings=site)
     assert isinstance(result, Article)
-    assert 'href="https://news.example.org/a/b.html"' in render_content(result, summary_chars=200).html
+    assert 'href="https://news.example.org/a/b.html"' in render_content(result, body, summary_chars=200).html
 
 
 @pytest.mark.parametrize("body", ["<p>]]></p>", "`]]>`", '<img alt="]]>" src="/a.png">', "<![CDATA[x]]>"])
 def test_content_never_holds_a_cdata_end(site: Settings, body: str) -> None:
     """Rendered content never contains `]]>`, whatever the body holds."""
-    assert "]]>" not in render_content(article(site, body), summary_chars=200).html
+    assert "]]>" not in render_content(*article(site, body), summary_chars=200).html
 
 
 @pytest.mark.parametrize("limit", [10, 11, 30, 57, 200])
 def test_summary_from_the_body_is_cut_to_the_limit(site: Settings, limit: int) -> None:
     """Without a given summary, the body's text is cut to at most summary_chars characters including '…'."""
     body = "<p>" + "Lorem ipsum dolor sit amet consectetur " * 20 + "</p>"
-    summary = render_content(article(site, body), summary_chars=limit).summary
+    summary = render_content(*article(site, body), summary_chars=limit).summary
     assert len(summary) <= limit
     assert summary.endswith("…")
     assert summary.startswith("Lorem")
@@ -126,24 +126,24 @@ def test_summary_from_the_body_is_cut_to_the_limit(site: Settings, limit: int) -
 
 def test_summary_of_cjk_body(site: Settings) -> None:
     """A Chinese body is cut at exactly summary_chars characters, '…' included."""
-    summary = render_content(article(site, "<p>" + "中文正文" * 100 + "</p>"), summary_chars=30).summary
+    summary = render_content(*article(site, "<p>" + "中文正文" * 100 + "</p>"), summary_chars=30).summary
     assert summary == ("中文正文" * 10)[:29] + "…"
 
 
 def test_summary_is_the_visible_text_with_blocks_separated(site: Settings) -> None:
     """The body's summary is its visible text, headings and paragraphs separated by spaces, without markup."""
     body = "## 小标题\n\n*强调* 与 [链接](/x)。\n\n<div><p>第一段</p><p>第二段</p><script>hidden()</script></div>"
-    assert render_content(article(site, body), summary_chars=200).summary == "小标题 强调 与 链接。 第一段 第二段"
+    assert render_content(*article(site, body), summary_chars=200).summary == "小标题 强调 与 链接。 第一段 第二段"
 
 
 def test_short_body_is_the_whole_summary(site: Settings) -> None:
     """A body shorter than summary_chars is the summary, without '…'."""
-    assert render_content(article(site, "Short body."), summary_chars=200).summary == "Short body."
+    assert render_content(*article(site, "Short body."), summary_chars=200).summary == "Short body."
 
 
 def test_empty_body_gives_an_empty_summary(site: Settings) -> None:
     """An article without a body has empty content and an empty summary."""
-    content = render_content(article(site, ""), summary_chars=200)
+    content = render_content(*article(site, ""), summary_chars=200)
     assert (content.html, content.summary, content.image) == ("", "", None)
 
 
@@ -158,7 +158,7 @@ def test_empty_body_gives_an_empty_summary(site: Settings) -> None:
 )
 def test_given_summary_is_used_as_given(site: Settings, fields: dict[str, str], expected: str) -> None:
     """A description/summary/excerpt is the summary on one line, never cut to summary_chars."""
-    content = render_content(article(site, "<p>Body text that is not the summary.</p>", **fields), summary_chars=20)
+    content = render_content(*article(site, "<p>Body text that is not the summary.</p>", **fields), summary_chars=20)
     assert content.summary == expected
 
 
@@ -178,13 +178,13 @@ def test_image_is_front_matter_else_first_body_image(
     site: Settings, body: str, fields: dict[str, str], expected: str | None
 ) -> None:
     """The image is the front matter image, else the body's first http(s) <img>, resolved like the content."""
-    assert render_content(article(site, body, **fields), summary_chars=200).image == expected
+    assert render_content(*article(site, body, **fields), summary_chars=200).image == expected
 
 
 def test_hostile_body_sample(site: Settings) -> None:
     """The hostile sample body (script, handler, relative image) renders safe, absolute content."""
     body = '<p>ok</p><script>document.cookie</script><img src="/a.png" onload="x()">'
-    content = render_content(article(site, body), summary_chars=200)
+    content = render_content(*article(site, body), summary_chars=200)
     assert content.html == '<p>ok</p><img src="https://www.example.com/a.png">\n'
     assert content.summary == "ok"
     assert content.image == "https://www.example.com/a.png"
@@ -193,5 +193,5 @@ def test_hostile_body_sample(site: Settings) -> None:
 def test_pathological_markdown_renders_quickly(site: Settings) -> None:
     """Deep blockquotes, deep HTML nesting and long emphasis runs render without error."""
     body = ">" * 200 + " deep\n\n" + "<div>" * 3000 + "x" + "</div>" * 3000 + "\n\n" + "*" * 5000 + "\n\n" + "[" * 3000
-    content = render_content(article(site, body), summary_chars=50)
+    content = render_content(*article(site, body), summary_chars=50)
     assert len(content.summary) <= 50

@@ -6,8 +6,8 @@ import calendar
 import json
 import re
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,11 +18,11 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.articles import parse_article
+from feedsvc.articles import parse_file
 from feedsvc.catalog import Catalog, build_catalog
 from feedsvc.config import Settings
 from feedsvc.content import render_content
-from feedsvc.model import Format, Snapshot, feed_path
+from feedsvc.model import Article, ArticleContent, Format, Snapshot, feed_path
 from feedsvc.refresh import Refresher
 from feedsvc.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, render_feed
 from feedsvc.store import Store
@@ -688,14 +688,20 @@ def test_rendering_is_byte_identical_across_refreshes_and_refreshers(content_dir
         }
 
 
-def parsed_catalog(content_dir: Path, settings: Settings) -> Catalog:
-    """Parse every article under a directory and build a catalog at NOW (no Refresher involved)."""
+def parsed_catalog(content_dir: Path, settings: Settings) -> tuple[Catalog, Callable[[Article], ArticleContent]]:
+    """Parse every article under a directory, build a catalog at NOW (no Refresher), and a content maker."""
     articles = []
+    bodies: dict[str, str] = {}
     for path in sorted(content_dir.rglob("*.md")):
         source = path.relative_to(content_dir).as_posix()
-        article = parse_article(path.read_bytes(), source=source, mtime=0, settings=settings)
+        article, bodies[source] = parse_file(path.read_bytes(), source=source, mtime=0, settings=settings)
+        assert isinstance(article, Article)
         articles.append(article)
-    return build_catalog(articles, settings, NOW)
+
+    def content_of(article: Article) -> ArticleContent:
+        return render_content(article, bodies[article.source], summary_chars=settings.summary_chars)
+
+    return build_catalog(articles, settings, NOW), content_of
 
 
 def test_render_feed_on_a_catalog_feed_matches_the_refresher(content_dir: Path) -> None:
@@ -703,8 +709,7 @@ def test_render_feed_on_a_catalog_feed_matches_the_refresher(content_dir: Path) 
     write_sample(content_dir)
     settings = make_settings(content_dir, categories=CATEGORIES)
     snapshot = build(content_dir, categories=CATEGORIES)
-    catalog = parsed_catalog(content_dir, settings)
-    content_of = partial(render_content, summary_chars=settings.summary_chars)
+    catalog, content_of = parsed_catalog(content_dir, settings)
     for feed in catalog.feeds:
         for fmt in Format:
             assert render_feed(feed, fmt, settings, content_of) == body(snapshot, feed.spec.slug, fmt)
@@ -714,8 +719,8 @@ def test_concurrent_renders_give_identical_bytes(content_dir: Path) -> None:
     """Rendering RSS from several threads at once gives the same bytes as rendering alone."""
     write_corpus(content_dir, 20)
     settings = make_settings(content_dir)
-    (feed, *_rest) = parsed_catalog(content_dir, settings).feeds
-    content_of = partial(render_content, summary_chars=settings.summary_chars)
+    catalog, content_of = parsed_catalog(content_dir, settings)
+    (feed, *_rest) = catalog.feeds
     expected = render_feed(feed, Format.RSS, settings, content_of)
     results: list[bytes] = []
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.articles import parse_article
+from feedsvc.articles import parse_file
 from feedsvc.config import Settings
 from feedsvc.model import Article, Problem
 from feedsvc.scan import EMPTY_INDEX, ContentIndex, ScanResult, is_article_name, scan_content
@@ -25,9 +25,9 @@ class RecordingParse:
         self.settings = settings
         self.calls: list[str] = []
 
-    def __call__(self, raw: bytes, source: str, mtime: float) -> Article | Problem:
+    def __call__(self, raw: bytes, source: str, mtime: float) -> tuple[Article | Problem, str]:
         self.calls.append(source)
-        return parse_article(raw, source=source, mtime=mtime, settings=self.settings)
+        return parse_file(raw, source=source, mtime=mtime, settings=self.settings)
 
 
 def scan(settings: Settings, previous: ContentIndex = EMPTY_INDEX) -> tuple[ScanResult, list[str]]:

@@ -1,0 +1,357 @@
+"""The persistent parse cache: what a restart needs so as not to read and render everything again.
+
+One SQLite file per content directory under the cache directory holds every
+file's stamp and parse result, the content of the articles feeds show, and the
+rendered documents with the inputs they were rendered from. Stored as plain
+columns and JSON: nothing in the cache is executed. Any failure here disables
+the cache for the process with one warning; feeds never depend on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feedsvc import __version__ as GENERATOR_VERSION
+from feedsvc.config import Settings
+from feedsvc.model import Article, ArticleContent, Author, Document, Problem, shared_author, shared_names
+from feedsvc.scan import ContentIndex, Entry, cached_stamp, stamp_size_mtime
+
+log = logging.getLogger("feedsvc.cache")
+
+_BATCH = 2000
+# Bump when what is stored, or how articles are parsed or rendered, changes.
+FORMAT = "2"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL, path TEXT,
+    problem TEXT,
+    title TEXT, link TEXT, id TEXT, published TEXT, updated TEXT, categories TEXT, tags TEXT,
+    author_name TEXT, author_email TEXT, summary TEXT, image TEXT, draft INTEGER, fingerprint TEXT, warnings TEXT,
+    last_good TEXT
+);
+CREATE TABLE IF NOT EXISTS contents (
+    source TEXT NOT NULL, fingerprint TEXT NOT NULL, html TEXT NOT NULL, summary TEXT NOT NULL, image TEXT,
+    PRIMARY KEY (source, fingerprint)
+);
+CREATE TABLE IF NOT EXISTS documents (
+    path TEXT PRIMARY KEY, inputs TEXT NOT NULL, body BLOB NOT NULL, etag TEXT NOT NULL,
+    media_type TEXT NOT NULL, last_modified TEXT
+);
+"""
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Return $XDG_CACHE_HOME/feedsvc, else ~/.cache/feedsvc."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "feedsvc"
+
+
+def open_cache(settings: Settings) -> Cache | None:
+    """Open the cache the settings ask for, or None when it is disabled or cannot be used."""
+    if not settings.cache_enabled:
+        return None
+    directory = settings.cache_dir or default_cache_dir()
+    identity = hashlib.sha256(f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")).hexdigest()
+    return Cache.open(directory, settings.content_dir, identity)
+
+
+def _article_json(article: Article | None) -> str | None:
+    if article is None:
+        return None
+    author = None if article.author is None else [article.author.name, article.author.email]
+    return json.dumps(
+        [
+            article.title,
+            article.link,
+            article.id,
+            article.published.isoformat(),
+            article.updated.isoformat(),
+            list(article.categories),
+            list(article.tags),
+            author,
+            article.summary,
+            article.image,
+            article.draft,
+            article.fingerprint,
+            list(article.warnings),
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _article(source: str, text: str) -> Article:
+    (
+        title,
+        link,
+        identity,
+        published,
+        updated,
+        categories,
+        tags,
+        author,
+        summary,
+        image,
+        draft,
+        fingerprint,
+        warnings,
+    ) = json.loads(text)
+    published_at = datetime.fromisoformat(published)
+    # Built from shared parts directly: names and authors repeat across thousands of articles.
+    return Article(
+        source=source,
+        title=title,
+        link=link,
+        id=link if identity == link else identity,
+        published=published_at,
+        updated=published_at if updated == published else datetime.fromisoformat(updated),
+        categories=shared_names(categories),
+        tags=shared_names(tags),
+        author=shared_author(None if author is None else Author(name=author[0], email=author[1])),
+        summary=summary,
+        image=image,
+        draft=draft,
+        fingerprint=fingerprint,
+        warnings=tuple(warnings),
+    )
+
+
+# Lists of names in one column: the unit separator never occurs in front matter text.
+_SEP = "\x1f"
+_FILE_COLUMNS = (
+    "source, size, mtime_ns, path, problem, title, link, id, published, updated, categories, tags,"
+    " author_name, author_email, summary, image, draft, fingerprint, warnings, last_good"
+)
+
+
+def _split_names(text: str) -> list[str]:
+    return text.split(_SEP) if text else []
+
+
+def _file_row(source: str, entry: Entry) -> tuple[Any, ...]:
+    """One `files` row: the result as plain columns (the common case), the rare last good version as JSON."""
+    size, mtime_ns = stamp_size_mtime(entry.stamp)
+    last_good = _article_json(entry.last_good if entry.last_good is not entry.result else None)
+    result = entry.result
+    if isinstance(result, Problem):
+        return (source, size, mtime_ns, entry.path, result.reason, *([None] * 14), last_good)
+    author = result.author
+    return (
+        source,
+        size,
+        mtime_ns,
+        entry.path,
+        None,
+        # As UTF-8 bytes: binding a str makes sqlite3 keep a UTF-8 copy inside the (long-lived) title.
+        result.title.encode("utf-8"),
+        result.link,
+        None if result.id == result.link else result.id,
+        result.published.isoformat(),
+        None if result.updated == result.published else result.updated.isoformat(),
+        _SEP.join(result.categories),
+        _SEP.join(result.tags),
+        None if author is None else author.name,
+        None if author is None else author.email,
+        result.summary,
+        result.image,
+        int(result.draft),
+        result.fingerprint,
+        _SEP.join(result.warnings),
+        last_good,
+    )
+
+
+def _entry(row: tuple[Any, ...]) -> Entry:
+    (source, size, mtime_ns, path, problem, title, link, identity, published, updated, categories, tags) = row[:12]
+    (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good) = row[12:]
+    stamp = cached_stamp(size, mtime_ns)
+    good = None if last_good is None else _article(source, last_good)
+    if problem is not None:
+        return Entry(stamp=stamp, result=Problem(source, problem), last_good=good, path=path)
+    published_at = datetime.fromisoformat(published)
+    # Built from shared parts directly: names and authors repeat across thousands of articles.
+    article = Article(
+        source=source,
+        title=title.decode("utf-8"),
+        link=link,
+        id=link if identity is None else identity,
+        published=published_at,
+        updated=published_at if updated is None else datetime.fromisoformat(updated),
+        categories=shared_names(_split_names(categories)),
+        tags=shared_names(_split_names(tags)),
+        author=shared_author(None if author_name is None else Author(name=author_name, email=author_email)),
+        summary=summary,
+        image=image,
+        draft=bool(draft),
+        fingerprint=fingerprint,
+        warnings=tuple(_split_names(warnings)),
+    )
+    return Entry(stamp=stamp, result=article, last_good=good or article, path=path)
+
+
+def inputs_digest(inputs: object) -> str:
+    """Return a stable digest of what a document was rendered from (its repr is deterministic)."""
+    return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
+
+
+class Cache:
+    """An open cache file; every method is a no-op once the cache has failed."""
+
+    def __init__(self, connection: sqlite3.Connection, location: Path) -> None:
+        self._db: sqlite3.Connection | None = connection
+        self.location = location
+
+    @classmethod
+    def open(cls, directory: Path, content_dir: Path, identity: str) -> Cache | None:
+        """Open (or create) the cache of a content directory; `identity` names the settings and version.
+
+        A cache made by other settings or another version is emptied. Returns None
+        (after one warning) when the cache directory cannot be used.
+        """
+        name = hashlib.sha1(os.path.realpath(content_dir).encode("utf-8", "backslashreplace"), usedforsecurity=False)
+        location = directory / f"{name.hexdigest()[:16]}.sqlite3"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(location, check_same_thread=False, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            stored = connection.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+            wanted = f"{FORMAT}:{identity}"
+            if stored is None or stored[0] != wanted:
+                with connection:
+                    connection.execute("BEGIN")
+                    for table in ("files", "contents", "documents"):
+                        connection.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+                    connection.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (wanted,))
+        except (OSError, sqlite3.Error) as error:
+            log.warning("cache %s cannot be used, running without it: %s", location, error)
+            return None
+        return cls(connection, location)
+
+    def _fail(self, error: Exception) -> None:
+        log.warning("cache %s failed, running without it from now on: %s", self.location, error)
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+        self._db = None
+
+    def load_index(self) -> ContentIndex:
+        """Return the index as the cache last saw it (stamps without inode or change time)."""
+        if self._db is None:
+            return ContentIndex(entries={})
+        try:
+            rows = self._db.execute(f"SELECT {_FILE_COLUMNS} FROM files")  # noqa: S608 - a constant
+            entries = {row[0]: _entry(row) for row in rows}
+        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError) as error:
+            self._fail(error)
+            return ContentIndex(entries={})
+        return ContentIndex(entries=entries)
+
+    def save_entries(self, index: ContentIndex, changed: Iterable[str], removed: Iterable[str]) -> None:
+        """Store the entries of changed sources and forget removed ones."""
+        if self._db is None:
+            return
+        insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join(['?'] * 20)})"  # noqa: S608 - constants
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in removed])
+                # In batches: the rows of 100,000 files at once would cost more memory than the index.
+                batch: list[tuple[Any, ...]] = []
+                for source in changed:
+                    entry = index.entries.get(source)
+                    if entry is None:
+                        continue
+                    batch.append(_file_row(source, entry))
+                    if len(batch) >= _BATCH:
+                        self._db.executemany(insert, batch)
+                        batch.clear()
+                self._db.executemany(insert, batch)
+        except sqlite3.Error as error:
+            self._fail(error)
+
+    def content(self, source: str, fingerprint: str) -> ArticleContent | None:
+        """Return the stored feed content of one version of an article."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT html, summary, image FROM contents WHERE source = ? AND fingerprint = ?", (source, fingerprint)
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._fail(error)
+            return None
+        return None if row is None else ArticleContent(html=row[0], summary=row[1], image=row[2])
+
+    def save_contents(self, contents: Mapping[tuple[str, str], ArticleContent], keep: set[tuple[str, str]]) -> None:
+        """Store new article contents and drop those of articles no feed shows any more."""
+        if self._db is None:
+            return
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO contents VALUES (?, ?, ?, ?, ?)",
+                    [(s, f, c.html, c.summary, c.image) for (s, f), c in contents.items()],
+                )
+                stored = self._db.execute("SELECT source, fingerprint FROM contents").fetchall()
+                self._db.executemany(
+                    "DELETE FROM contents WHERE source = ? AND fingerprint = ?",
+                    [row for row in stored if (row[0], row[1]) not in keep],
+                )
+        except sqlite3.Error as error:
+            self._fail(error)
+
+    def document(self, path: str, inputs: str) -> Document | None:
+        """Return the stored document at `path` if it was rendered from the same inputs."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute(
+                "SELECT body, etag, media_type, last_modified FROM documents WHERE path = ? AND inputs = ?",
+                (path, inputs),
+            ).fetchone()
+        except sqlite3.Error as error:
+            self._fail(error)
+            return None
+        if row is None:
+            return None
+        modified = None if row[3] is None else datetime.fromisoformat(row[3])
+        return Document(body=bytes(row[0]), etag=row[1], media_type=row[2], last_modified=modified)
+
+    def save_documents(self, documents: Mapping[str, tuple[str, Document]], paths: Iterable[str]) -> None:
+        """Store re-rendered documents with their inputs; forget documents at paths no longer served."""
+        if self._db is None:
+            return
+        rows: list[tuple[Any, ...]] = [
+            (path, inputs, doc.body, doc.etag, doc.media_type, doc.last_modified and doc.last_modified.isoformat())
+            for path, (inputs, doc) in documents.items()
+        ]
+        served = set(paths)
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)", rows)
+                stored = [row[0] for row in self._db.execute("SELECT path FROM documents")]
+                self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in stored if p not in served])
+        except sqlite3.Error as error:
+            self._fail(error)
+
+    def close(self) -> None:
+        """Close the file."""
+        if self._db is not None:
+            self._db.close()
+            self._db = None

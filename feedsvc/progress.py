@@ -1,0 +1,40 @@
+"""Show how a long scan is going: a bar on a terminal, a log line now and then otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import TextIO
+
+log = logging.getLogger("feedsvc.progress")
+
+# A scan of fewer files than this is over before a progress report would help.
+MIN_FILES = 2000
+LOG_EVERY_SECONDS = 5.0
+
+
+class ScanProgress:
+    """A progress callback for `scan_content`: `progress(done, total)`."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._tty = hasattr(self._stream, "isatty") and self._stream.isatty()
+        self._started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < MIN_FILES:
+            return
+        now = time.monotonic()
+        elapsed = now - self._started
+        if self._tty:
+            width = 30
+            filled = width * done // total
+            bar = "#" * filled + "-" * (width - filled)
+            end = "\n" if done >= total else ""
+            self._stream.write(f"\rparsing [{bar}] {done:,}/{total:,} files, {elapsed:.0f} s{end}")
+            self._stream.flush()
+        elif done >= total or now - self._last >= LOG_EVERY_SECONDS:
+            self._last = now
+            log.info("parsing: %d of %d files (%d%%), %.0f s", done, total, 100 * done // total, elapsed)

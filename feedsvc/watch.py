@@ -1,0 +1,138 @@
+"""Learn from filesystem events which paths of the content directory changed (watchdog, inotify on Linux).
+
+The only module that imports watchdog. It reads no file: it only collects the
+paths events name, for the next refresh to look at. When events may have been
+lost (the kernel's queue overflowed, or the watcher stopped), `take` says so,
+and the refresh walks the whole directory instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers import Observer
+
+log = logging.getLogger("feedsvc.watch")
+
+# Opening and reading (ours included) must not count as a change, or every refresh would cause the next.
+_CHANGES = (
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileClosedEvent,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+)
+
+
+class _Overflow(logging.Handler):
+    """Hears watchdog's own warning that the inotify queue overflowed: events were lost."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        super().__init__(logging.WARNING)
+        self._watcher = watcher
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self._watcher.lost()
+
+
+class Watcher(FileSystemEventHandler):
+    """Collects changed paths (relative to the content directory) between two refreshes."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = os.path.realpath(root)
+        self._lock = threading.Lock()
+        self._changed: set[str] = set()
+        self._complete = False  # False until started, and after events were lost
+        self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._overflow = _Overflow(self)
+        self._wanted = False
+
+    def start(self, *, quiet: bool = False) -> bool:
+        """Start watching; False (with a warning) when the platform or its limits do not allow it."""
+        self._wanted = True
+        try:
+            observer = Observer()
+            observer.schedule(self, self.root, recursive=True)
+            observer.daemon = True
+            observer.start()
+        except (OSError, RuntimeError) as error:
+            if not quiet:
+                log.warning("cannot watch %s (%s); rescans walk the whole directory until it can", self.root, error)
+            return True  # still wanted: `take` tries again
+        watchdog_log = logging.getLogger("watchdog")
+        if self._overflow not in watchdog_log.handlers:
+            watchdog_log.addHandler(self._overflow)
+        with self._lock:
+            self._observer = observer
+        return True
+
+    def _stop_observer(self) -> None:
+        with self._lock:
+            observer, self._observer = self._observer, None
+            self._complete = False
+        if observer is not None:
+            observer.stop()
+            if observer.is_alive():
+                observer.join(timeout=10)
+
+    def stop(self) -> None:
+        """Stop watching for good."""
+        self._wanted = False
+        logging.getLogger("watchdog").removeHandler(self._overflow)
+        self._stop_observer()
+
+    def lost(self) -> None:
+        """Note that events were lost: the next refresh must walk everything."""
+        with self._lock:
+            self._complete = False
+
+    def take(self) -> set[str] | None:
+        """Return the paths changed since the last call, or None when changes may have been missed.
+
+        The first call after `start` returns None: only a full walk knows the state events start from.
+        """
+        with self._lock:
+            alive = self._observer is not None and self._observer.is_alive()
+            changed, self._changed = self._changed, set()
+            complete, self._complete = self._complete and alive, alive
+        if not alive and self._wanted:
+            # The directory may have been away (unmounted) when watching started or stopped: try again.
+            self._stop_observer()
+            self._wanted = self.start(quiet=True)
+        return changed if complete else None
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not isinstance(event, _CHANGES):
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "")]
+        with self._lock:
+            for path in paths:
+                if path:
+                    relative = self._relative(os.fsdecode(path))
+                    if relative is not None:
+                        self._changed.add(relative)
+
+    def _relative(self, path: str) -> str | None:
+        if path == self.root or not path.startswith(self.root + os.sep):
+            return None
+        return path[len(self.root) + 1 :].replace(os.sep, "/")
