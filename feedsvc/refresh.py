@@ -127,7 +127,7 @@ class Refresher:
         with self._lock:
             started = self._clock()
             clock_start = time.perf_counter()
-            scan = self._scan(clock_start)
+            scan = self._scan(started.timestamp())
             self._log_changes(scan)
             self._update_catalog(scan, started)
             catalog = self._catalog.catalog()
@@ -192,7 +192,7 @@ class Refresher:
                 stats.duration_s,
             )
 
-    def _scan(self, now: float) -> ScanResult:
+    def _scan(self, now: float) -> ScanResult:  # `now`: the refresh clock, in seconds
         """Scan only the paths events named, or the whole directory when that is due or events were lost."""
         changed = self._changes.take() if self._changes is not None else None
         due = self._last_full is None or now - self._last_full >= self.settings.full_rescan_seconds
