@@ -9,15 +9,11 @@ from pathlib import Path
 import click
 
 from feedsvc import __version__
-from feedsvc.cache import open_cache
 from feedsvc.config import Settings, config_path, load_settings
 from feedsvc.errors import ConfigError
-from feedsvc.model import Article
-from feedsvc.output import write_snapshot
-from feedsvc.progress import ScanProgress
-from feedsvc.refresh import Refresher
-from feedsvc.service import serve as run
-from feedsvc.store import Store
+
+# The commands import what they use when they run: `serve` supervises a worker process
+# and needs none of the pipeline itself, so its supervisor stays small.
 
 EXIT_PROBLEMS = 1
 EXIT_CONFIG = 2
@@ -70,17 +66,17 @@ def main(log_level: str) -> None:
     "--port",
     default=8080,
     show_default=True,
-    type=click.IntRange(0, 65535),
-    help="Port to listen on (0: any free port).",
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
 )
-@click.option(
-    "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads of the HTTP server."
-)
-def serve(config: Path | None, host: str, port: int, threads: int) -> None:
+def serve(config: Path | None, host: str, port: int) -> None:
     """Serve the feeds, rescanning the content directory on a schedule."""
-    settings = _settings(config)
+    from feedsvc.server import run_server  # only `serve` needs the HTTP server
+
+    _settings(config)  # a config error stops here, with exit 2, before any process starts
+    level = logging.getLevelName(logging.getLogger().level).lower()
     try:
-        run(settings, host=host, port=port, threads=threads)
+        run_server(config_path(config), host=host, port=port, log_level=level)
     except OSError as error:
         click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
         sys.exit(1)
@@ -93,6 +89,12 @@ def serve(config: Path | None, host: str, port: int, threads: int) -> None:
 )
 def build(config: Path | None, out: Path) -> None:
     """Write every feed, the OPML and the index page as static files, then exit."""
+    from feedsvc.cache import open_cache
+    from feedsvc.output import write_snapshot
+    from feedsvc.progress import ScanProgress
+    from feedsvc.refresh import Refresher
+    from feedsvc.store import Store
+
     settings = _settings(config)
     cache = open_cache(settings)
     try:
@@ -115,6 +117,12 @@ def build(config: Path | None, out: Path) -> None:
 @config_option
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
+    from feedsvc.cache import open_cache
+    from feedsvc.model import Article
+    from feedsvc.progress import ScanProgress
+    from feedsvc.refresh import Refresher
+    from feedsvc.store import Store
+
     settings = _settings(config)
     cache = open_cache(settings)
     refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())

@@ -22,6 +22,8 @@ from feedsvc.text import one_line, xml_safe
 
 DEFAULT_PATH = Path("config") / "feedsvc.yaml"
 ENV_VAR = "FEEDSVC_CONFIG"
+# Set by `feedsvc serve` for its worker process: end with the supervising process, even one killed with -9.
+EXIT_WITH_PARENT_VAR = "FEEDSVC_EXIT_WITH_PARENT"
 CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")

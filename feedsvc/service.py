@@ -1,17 +1,11 @@
-"""The one wiring point: store, first refresh, scheduler, web app, and the production server.
-
-The only module that imports waitress.
-"""
+"""The one wiring point of a running service: store, cache, watcher, first refresh, scheduler, web app."""
 
 from __future__ import annotations
 
 import logging
-import signal
-import types
 from dataclasses import dataclass
 
 from flask import Flask
-from waitress.server import create_server
 
 from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
@@ -23,10 +17,6 @@ from feedsvc.watch import Watcher
 from feedsvc.web import create_app
 
 log = logging.getLogger("feedsvc")
-# waitress warns on every queued request under load; the queue is expected to fill in bursts.
-logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-
-DEFAULT_THREADS = 8
 
 
 @dataclass
@@ -75,40 +65,3 @@ def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
     schedule = start_scheduler(refresher.refresh_safely, every=settings.interval_seconds) if scheduled else None
     app = create_app(store)
     return Service(settings, store, refresher, app, schedule, watcher=watcher, cache=cache)
-
-
-def _stop_on_signal(signum: int, frame: types.FrameType | None) -> None:
-    raise SystemExit(0)
-
-
-def serve(settings: Settings, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
-    """Run the service under waitress until SIGTERM or Ctrl-C.
-
-    Raises:
-        OSError: the address cannot be bound.
-    """
-    service = start_service(settings)
-    try:
-        server = create_server(
-            service.app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="feedsvc",
-            asyncore_use_poll=True,
-            connection_limit=1000,
-        )
-    except OSError:
-        service.stop()
-        raise
-    previous = signal.signal(signal.SIGTERM, _stop_on_signal)
-    bound = getattr(server, "effective_port", port)
-    log.info("serving on http://%s:%s/ (scan every %d s)", host, bound, settings.interval_seconds)
-    try:
-        server.run()
-    except (KeyboardInterrupt, SystemExit):
-        log.info("stopping")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.close()
-        service.stop()

@@ -8,12 +8,26 @@ process that forks workers afterwards: the scheduler thread would not survive th
 from __future__ import annotations
 
 import atexit
+import ctypes
 import logging
+import os
+import signal
 
 from flask import Flask
 
-from feedsvc.config import config_path, load_settings
+from feedsvc.config import EXIT_WITH_PARENT_VAR, config_path, load_settings
 from feedsvc.service import start_service
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _exit_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when its parent dies; elsewhere do nothing."""
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
 
 
 def create(config: str | None = None) -> Flask:
@@ -22,6 +36,8 @@ def create(config: str | None = None) -> Flask:
     Raises:
         ConfigError: the configuration is invalid; the message names the file and the key.
     """
+    if os.environ.get(EXIT_WITH_PARENT_VAR) == "1":
+        _exit_with_parent()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = start_service(load_settings(config_path(config)))

@@ -68,7 +68,7 @@ def test_config_errors_exit_2_naming_file_and_key(
     """An unknown key or a wrong type stops every command with exit 2 and names the file and key."""
     config = tmp_path / "bad.yaml"
     config.write_text(f"content:\n  dir: {content_dir}\n{extra}", encoding="utf-8")
-    for command in (["check"], ["build", "--out", str(tmp_path / "out")], ["serve", "--port", "0"]):
+    for command in (["check"], ["build", "--out", str(tmp_path / "out")], ["serve", "--port", "1"]):
         result = runner.invoke(main, [*command, "--config", str(config)])
         assert result.exit_code == 2, (command, result.output)
         assert str(config) in result.output

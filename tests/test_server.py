@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -70,15 +71,21 @@ def _config(tmp_path: Path, content: Path, port: int) -> Path:
 
 @contextmanager
 def _running(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server until the block ends; its log goes to a file (a full pipe would block it)."""
+    """Run a server until the block ends; its log goes to a file (a full pipe would block it).
+
+    It runs in a session of its own, so that whatever is left of it (a worker whose
+    supervisor a test killed) is killed with it.
+    """
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(command, stdout=log, stderr=log, env={**os.environ, **(env or {})})
+        process = subprocess.Popen(
+            command, stdout=log, stderr=log, env={**os.environ, **(env or {})}, start_new_session=True
+        )
         try:
             _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "the server to answer")
             yield process
         finally:
-            if process.poll() is None:
-                process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
 

@@ -1,0 +1,79 @@
+"""Run the web app under granian, a production HTTP server; the only module that imports granian.
+
+granian keeps a small supervising process and one worker process. The worker
+builds the service (`feedsvc.wsgi:create`): its first refresh, its scheduler,
+its snapshot; so there is one scheduler in one serving process, and the
+supervisor starts a new worker if that one dies. The worker runs the
+application in a single Python thread: answers come from memory, so more
+threads would only contend for the interpreter (measured in benchmarks/).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces
+from granian.log import LogLevels
+
+from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR
+
+log = logging.getLogger("feedsvc")
+
+APP_FACTORY = "feedsvc.wsgi:create"
+# granian's own lines go through the root logger, so that they look like feedsvc's.
+_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "loggers": {
+        "_granian": {"handlers": [], "propagate": True},
+        "granian.access": {"handlers": [], "propagate": True},
+    },
+}
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse an address already in use.
+
+    granian's workers bind with SO_REUSEPORT, so a second feedsvc on the same port
+    would otherwise share it silently with the first, each answering half the requests.
+
+    Raises:
+        OSError: the address is in use or cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR as servers set it: connections of a previous run in TIME_WAIT are no obstacle.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+def run_server(config_file: Path, *, host: str, port: int, log_level: str = "info") -> None:
+    """Serve the feeds of a config file until SIGTERM or Ctrl-C.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    _check_free(host, port)
+    # The worker process loads the config again, by this name, and ends with its supervisor.
+    os.environ[ENV_VAR] = str(config_file.resolve())
+    os.environ[EXIT_WITH_PARENT_VAR] = "1"
+    server = Granian(
+        APP_FACTORY,
+        address=host,
+        port=port,
+        interface=Interfaces.WSGI,
+        factory=True,
+        workers=1,
+        blocking_threads=1,
+        http=HTTPModes.http1,
+        respawn_failed_workers=True,
+        workers_kill_timeout=30,
+        log_level=LogLevels(log_level),
+        log_dictconfig=_LOGGING,
+    )
+    log.info("serving %s on http://%s:%d/", config_file, host, port)
+    server.serve()
