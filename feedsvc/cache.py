@@ -255,7 +255,9 @@ class Cache:
         try:
             rows = self._db.execute(f"SELECT {_FILE_COLUMNS} FROM files")  # noqa: S608 - a constant
             entries = {row[0]: _entry(row) for row in rows}
-        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError) as error:
+        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+            # A row that does not read back (a NULL title has no .decode) is a broken cache, not a
+            # reason for the service not to start: it is dropped like any other failure.
             self._fail(error)
             return ContentIndex(entries={})
         return ContentIndex(entries=entries)

@@ -125,6 +125,10 @@ class CatalogState:
             # A first load: append, then sort every list once (inserting one by one is quadratic).
             self._bulk = True
             for article in added:
+                if article.source in self._live or article.source in self._held:
+                    # Named twice: the later article wins, as it does below. Learnt twice, the
+                    # article would be listed twice and share its id with itself.
+                    self._forget(article.source)
                 self._learn(article, now)
             self._bulk = False
             for shelf in self._shelves.values():

@@ -21,7 +21,7 @@ class ScanProgress:
         self._stream = stream if stream is not None else sys.stderr
         self._tty = hasattr(self._stream, "isatty") and self._stream.isatty()
         self._started = time.monotonic()
-        self._last = 0.0
+        self._last = self._started
 
     def __call__(self, done: int, total: int) -> None:
         if total < MIN_FILES:

@@ -14,9 +14,11 @@ import threading
 from pathlib import Path
 
 from watchdog.events import (
+    DirAttribEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -30,15 +32,19 @@ from watchdog.observers import Observer
 log = logging.getLogger("feedsvc.watch")
 
 # Opening and reading (ours included) must not count as a change, or every refresh would cause the next.
+# A change of attributes does count: `touch` moves the date of an article dated by its file, and
+# `chmod` makes a file or folder readable or not. (Reading updates no attribute that inotify reports.)
 _CHANGES = (
     FileCreatedEvent,
     FileDeletedEvent,
     FileModifiedEvent,
     FileMovedEvent,
     FileClosedEvent,
+    FileAttribEvent,
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    DirAttribEvent,
 )
 
 
@@ -59,18 +65,23 @@ class Watcher(FileSystemEventHandler):
 
     def __init__(self, root: Path) -> None:
         super().__init__()
-        self.root = os.path.realpath(root)
+        self._path = os.fspath(root)  # as configured: perhaps a link that a deployment points elsewhere
+        self.root = os.path.realpath(root)  # the directory watched
         self._lock = threading.Lock()
         self._changed: set[str] = set()
         self._complete = False  # False until started, and after events were lost
         self._observer: Observer | None = None  # type: ignore[valid-type]
+        self._identity: tuple[int, int] | None = None  # device and inode of the directory being watched
         self._overflow = _Overflow(self)
         self._wanted = False
 
     def start(self, *, quiet: bool = False) -> bool:
-        """Start watching; False (with a warning) when the platform or its limits do not allow it."""
+        """Start watching; when that cannot be done now (limits, a missing directory), warn and let `take` retry."""
         self._wanted = True
         try:
+            self.root = os.path.realpath(self._path)
+            # Taken before the watch: a directory swapped in meanwhile is then noticed by `take`.
+            identity = _identity(self.root)
             observer = Observer()
             observer.schedule(self, self.root, recursive=True)
             observer.daemon = True
@@ -84,6 +95,7 @@ class Watcher(FileSystemEventHandler):
             watchdog_log.addHandler(self._overflow)
         with self._lock:
             self._observer = observer
+            self._identity = identity
         return True
 
     def _stop_observer(self) -> None:
@@ -112,7 +124,7 @@ class Watcher(FileSystemEventHandler):
         The first call after `start` returns None: only a full walk knows the state events start from.
         """
         with self._lock:
-            alive = self._observer is not None and self._observer.is_alive()
+            alive = self._watching()
             changed, self._changed = self._changed, set()
             complete, self._complete = self._complete and alive, alive
         if not alive and self._wanted:
@@ -120,6 +132,24 @@ class Watcher(FileSystemEventHandler):
             self._stop_observer()
             self._wanted = self.start(quiet=True)
         return changed if complete else None
+
+    def _watching(self) -> bool:
+        """Tell whether events still come from the content directory as it is now (called with the lock held).
+
+        The observer thread outlives its watch: when the directory is deleted the watch
+        ends, and when another directory is moved into its place, or the configured link
+        is pointed at another, the watch stays on the old one. Either way no event would
+        tell what changes in the content directory any more.
+        """
+        observer = self._observer
+        if observer is None or not observer.is_alive():
+            return False
+        if not all(emitter.is_alive() for emitter in observer.emitters):
+            return False
+        try:
+            return _identity(self._path) == self._identity
+        except OSError:
+            return False
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if not isinstance(event, _CHANGES):
@@ -136,3 +166,9 @@ class Watcher(FileSystemEventHandler):
         if path == self.root or not path.startswith(self.root + os.sep):
             return None
         return path[len(self.root) + 1 :].replace(os.sep, "/")
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """Return the device and inode of a directory: what tells it from another put in its place."""
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
