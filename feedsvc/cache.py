@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -206,6 +207,19 @@ def inputs_digest(inputs: object) -> str:
     return hashlib.sha256(repr(inputs).encode("utf-8", "backslashreplace")).hexdigest()
 
 
+STALE_SECONDS = 7 * 24 * 3600
+
+
+def _remove_stale(directory: Path, prefix: str, keep: Path) -> None:
+    """Remove the cache files of one content directory made by other settings and unused for a week."""
+    cutoff = time.time() - STALE_SECONDS
+    for path in directory.glob(f"{prefix}-*.sqlite3*"):
+        if not path.name.startswith(keep.name):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+
+
 class Cache:
     """An open cache file; every method is a no-op once the cache has failed."""
 
@@ -217,13 +231,18 @@ class Cache:
     def open(cls, directory: Path, content_dir: Path, identity: str) -> Cache | None:
         """Open (or create) the cache of a content directory; `identity` names the settings and version.
 
-        A cache made by other settings or another version is emptied. Returns None
-        (after one warning) when the cache directory cannot be used.
+        One file per content directory and settings, so that two services with other
+        settings over one directory never mix their results; files of the same directory
+        left by earlier settings and unused for a week are removed. A file whose stored
+        identity differs is emptied. Returns None (after one warning) when the cache
+        directory cannot be used.
         """
         name = hashlib.sha1(os.path.realpath(content_dir).encode("utf-8", "backslashreplace"), usedforsecurity=False)
-        location = directory / f"{name.hexdigest()[:16]}.sqlite3"
+        prefix = name.hexdigest()[:16]
+        location = directory / f"{prefix}-{hashlib.sha256(identity.encode()).hexdigest()[:12]}.sqlite3"
         try:
             directory.mkdir(parents=True, exist_ok=True)
+            _remove_stale(directory, prefix, keep=location)
             connection = sqlite3.connect(location, check_same_thread=False, timeout=30, isolation_level=None)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")

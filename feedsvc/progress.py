@@ -22,11 +22,17 @@ class ScanProgress:
         self._tty = hasattr(self._stream, "isatty") and self._stream.isatty()
         self._started = time.monotonic()
         self._last = self._started
+        self._done = 0
+        self._total = 0
 
     def __call__(self, done: int, total: int) -> None:
         if total < MIN_FILES:
             return
         now = time.monotonic()
+        if done < self._done or self._done >= self._total or total != self._total:
+            # A new scan (the counts start again): time it from its own first report.
+            self._started = self._last = now
+        self._done, self._total = done, total
         elapsed = now - self._started
         if self._tty:
             width = 30

@@ -111,6 +111,7 @@ class Refresher:
         self._rendered: dict[str, tuple[Hashable, Document]] = {}
         self._contents: dict[tuple[str, str], ArticleContent] = {}
         self._unsaved: set[tuple[str, str]] = set()  # contents made since the cache was last written
+        self._saved_in_feeds: set[tuple[str, str]] = set()  # the articles in feeds when it was
         self._folder_problems: frozenset[Problem] = frozenset()
         self._content_error: str | None = None
         self._last_full: float | None = None
@@ -366,11 +367,13 @@ class Refresher:
             return
         if scan.error is None and (scan.reread or scan.removed):
             self._cache.save_entries(self._index, scan.reread, scan.removed)
-        if self._unsaved:
-            in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
+        in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
+        if self._unsaved or in_feeds != self._saved_in_feeds:
+            # New contents to keep, or articles that left every feed: their contents go.
             fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
             self._cache.save_contents(fresh, in_feeds)
             self._unsaved.clear()
+            self._saved_in_feeds = in_feeds
         if rebuilt:
             changed = {path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1]) for path in rebuilt}
             self._cache.save_documents(changed, self._rendered)

@@ -216,6 +216,46 @@ def test_other_settings_empty_the_cache(
     assert sorted(second.rebuilt) == sorted(first.rebuilt)
 
 
+def test_two_settings_over_one_directory_keep_their_own_caches(
+    runs: Runs, site: Settings, content_dir: Path, cache_dir: Path
+) -> None:
+    """Services with other settings over one directory never mix results: each restart reads nothing again."""
+    other = cached_settings(content_dir, cache_dir, site={"link": "https://mirror.example.org/"})
+    runs.run(site)
+    runs.run(other)
+
+    again = runs.run(site)
+    assert again.stats.files_parsed == 0
+    assert all(
+        link.startswith("https://www.example.com/") for link in rows(runs.cache, "SELECT link FROM files") - {None}
+    )
+    mirrored = runs.run(other)
+    assert mirrored.stats.files_parsed == 0
+    assert all(
+        link.startswith("https://mirror.example.org/") for link in rows(runs.cache, "SELECT link FROM files") - {None}
+    )
+
+
+def test_cache_files_of_old_settings_go_after_a_week(
+    runs: Runs, site: Settings, content_dir: Path, cache_dir: Path
+) -> None:
+    """A content directory's cache file made by other settings is removed once unused for a week."""
+    runs.run(cached_settings(content_dir, cache_dir, site={"link": "https://old.example.org/"}))
+    old = runs.cache.location if runs.cache is not None else None
+    runs.stop()
+    assert old is not None
+    assert old.exists()
+    week_ago = old.stat().st_mtime - feedsvc.cache.STALE_SECONDS - 60
+    for path in cache_dir.glob(old.name + "*"):
+        os.utime(path, (week_ago, week_ago))
+
+    runs.run(site)
+
+    assert not old.exists()
+    assert runs.cache is not None
+    assert runs.cache.location.exists()
+
+
 def test_other_cache_format_empties_the_cache(runs: Runs, site: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache written in another FORMAT is emptied, not read: every file is read again."""
     first = runs.run(site)
@@ -348,11 +388,6 @@ def test_contents_of_articles_pushed_out_of_every_feed_are_pruned(
     assert rows(runs.cache, "SELECT source FROM contents") == {"new.md"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Refresher._persist prunes stored contents only when it saves new ones; "
-    "a deletion that brings no new article into a feed leaves the deleted article's content in the cache",
-)
 def test_contents_of_deleted_articles_are_pruned(runs: Runs, content_dir: Path, cache_dir: Path) -> None:
     """Deleting an article drops its stored content, even when no other article's content is made that refresh."""
     settings = cached_settings(content_dir, cache_dir)

@@ -1034,11 +1034,6 @@ class Monotonic:
         return self.now
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ScanProgress times every scan from its own creation (service start), so a later large scan "
-    "reports the hours since start as its duration",
-)
 def test_progress_of_a_later_scan_counts_its_own_time(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
