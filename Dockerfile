@@ -9,8 +9,11 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    FEEDSVC_CONFIG=/srv/feedsvc/config/feedsvc.yaml
-RUN useradd --system --uid 10001 --home-dir /srv/feedsvc --shell /usr/sbin/nologin feedsvc
+    FEEDSVC_CONFIG=/srv/feedsvc/config/feedsvc.yaml \
+    XDG_CACHE_HOME=/var/cache
+# The parse cache (/var/cache/feedsvc) makes restarts fast; mount a volume there to keep it.
+RUN useradd --system --uid 10001 --home-dir /srv/feedsvc --shell /usr/sbin/nologin feedsvc \
+    && install -d -o feedsvc -g feedsvc /var/cache/feedsvc
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /srv/feedsvc
