@@ -97,8 +97,10 @@ def build(config: Path | None, out: Path) -> None:
 
     settings = _settings(config)
     cache = open_cache(settings)
+    refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())
     try:
-        report = Refresher(settings, Store(), cache=cache, progress=ScanProgress()).refresh()
+        report = refresher.refresh()
+        refresher.flush()
     finally:
         if cache is not None:
             cache.close()
@@ -131,6 +133,7 @@ def check(config: Path | None) -> None:
     refresh_log.setLevel(logging.CRITICAL)  # this command prints problems and warnings itself
     try:
         report = refresher.refresh()
+        refresher.flush()
     finally:
         refresh_log.setLevel(level)
         if cache is not None:

@@ -112,6 +112,10 @@ class Refresher:
         self._contents: dict[tuple[str, str], ArticleContent] = {}
         self._unsaved: set[tuple[str, str]] = set()  # contents made since the cache was last written
         self._saved_in_feeds: set[tuple[str, str]] = set()  # the articles in feeds when it was
+        self._pending_files: set[str] = set()  # what the cache has yet to learn
+        self._pending_removed: set[str] = set()
+        self._pending_documents: set[str] = set()
+        self._pending_in_feeds: set[tuple[str, str]] = set()
         self._folder_problems: frozenset[Problem] = frozenset()
         self._content_error: str | None = None
         self._last_full: float | None = None
@@ -126,6 +130,7 @@ class Refresher:
     def refresh(self) -> RefreshReport:
         """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot."""
         with self._lock:
+            self._write_cache()  # what the previous refresh changed, now that it has long been serving
             started = self._clock()
             clock_start = time.perf_counter()
             scan = self._scan(started.timestamp())
@@ -155,7 +160,7 @@ class Refresher:
                 refreshes_failed=self.failures,
             )
             self.store.replace(snapshot)
-            self._persist(scan, catalog, rebuilt)
+            self._remember(scan, catalog, rebuilt)
             return RefreshReport(
                 stats=stats,
                 reread=scan.reread,
@@ -361,22 +366,48 @@ class Refresher:
         body = render_feed(feed, fmt, self.settings, content_of)
         return make_document(body, fmt.media_type, feed.updated)
 
-    def _persist(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
-        """Write what changed to the persistent cache, after the new snapshot already serves."""
+    def flush(self) -> None:
+        """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
+        with self._lock:
+            self._write_cache()
+
+    def _remember(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
+        """Note what the persistent cache must learn; it is written before the next refresh, or by flush()."""
         if self._cache is None:
             return
-        if scan.error is None and (scan.reread or scan.removed):
-            self._cache.save_entries(self._index, scan.reread, scan.removed)
-        in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
+        if scan.error is None:
+            self._pending_files.update(scan.reread)
+            self._pending_removed.update(scan.removed)
+        self._pending_documents.update(rebuilt)
+        self._pending_in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
+
+    def _write_cache(self) -> None:
+        """Write the pending changes: file results, article contents, rendered documents.
+
+        Done after the new snapshot already serves, and for a first refresh not before
+        the service answers: writing 100,000 parse results takes seconds.
+        """
+        if self._cache is None:
+            return
+        if self._pending_files or self._pending_removed:
+            self._cache.save_entries(self._index, sorted(self._pending_files), sorted(self._pending_removed))
+        in_feeds = self._pending_in_feeds
         if self._unsaved or in_feeds != self._saved_in_feeds:
             # New contents to keep, or articles that left every feed: their contents go.
             fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
             self._cache.save_contents(fresh, in_feeds)
             self._unsaved.clear()
             self._saved_in_feeds = in_feeds
-        if rebuilt:
-            changed = {path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1]) for path in rebuilt}
-            self._cache.save_documents(changed, self._rendered)
+        documents = {
+            path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1])
+            for path in self._pending_documents
+            if path in self._rendered
+        }
+        if self._pending_documents:
+            self._cache.save_documents(documents, self._rendered)
+        self._pending_files.clear()
+        self._pending_removed.clear()
+        self._pending_documents.clear()
 
 
 def _release_memory() -> None:

@@ -40,7 +40,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue
-            key = self.construct_object(key_node, deep=True)
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag == "tag:yaml.org,2002:str":
+                key: Any = key_node.value  # the common case, read without constructing it twice
+            else:
+                key = self.construct_object(key_node, deep=True)
             try:
                 duplicate = key in seen
                 seen.add(key)
@@ -144,7 +147,8 @@ def load_yaml(text: str, *, max_nodes: int = MAX_EXPANDED_NODES, first_line: int
         node = loader.get_single_node()
         if node is None:
             return None
-        size = _expanded_size(node, max_nodes, first_line)
+        # Without an alias (`*name`) nothing can expand: skip the count for plain front matter.
+        size = _expanded_size(node, max_nodes, first_line) if "*" in text else 0
         if size > max_nodes:
             raise YamlError(f"aliases expand to more than {max_nodes:,} values (expected plain front matter)")
         return loader.construct_document(node)

@@ -101,11 +101,21 @@ class ContentIndex:
 
     `has_links` says the last full walk met a symbolic link: filesystem events
     report a link's target, not the link, so such a directory is always walked whole.
+    `folders` are the folders walked (paths without a final /), `problem_sources`
+    the files that have a problem now: kept up to date by each scan, so that a
+    refresh that touched one file costs nothing per file of the other 100,000.
     """
 
     entries: Mapping[str, Entry]
     folder_problems: tuple[Problem, ...] = ()
     has_links: bool = False
+    folders: frozenset[str] = frozenset()
+    problem_sources: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.problem_sources is None:
+            found = frozenset(s for s, e in self.entries.items() if e.problem is not None)
+            object.__setattr__(self, "problem_sources", found)
 
     def articles(self) -> Iterator[Article]:
         """Yield the article of every file that has one (current or last good), by path."""
@@ -116,8 +126,8 @@ class ContentIndex:
 
     def problems(self) -> tuple[Problem, ...]:
         """Return every problem, files and folders, ordered by path."""
-        found = [e.problem for e in self.entries.values() if e.problem is not None]
-        return tuple(sorted([*found, *self.folder_problems], key=lambda p: p.source))
+        found = [self.entries[s].problem for s in self.problem_sources or ()]
+        return tuple(sorted([p for p in found if p is not None] + list(self.folder_problems), key=lambda p: p.source))
 
 
 EMPTY_INDEX = ContentIndex(entries={})
@@ -156,10 +166,11 @@ class _Found:
 
 @dataclass(slots=True)
 class _Walk:
-    """What a walk met besides article files: unreadable folders, and whether it saw a link."""
+    """What a walk met besides article files: folders, unreadable ones, and whether it saw a link."""
 
     problems: list[Problem] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
     links: bool = False
 
 
@@ -241,6 +252,7 @@ def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator
                 if real_dir in ancestors or len(ancestors) > MAX_DEPTH or (is_link and via_link):
                     continue  # a loop back to an ancestor, or a second folder link on the path
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
+                walk.folders.append(source)
             elif stat.S_ISREG(info.st_mode) and is_article_name(name):
                 yield _Found.of(source, path, info)
 
@@ -306,40 +318,51 @@ def _is_empty(folder: Path) -> bool:
         return next(listing, None) is None
 
 
-def _candidates(root: Path, changed: Collection[str], walk: _Walk) -> tuple[list[_Found], set[str]] | None:
+@dataclass(slots=True)
+class _Targets:
+    """What the paths named by events turned out to be."""
+
+    found: list[_Found] = field(default_factory=list)
+    files: set[str] = field(default_factory=set)  # sources to look at exactly (found now, or gone)
+    folders: set[str] = field(default_factory=set)  # folders walked again, or gone: everything inside
+
+
+def _candidates(root: Path, previous: ContentIndex, changed: Collection[str], walk: _Walk) -> _Targets | None:
     """Look at the paths events named: files stat'ed, folders walked.
 
-    Returns what was found and every source prefix the scan covered (a found or
-    vanished path), or None when a full walk is needed instead (a link appeared).
+    Returns what was found and what each named path was, or None when a full walk
+    is needed instead (a link appeared).
     """
-    found: list[_Found] = []
-    covered: set[str] = set()
+    targets = _Targets()
     named = {tuple(p for p in relative.split("/") if p and p != ".") for relative in changed}
     # Sorted as parts, a folder comes before every path inside it.
     for parts in sorted(named):
         if not parts or ".." in parts or any(p.startswith(".") for p in parts):
             continue
         source = "/".join(_source_name(p) for p in parts)
-        if _under(source, covered):
+        if _under(source, targets.folders):
             # Already looked at, inside a folder named before it: inotify names a new folder and
             # each file in it. Looked at twice, a file would be read and handed on twice.
             continue
         path = os.path.join(root, *parts)
         try:
             info = os.lstat(path)
-        except OSError:
-            covered.add(source)  # gone: a file or a whole folder
+        except OSError:  # gone: a file, or a whole folder
+            (targets.folders if source in previous.folders else targets.files).add(source)
             continue
         if stat.S_ISLNK(info.st_mode):
             return None
-        covered.add(source)
         if stat.S_ISDIR(info.st_mode):
-            found.extend(_walk(str(root), walk, path, source + "/"))
+            targets.folders.add(source)
+            targets.found.extend(_walk(str(root), walk, path, source + "/"))
+            walk.folders.append(source)
             if walk.links:
                 return None
-        elif stat.S_ISREG(info.st_mode) and is_article_name(parts[-1]):
-            found.append(_Found.of(source, path, info))
-    return found, covered
+        else:
+            targets.files.add(source)
+            if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1]):
+                targets.found.append(_Found.of(source, path, info))
+    return targets
 
 
 def _under(source: str, covered: set[str]) -> bool:
@@ -376,21 +399,30 @@ def scan_content(
     """
     full = changed is None or previous.has_links
     walk = _Walk()
-    covered: set[str] = set()
+    targets = _Targets()
     entries: dict[str, Entry] = {}
+    dropped: list[str] = []
     to_read: list[tuple[_Found, Entry | None]] = []
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
-        targeted = None if full else _candidates(root, changed or (), walk)
+        targeted = None if full else _candidates(root, previous, changed or (), walk)
         if targeted is None:
             full = True
             walk = _Walk()
             found: Iterable[_Found] = _walk(str(root), walk)
         else:
-            found, covered = targeted
+            targets = targeted
+            found = targets.found
             # Keep what the events did not touch; drop what they touched, to be re-added if still there.
-            entries = {s: e for s, e in previous.entries.items() if not _under(s, covered)}
+            entries = dict(previous.entries)
+            dropped = [source for source in targets.files if entries.pop(source, None) is not None]
+            if targets.folders:  # rare (a folder made, moved or deleted): look through every path
+                prefixes = tuple(folder + "/" for folder in targets.folders)
+                inside = [source for source in entries if source.startswith(prefixes)]
+                for source in inside:
+                    del entries[source]
+                dropped += inside
         for item in found:
             old = previous.entries.get(item.source)
             if old is not None and stamps_match(old.stamp, item.stamp):
@@ -409,7 +441,6 @@ def scan_content(
         return ScanResult(previous, files_seen=0, reread=(), failed=0, error=message)
 
     root_text = str(root)
-    unreadable = walk.unreadable
     keep_bodies = len(to_read) <= MAX_KEPT_BODIES
     results = _parse_all(
         to_read, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
@@ -425,19 +456,25 @@ def scan_content(
         own_path = None if item.path == os.path.join(root_text, *item.source.split("/")) else item.path
         # Keyed by the result's own source string (a parsed copy, from a worker): one string per file.
         entries[result.source] = Entry(stamp=item.stamp, result=result, last_good=last_good, path=own_path)
-    # Files under a folder that could not be listed this time are kept as they were.
-    for source, entry in previous.entries.items():
-        if source not in entries and any(source.startswith(prefix) for prefix in unreadable):
-            entries[source] = entry
-    removed = tuple(sorted(s for s in previous.entries if s not in entries))
+    if walk.unreadable:
+        # Files under a folder that could not be listed this time are kept as they were.
+        prefixes = tuple(walk.unreadable)
+        for source, entry in previous.entries.items():
+            if source not in entries and source.startswith(prefixes):
+                entries[source] = entry
     if full:
+        removed = tuple(sorted(s for s in previous.entries if s not in entries))
         folder_problems = tuple(walk.problems)
-        has_links = walk.links
+        index = ContentIndex(entries, folder_problems, walk.links, frozenset(walk.folders))
     else:
-        kept = [p for p in previous.folder_problems if not _under(p.source.rstrip("/"), covered)]
-        folder_problems = tuple(kept + walk.problems)
-        has_links = previous.has_links
-    index = ContentIndex(entries=entries, folder_problems=folder_problems, has_links=has_links)
+        removed = tuple(sorted(s for s in dropped if s not in entries))
+        touched = set(dropped) | {item.source for item in targets.found}
+        kept = [p for p in previous.folder_problems if not _under(p.source.rstrip("/"), targets.folders)]
+        gone = {f for f in previous.folders if _under(f, targets.folders)}
+        folders = (previous.folders - gone) | frozenset(walk.folders)
+        problem_sources = (previous.problem_sources or frozenset()) - touched
+        problem_sources |= {s for s in touched if s in entries and entries[s].problem is not None}
+        index = ContentIndex(entries, tuple(kept + walk.problems), previous.has_links, folders, problem_sources)
     return ScanResult(
         index,
         files_seen=len(entries),

@@ -40,6 +40,7 @@ class Service:
             self.watcher.stop()
             self.watcher = None
         if self.cache is not None:
+            self.refresher.flush()
             self.cache.close()
             self.cache = None
 

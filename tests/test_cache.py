@@ -65,19 +65,24 @@ class Runs:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.cache: Cache | None = None
+        self.refresher: Refresher | None = None
 
     def start(self, settings: Settings) -> Refresher:
         """Stop the running one, if any, and start a new refresher with its own cache connection."""
         self.stop()
         self.cache = open_cache(settings)
-        return Refresher(settings, Store(), clock=self.clock, cache=self.cache)
+        self.refresher = Refresher(settings, Store(), clock=self.clock, cache=self.cache)
+        return self.refresher
 
     def run(self, settings: Settings) -> RefreshReport:
         """Start a new refresher and return its first refresh."""
         return self.start(settings).refresh()
 
     def stop(self) -> None:
-        """Close the running refresher's cache."""
+        """Stop the running refresher as a service stops: write what it has not yet, close its cache."""
+        if self.refresher is not None:
+            self.refresher.flush()
+            self.refresher = None
         if self.cache is not None:
             self.cache.close()
             self.cache = None
@@ -108,8 +113,13 @@ def site(content_dir: Path, cache_dir: Path) -> Settings:
     return cached_settings(content_dir, cache_dir)
 
 
-def rows(cache: Cache | None, query: str) -> set[Any]:
-    """Return the first column of a query on the cache file, read through a connection of its own."""
+def rows(cache: Cache | None, query: str, refresher: Refresher | None = None) -> set[Any]:
+    """Return the first column of a query on the cache file, read through a connection of its own.
+
+    With a refresher, what it has not written yet is written first (as its next refresh would).
+    """
+    if refresher is not None:
+        refresher.flush()
     assert cache is not None
     with contextlib.closing(sqlite3.connect(cache.location)) as connection:
         return {row[0] for row in connection.execute(query)}
@@ -360,12 +370,12 @@ def test_documents_of_feeds_no_longer_served_are_pruned(runs: Runs, content_dir:
     write(content_dir, "b.md", categories=["乙"])
     refresher = runs.start(settings)
     refresher.refresh()
-    before = rows(runs.cache, "SELECT path FROM documents")
+    before = rows(runs.cache, "SELECT path FROM documents", refresher)
     (content_dir / "b.md").unlink()
 
     refresher.refresh()
 
-    after = rows(runs.cache, "SELECT path FROM documents")
+    after = rows(runs.cache, "SELECT path FROM documents", refresher)
     assert {p for p in before if p.startswith("feeds/yi.")} == {feed_path("yi", fmt) for fmt in Format}
     assert not {p for p in after if p.startswith("feeds/yi.")}
     assert after == set(refresher.store.snapshot.documents)
@@ -379,13 +389,13 @@ def test_contents_of_articles_pushed_out_of_every_feed_are_pruned(
     write(content_dir, "old.md", date="2022-05-01T00:00:00Z", categories=["甲"])
     refresher = runs.start(settings)
     refresher.refresh()
-    before = rows(runs.cache, "SELECT source FROM contents")
+    before = rows(runs.cache, "SELECT source FROM contents", refresher)
     write(content_dir, "new.md", date="2022-05-02T00:00:00Z", categories=["甲"])
 
     refresher.refresh()
 
     assert before == {"old.md"}
-    assert rows(runs.cache, "SELECT source FROM contents") == {"new.md"}
+    assert rows(runs.cache, "SELECT source FROM contents", refresher) == {"new.md"}
 
 
 def test_contents_of_deleted_articles_are_pruned(runs: Runs, content_dir: Path, cache_dir: Path) -> None:
@@ -399,18 +409,18 @@ def test_contents_of_deleted_articles_are_pruned(runs: Runs, content_dir: Path, 
 
     refresher.refresh()
 
-    assert rows(runs.cache, "SELECT source FROM contents") == {"a.md"}
+    assert rows(runs.cache, "SELECT source FROM contents", refresher) == {"a.md"}
 
 
 def test_cache_stores_every_file_it_was_told_about(runs: Runs, site: Settings, content_dir: Path) -> None:
     """The cache holds one row per article file, problems included, and forgets deleted files."""
     refresher = runs.start(site)
     refresher.refresh()
-    before = rows(runs.cache, "SELECT source FROM files")
+    before = rows(runs.cache, "SELECT source FROM files", refresher)
     (content_dir / "broken.md").unlink()
     refresher.refresh()
 
-    after = rows(runs.cache, "SELECT source FROM files")
+    after = rows(runs.cache, "SELECT source FROM files", refresher)
 
     assert len(before) == 33
     assert before - after == {"broken.md"}
