@@ -257,7 +257,13 @@ def measure_changes(server: Server, corpus: Path) -> dict[str, str]:
     original = newest.read_bytes()
     try:
         marker = now_iso()
-        newest.write_bytes(original.replace(b"title: ", b"title: EDITED ", 1))
+        quoted = b"title: '" in original  # keep the YAML valid: inside the quotes when there are some
+        edited = (
+            original.replace(b"title: '", b"title: 'EDITED ", 1)
+            if quoted
+            else original.replace(b"title: ", b"title: EDITED ", 1)
+        )
+        newest.write_bytes(edited)
         scan = wait_for_rebuild(server, marker)
         results["one file edited"] = describe(scan, server, "EDITED")
     finally:

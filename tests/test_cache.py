@@ -537,3 +537,14 @@ def test_unusable_cache_directory_warns_and_the_service_runs_without(
     assert runs.cache is None
     assert titles(report.snapshot) == ["a.md"]
     assert any("cannot be used" in r.getMessage() for r in caplog.records if r.name == CACHE_LOGGER)
+
+
+def test_a_refresh_leaves_the_cache_write_for_later(runs: Runs, site: Settings) -> None:
+    """A refresh swaps its snapshot without writing the cache; the next refresh (or flush) writes it."""
+    refresher = runs.start(site)
+    refresher.refresh()
+    assert rows(runs.cache, "SELECT source FROM files") == set()
+
+    refresher.refresh()
+
+    assert "broken.md" in rows(runs.cache, "SELECT source FROM files")
