@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -22,7 +21,7 @@ from feedsvc.config import Settings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
-from feedsvc.text import one_line, shorten, xml_safe
+from feedsvc.text import one_line, remove_controls, shorten, xml_safe
 from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
@@ -32,9 +31,6 @@ _HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Problems read `field: what is wrong (expected …)`; for undecodable bytes the field is "encoding".
 _EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
-# Control characters that neither XML nor YAML allows (tab, LF and CR stay): they are
-# removed from the whole file, so a stray BEL in a title costs nothing.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 
 
 class NotText(ValueError):
@@ -42,11 +38,16 @@ class NotText(ValueError):
 
 
 def decode_text(raw: bytes) -> str:
-    """Decode a content file: UTF-8 (BOM dropped), UTF-16 with a BOM, or GB18030; CRLF to LF.
+    """Decode a content file: UTF-8 (BOM dropped), UTF-16 with a BOM, or GB18030; CRLF to LF; controls removed.
 
     Raises:
         NotText: binary data, or bytes valid in none of those encodings.
     """
+    return remove_controls(_decode(raw))
+
+
+def _decode(raw: bytes) -> str:
+    """Decode and turn CRLF into LF, leaving control characters (the body's are removed when it is rendered)."""
     if raw.startswith(_UTF16_BOMS):
         try:
             text = raw.decode("utf-16")
@@ -64,7 +65,7 @@ def decode_text(raw: bytes) -> str:
                 raise NotText(f"encoding: bytes are not text ({_EXPECTED_TEXT})") from None
     if "\x00" in text:
         raise NotText(f"encoding: bytes are not text, the file holds NUL characters ({_EXPECTED_TEXT})")
-    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def _split(text: str) -> tuple[str, str, int]:
@@ -99,7 +100,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """
     yaml_text, body, first_line = _split(text)
     try:
-        data = load_yaml(yaml_text, first_line=first_line)
+        data = load_yaml(remove_controls(yaml_text), first_line=first_line)
     except YamlError as error:
         raise ValueError(f"front matter: {error}") from None
     if data is None:
@@ -323,7 +324,9 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     for the articles a feed shows.
     """
     try:
-        data, body = split_front_matter(decode_text(raw))
+        # Only the front matter is cleaned of control characters here: the body's 6 KB are
+        # cleaned when (and if) it is rendered, by render_content.
+        data, body = split_front_matter(_decode(raw))
     except ValueError as error:
         return Problem(source, str(error)), ""
 

@@ -11,6 +11,14 @@ import unicodedata
 # Characters XML 1.0 forbids (tab, newline and carriage return are allowed).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _WHITESPACE = re.compile(r"\s+")
+# Control characters that neither XML nor YAML allows (tab, LF and CR stay): they are
+# removed from front matter before YAML reads it and from bodies before they render.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+def remove_controls(text: str) -> str:
+    """Remove the control characters neither XML nor YAML allows (tab, newline and carriage return stay)."""
+    return _CONTROL.sub("", text)
 
 
 def xml_safe(text: str) -> str:
