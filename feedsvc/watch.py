@@ -83,7 +83,9 @@ class Watcher(FileSystemEventHandler):
             # Taken before the watch: a directory swapped in meanwhile is then noticed by `take`.
             identity = _identity(self.root)
             observer = Observer()
-            observer.schedule(self, self.root, recursive=True)
+            # Only the events that mean a change: opening and reading (ours: 100,000 files in a cold
+            # scan) would otherwise reach this process as events, to be decoded and thrown away.
+            observer.schedule(self, self.root, recursive=True, event_filter=list(_CHANGES))
             observer.daemon = True
             observer.start()
         except (OSError, RuntimeError) as error:
