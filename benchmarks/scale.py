@@ -326,6 +326,14 @@ def full_rescan(config: Path) -> str:
     return f"{seconds:.2f} s; {parsed} re-read, {rebuilt} rebuilt; bytes {'unchanged' if same else 'CHANGED'}"
 
 
+def spread(values: list[float], unit: str, digits: int = 1) -> str:
+    """The median of some runs, with their range when there are several."""
+    median = f"{statistics.median(values):.{digits}f} {unit}"
+    if len(values) < 2:
+        return median
+    return f"{median} ({min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
 def wrk(url: str, seconds: int, headers: dict[str, str]) -> float:
     """Requests per second from wrk (2 threads, 32 connections); errors make it fail."""
     command = ["wrk", "-t2", "-c32", f"-d{seconds}s", url]
@@ -472,6 +480,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
     parser.add_argument("--hugo-runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="cold starts and restarts to time at each size")
     parser.add_argument("--servers", action="store_true", help="also compare granian, waitress and gunicorn")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get missing tools")
     args = parser.parse_args()
@@ -489,12 +498,18 @@ def main() -> None:
         corpus = generate(size, args.work)
         port = free_port()
         config = write_config(args.work, size, corpus, port)
-        shutil.rmtree(args.work / f"cache-{size}", ignore_errors=True)
-        log(f"{size:,}: cold start")
-        with feedsvc(config, port) as server:
-            cold = all_feeds_ready(server)
-            put("cold start until every feed is served", size, f"{cold:.1f} s")
-            put("peak memory, cold start (serving process)", size, f"{server.peak_rss_mb():.0f} MB")
+        colds, cold_peaks = [], []
+        for run in range(args.runs):
+            shutil.rmtree(args.work / f"cache-{size}", ignore_errors=True)
+            log(f"{size:,}: cold start {run + 1} of {args.runs}")
+            with feedsvc(config, port) as server:
+                colds.append(all_feeds_ready(server))
+                cold_peaks.append(server.peak_rss_mb())
+        cold = statistics.median(colds)
+        put("cold start until every feed is served (median)", size, spread(colds, "s"))
+        put("peak memory, cold start (serving process, median)", size, spread(cold_peaks, "MB", digits=0))
+        with feedsvc(config, port) as server:  # cache warm from the last cold start
+            all_feeds_ready(server)
             put("feed documents", size, str(server.health().get("feeds")))
             log(f"{size:,}: rescans")
             for measure, value in measure_changes(server, corpus).items():
@@ -507,16 +522,19 @@ def main() -> None:
                     ratio = f" = {rps / theirs[case]:.2f} x nginx ({theirs[case]:,.0f})" if case in theirs else ""
                     put(f"cached feed, {case} (req/s)", size, f"{rps:,.0f}{ratio}")
         put("rescan, nothing changed (full walk, the safety net)", size, full_rescan(config))
-        log(f"{size:,}: restart")
-        with feedsvc(config, port) as server:
-            restart = all_feeds_ready(server)
-            put("restart until every feed is served (cache warm)", size, f"{restart:.1f} s")
-            put("peak memory, restart (serving process)", size, f"{server.peak_rss_mb():.0f} MB")
+        restarts, restart_peaks = [], []
+        for run in range(args.runs):
+            log(f"{size:,}: restart {run + 1} of {args.runs}")
+            with feedsvc(config, port) as server:
+                restarts.append(all_feeds_ready(server))
+                restart_peaks.append(server.peak_rss_mb())
+        put("restart until every feed is served (cache warm, median)", size, spread(restarts, "s"))
+        put("peak memory, restart (serving process, median)", size, spread(restart_peaks, "MB", digits=0))
         if have["hugo"]:
             log(f"{size:,}: hugo")
             seconds, peak = hugo(corpus, args.work, args.hugo_runs)
             put("Hugo, RSS-only build (median)", size, f"{seconds:.1f} s, {peak:.0f} MB peak")
-            put("feedsvc cold start / Hugo", size, f"{cold / seconds:.2f}")
+            put("feedsvc cold start / Hugo (medians)", size, f"{cold / seconds:.2f}")
         if args.servers and size == sizes[-1] and have["wrk"]:
             comparison = server_comparison(config, args.seconds)
 
