@@ -131,8 +131,12 @@ class CatalogState:
                     self._forget(article.source)
                 self._learn(article, now)
             self._bulk = False
-            for shelf in self._shelves.values():
-                shelf.sort(key=_sort_key)
+            # Sorted once, then dealt out: each category's list comes out in order.
+            everything = self._shelves[None]
+            everything.sort(key=_sort_key)
+            for live in everything:
+                for name in live.categories:
+                    self._shelves.setdefault(name, []).append(live)
         else:
             for article in added:
                 self._forget(article.source)
@@ -207,24 +211,23 @@ class CatalogState:
             self._originals.pop(article.source, None)
         else:
             self._originals[article.source] = article
+        if self._bulk:  # a first load: only the list of everything, sorted and dealt out at its end
+            self._shelves[None].append(live)
+            return
         for name in (None, *live.categories):
-            shelf = self._shelves.setdefault(name, [])
-            if self._bulk:
-                shelf.append(live)
-            else:
-                bisect.insort(shelf, live, key=_sort_key)
+            bisect.insort(self._shelves.setdefault(name, []), live, key=_sort_key)
 
     def _unplace(self, source: str) -> None:
         live = self._live.pop(source, None)
         if live is None:
             return
+        if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
+            self._shelves[None].remove(live)
+            return
         key = _sort_key(live)
         for name in (None, *live.categories):
             shelf = self._shelves[name]
-            if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
-                shelf.remove(live)
-            else:
-                del shelf[bisect.bisect_left(shelf, key, key=_sort_key)]
+            del shelf[bisect.bisect_left(shelf, key, key=_sort_key)]
             if not shelf and name is not None:
                 del self._shelves[name]
 

@@ -18,11 +18,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from feedsvc.articles import digest, parse_for_scan, read_body
 from feedsvc.cache import Cache, inputs_digest
@@ -57,6 +57,7 @@ from feedsvc.scan import (
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
+T = TypeVar("T")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -207,8 +208,11 @@ class Refresher:
         parse = partial(parse_for_scan, settings=self.settings)
         executor: Executor | None = None
         try:
-            if changed is None and (len(self._index.entries) >= PARALLEL_MIN_FILES or not self._index.entries):
-                executor = self._executor()
+            if changed is None and self._workers() > 1:
+                if not self._index.entries:
+                    executor = self._executor()  # a first scan: workers start while the walk goes on
+                elif len(self._index.entries) >= PARALLEL_MIN_FILES:
+                    executor = _OnFirstUse(self._executor)  # only if many files turn out changed
             scan = scan_content(
                 self.settings.content_dir,
                 self._index,
@@ -227,15 +231,20 @@ class Refresher:
             _release_memory()
         return scan
 
-    def _executor(self) -> Executor | None:
-        """Worker processes for a large batch of files; None when the settings ask for none."""
-        workers = self.settings.workers or (os.cpu_count() or 1)
-        if workers <= 1:
-            return None
+    def _workers(self) -> int:
+        return self.settings.workers or (os.cpu_count() or 1)
+
+    def _executor(self) -> Executor:
+        """Worker processes for a large batch of files."""
+        workers = self._workers()
         # forkserver: workers start from a clean process, not a fork of one running threads.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["feedsvc.articles"])
-        return ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        # Start the workers now, while the directory is walked, not when the first files are ready.
+        for _ in range(workers):
+            executor.submit(os.getpid)
+        return executor
 
     def _update_catalog(self, scan: ScanResult, now: datetime) -> None:
         """Tell the catalog which articles changed, and publish what became due."""
@@ -408,6 +417,23 @@ class Refresher:
         self._pending_files.clear()
         self._pending_removed.clear()
         self._pending_documents.clear()
+
+
+class _OnFirstUse(Executor):
+    """An executor made when the first task is submitted: a rescan that finds few changes starts no process."""
+
+    def __init__(self, make: Callable[[], Executor]) -> None:
+        self._make = make
+        self._executor: Executor | None = None
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        if self._executor is None:
+            self._executor = self._make()
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def _release_memory() -> None:

@@ -448,6 +448,7 @@ def scan_content(
     )
     bodies: dict[str, str] = {}
     failed = 0
+    reread: list[str] = []
     for (item, old), (result, body) in zip(to_read, results, strict=True):
         last_good = result if isinstance(result, Article) else (old.article if old is not None else None)
         if isinstance(result, Problem):
@@ -456,7 +457,12 @@ def scan_content(
             bodies[item.source] = body
         own_path = None if item.path == os.path.join(root_text, *item.source.split("/")) else item.path
         # Keyed by the result's own source string (a parsed copy, from a worker): one string per file.
-        entries[result.source] = Entry(stamp=item.stamp, result=result, last_good=last_good, path=own_path)
+        # The stamp is copied too: what a walk made is then all let go together, and the memory
+        # it took goes back whole instead of staying pinned by one small object per file.
+        entries[result.source] = Entry(
+            stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=own_path
+        )
+        reread.append(result.source)
     if walk.unreadable:
         # Files under a folder that could not be listed this time are kept as they were.
         prefixes = tuple(walk.unreadable)
@@ -479,7 +485,7 @@ def scan_content(
     return ScanResult(
         index,
         files_seen=len(entries),
-        reread=tuple(item.source for item, _ in to_read),
+        reread=tuple(reread),
         failed=failed,
         removed=removed,
         full=full,

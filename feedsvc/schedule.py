@@ -26,9 +26,15 @@ class Schedule:
             self._scheduler.shutdown(wait=True)
 
 
-def start_scheduler(job: Callable[[], None], *, every: int) -> Schedule:
-    """Run `job` every `every` seconds, one run at a time; missed runs collapse into one."""
+def start_scheduler(job: Callable[[], None], *, every: int, soon: Callable[[], None] | None = None) -> Schedule:
+    """Run `job` every `every` seconds, one run at a time; missed runs collapse into one.
+
+    `soon`, if given, runs once in the background right after the start (the first
+    refresh's cache write: done while already serving, not minutes later).
+    """
     scheduler = BackgroundScheduler(timezone=UTC)
+    if soon is not None:
+        scheduler.add_job(soon, "date", id="soon", run_date=datetime.now(UTC), misfire_grace_time=None)
     scheduler.add_job(
         job,
         "interval",

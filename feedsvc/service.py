@@ -63,6 +63,11 @@ def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
-    schedule = start_scheduler(refresher.refresh_safely, every=settings.interval_seconds) if scheduled else None
+    schedule = None
+    if scheduled:
+        # The first refresh's parse results reach the persistent cache right away, in the
+        # background: a restart soon after a cold start then finds them.
+        soon = refresher.flush if cache is not None else None
+        schedule = start_scheduler(refresher.refresh_safely, every=settings.interval_seconds, soon=soon)
     app = create_app(store)
     return Service(settings, store, refresher, app, schedule, watcher=watcher, cache=cache)

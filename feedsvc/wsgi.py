@@ -7,9 +7,9 @@ process that forks workers afterwards: the scheduler thread would not survive th
 
 from __future__ import annotations
 
-import atexit
 import ctypes
 import logging
+import multiprocessing.util
 import os
 import signal
 
@@ -41,5 +41,7 @@ def create(config: str | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     service = start_service(load_settings(config_path(config)))
-    atexit.register(service.stop)
+    # Stopped when the process exits: a multiprocessing worker (granian's) skips atexit
+    # handlers but runs these finalizers; a plain process runs them at exit as well.
+    multiprocessing.util.Finalize(None, service.stop, exitpriority=10)
     return service.app

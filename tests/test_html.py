@@ -234,6 +234,8 @@ def test_one_line_collapses_white_space(text: str, expected: str) -> None:
         ("<p>中文</p><p>段落</p>", "中文 段落"),
         ("<img src='https://i.example/a.png' alt='alt text'>", ""),
         ("", ""),
+        ("<div>" * 5000 + "deep" + "</div>" * 5000, "deep"),
+        ("<p>a</p><!-- a comment --><p>b</p>", "a b"),
     ],
 )
 def test_text_of_gives_visible_text_with_blocks_separated(html: str, expected: str) -> None:

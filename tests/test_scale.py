@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -941,18 +942,35 @@ def test_parallel_scan_hands_chunks_to_worker_processes(
 def test_cold_scan_uses_every_core_by_default(content_dir: Path) -> None:
     """With scan.workers 0 (the default) parsing gets one worker process per CPU; with 1 it stays in this process."""
     cores = os.cpu_count() or 1
-    executor = Refresher(make_settings(content_dir), Store())._executor()
+    refresher = Refresher(make_settings(content_dir), Store())
+    assert refresher._workers() == cores
+    executor = refresher._executor()
     try:
-        if cores == 1:
-            assert executor is None
-        else:
-            assert isinstance(executor, ProcessPoolExecutor)
-            assert executor._max_workers == cores
+        assert isinstance(executor, ProcessPoolExecutor)
+        assert executor._max_workers == cores
     finally:
-        if executor is not None:
-            executor.shutdown()
+        executor.shutdown()
 
-    assert Refresher(make_settings(content_dir, scan={"workers": 1}), Store())._executor() is None
+    write(content_dir, "a.md")
+    alone = Refresher(make_settings(content_dir, scan={"workers": 1}), Store())
+    with mock.patch.object(Refresher, "_executor", side_effect=AssertionError("no worker processes")):
+        assert alone.refresh().stats.files_parsed == 1
+
+
+@pytest.mark.slow
+def test_rescan_of_a_large_unchanged_directory_starts_no_worker_process(content_dir: Path) -> None:
+    """A full rescan (or a restart) that finds nothing to re-read never starts the worker processes."""
+    parallel_corpus(content_dir)
+    settings = make_settings(content_dir, scan={"workers": 2})
+    refresher = Refresher(settings, Store())
+    refresher.refresh()
+    refresher._last_full = None  # the next refresh walks the whole directory
+
+    with mock.patch.object(Refresher, "_executor", side_effect=AssertionError("no worker processes")):
+        report = refresher.refresh()
+
+    assert report.full
+    assert report.reread == ()
 
 
 def assert_progress(calls: list[tuple[int, int]], total: int) -> None:
