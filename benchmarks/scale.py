@@ -200,7 +200,8 @@ def children(pid: int) -> list[int]:
 @contextlib.contextmanager
 def feedsvc(config: Path, port: int) -> Iterator[Server]:
     """Run `feedsvc serve` on a config."""
-    command = [str(BIN / "feedsvc"), "--log-level", "warning", "serve", "--config", str(config), "--port", str(port)]
+    command = [str(BIN / "feedsvc"), "--log-level", "warning", "serve", "--no-access-log"]
+    command += ["--config", str(config), "--port", str(port)]
     server = Server(command, port)
     try:
         yield server
@@ -443,11 +444,11 @@ def hugo(corpus: Path, work: Path, runs: int) -> tuple[float, float]:
 def server_comparison(config: Path, seconds: int) -> dict[str, dict[str, float]]:
     """granian (what `serve` runs), waitress and gunicorn serving the same app, measured alike."""
     results: dict[str, dict[str, float]] = {}
-    env = {"FEEDSVC_CONFIG": str(config)}
+    env = {"FEEDSVC_CONFIG": str(config), "FEEDSVC_ACCESS_LOG": "0"}  # as nginx here: no request log
     port = int(re.search(r"127\.0\.0\.1:(\d+)", config.read_text(encoding="utf-8")).group(1))  # type: ignore[union-attr]
     candidates = {
         "granian (feedsvc serve)": [
-            *(str(BIN / "feedsvc"), "--log-level", "warning", "serve"),
+            *(str(BIN / "feedsvc"), "--log-level", "warning", "serve", "--no-access-log"),
             *("--config", str(config), "--port", str(port)),
         ],
         "waitress, 8 threads": [

@@ -49,7 +49,8 @@ def status_of(url: str, headers: dict[str, str] | None = None) -> tuple[int, str
 
 def start(config: Path, port: int) -> subprocess.Popen[bytes]:
     """Start `feedsvc serve` quietly."""
-    command = [str(FEEDSVC), "--log-level", "warning", "serve", "--config", str(config), "--port", str(port)]
+    command = [str(FEEDSVC), "--log-level", "warning", "serve", "--no-access-log"]
+    command += ["--config", str(config), "--port", str(port)]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -36,13 +37,11 @@ def _settings(config: Path | None) -> Settings:
         sys.exit(EXIT_CONFIG)
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+def _configure_logging(level: str, log_format: str) -> None:
+    from feedsvc import logs
+
+    os.environ[logs.FORMAT_VAR] = log_format  # for the server's worker processes too
+    logs.configure(level, log_format)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,9 +53,16 @@ def _configure_logging(level: str) -> None:
     show_default=True,
     help="Least important log lines shown.",
 )
-def main(log_level: str) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"], case_sensitive=False),
+    default="text",
+    show_default=True,
+    help="One line per event: readable text, or a JSON object (every line, the HTTP server's included).",
+)
+def main(log_level: str, log_format: str) -> None:
     """Publish a directory of Markdown articles as RSS, Atom and JSON feeds."""
-    _configure_logging(log_level)
+    _configure_logging(log_level, log_format.lower())
 
 
 @main.command()
@@ -69,14 +75,37 @@ def main(log_level: str) -> None:
     type=click.IntRange(1, 65535),
     help="Port to listen on.",
 )
-def serve(config: Path | None, host: str, port: int) -> None:
-    """Serve the feeds, rescanning the content directory on a schedule."""
+@click.option(
+    "--from",
+    "build_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Serve the build directory that `feedsvc build --out DIR --watch` keeps up to date; read no content.",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    help="Log every request (Combined Log Format, or JSON with --log-format json).",
+)
+def serve(config: Path | None, host: str, port: int, build_dir: Path | None, access_log: bool) -> None:
+    """Serve the feeds, rescanning the content directory on a schedule (or following a build directory)."""
+    from feedsvc.requestlog import ACCESS_LOG_VAR
     from feedsvc.server import run_server  # only `serve` needs the HTTP server
 
-    _settings(config)  # a config error stops here, with exit 2, before any process starts
+    os.environ[ACCESS_LOG_VAR] = "1" if access_log else "0"
+
+    if build_dir is None:
+        _settings(config)  # a config error stops here, with exit 2, before any process starts
     level = logging.getLevelName(logging.getLogger().level).lower()
     try:
-        run_server(config_path(config), host=host, port=port, log_level=level)
+        run_server(
+            None if build_dir is not None else config_path(config),
+            host=host,
+            port=port,
+            log_level=level,
+            build_dir=build_dir,
+        )
     except OSError as error:
         click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
         sys.exit(1)
@@ -87,32 +116,55 @@ def serve(config: Path | None, host: str, port: int) -> None:
 @click.option(
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the feeds to."
 )
-def build(config: Path | None, out: Path) -> None:
-    """Write every feed, the OPML and the index page as static files, then exit."""
-    from feedsvc.cache import open_cache
-    from feedsvc.output import write_snapshot
-    from feedsvc.progress import ScanProgress
-    from feedsvc.refresh import Refresher
-    from feedsvc.store import Store
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the directory up to date, rescanning on the schedule, until SIGTERM or Ctrl-C.",
+)
+def build(config: Path | None, out: Path, watch: bool) -> None:
+    """Write every feed, the OPML, the index page and a manifest as static files, then exit (or --watch)."""
+    from feedsvc.builder import start_builder
 
     settings = _settings(config)
-    cache = open_cache(settings)
-    refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())
-    try:
-        report = refresher.refresh()
-        refresher.flush()
-    finally:
-        if cache is not None:
-            cache.close()
-    snapshot = report.snapshot
+    if watch:
+        _keep_building(settings, out)
+        return
+    builder = start_builder(settings, out, watch=False)
+    builder.stop()
+    snapshot = builder.refresher.store.snapshot
     if snapshot.degraded:
         click.echo(f"feedsvc: {snapshot.degraded}", err=True)
         sys.exit(EXIT_PROBLEMS)
-    written, removed = write_snapshot(snapshot, out)
+    if builder.written is not snapshot:
+        click.echo(f"feedsvc: cannot write the build to {out}", err=True)
+        sys.exit(EXIT_PROBLEMS)
     click.echo(
         f"built {snapshot.feeds} feed documents of {snapshot.articles} articles into {out} "
-        f"({written} files written, {removed} removed, {len(snapshot.problems)} problems)"
+        f"({builder.files_written} files written, {builder.files_removed} removed, {len(snapshot.problems)} problems)"
     )
+
+
+def _keep_building(settings: Settings, out: Path) -> None:
+    """Build, then keep building on the schedule until SIGTERM, SIGINT or Ctrl-C; exit 0."""
+    import signal
+    import threading
+
+    from feedsvc.builder import start_builder
+
+    stopping = threading.Event()
+
+    def stop(number: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    builder = start_builder(settings, out, watch=True)
+    logging.getLogger("feedsvc.build").info("watching %s, building into %s", settings.content_dir, out)
+    try:
+        stopping.wait()
+    finally:
+        builder.stop()
+    logging.getLogger("feedsvc.build").info("stopped")
 
 
 @main.command()

@@ -24,6 +24,8 @@ DEFAULT_PATH = Path("config") / "feedsvc.yaml"
 ENV_VAR = "FEEDSVC_CONFIG"
 # Set by `feedsvc serve` for its worker process: end with the supervising process, even one killed with -9.
 EXIT_WITH_PARENT_VAR = "FEEDSVC_EXIT_WITH_PARENT"
+# A build directory to serve instead of content (`feedsvc serve --from DIR`, or gunicorn workers).
+FROM_VAR = "FEEDSVC_FROM"
 CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
-from feedsvc.model import Format, Snapshot
+from feedsvc.model import Document, Format, Snapshot
 
 FEED_SUFFIXES = tuple(f".{fmt.value}" for fmt in Format)
 
 
-def _write_atomically(path: Path, data: bytes) -> bool:
+def write_atomically(path: Path, data: bytes) -> bool:
     """Write `data` to `path` through a temporary file and a rename; skip identical files."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
@@ -36,9 +37,28 @@ def write_snapshot(snapshot: Snapshot, out: Path) -> tuple[int, int]:
 
     Returns how many files were written (changed) and removed.
     """
+    written = write_documents(snapshot, out)
+    return written, remove_stale_feeds(snapshot, out)
+
+
+def write_documents(snapshot: Snapshot, out: Path, unchanged: Mapping[str, Document] | None = None) -> int:
+    """Write every document of a snapshot under `out`; return how many files changed.
+
+    A document that `unchanged` (what was written last) has with the same ETag is
+    skipped without a look at the disk; others are compared with the file first.
+    """
     written = 0
+    known = unchanged or {}
     for relative, document in sorted(snapshot.documents.items()):
-        written += _write_atomically(out / relative, document.body)
+        before = known.get(relative)
+        if before is not None and before.etag == document.etag:
+            continue
+        written += write_atomically(out / relative, document.body)
+    return written
+
+
+def remove_stale_feeds(snapshot: Snapshot, out: Path) -> int:
+    """Remove the feed files under `out` that the snapshot no longer has; return how many."""
     removed = 0
     feeds_dir = out / "feeds"
     if feeds_dir.is_dir():
@@ -46,4 +66,4 @@ def write_snapshot(snapshot: Snapshot, out: Path) -> tuple[int, int]:
             if path.suffix in FEED_SUFFIXES and f"feeds/{path.name}" not in snapshot.documents and path.is_file():
                 path.unlink()
                 removed += 1
-    return written, removed
+    return removed

@@ -9,6 +9,7 @@ in worker processes. Nothing outside the content directory is opened.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import stat
@@ -154,14 +155,18 @@ class ScanResult:
 @dataclass(frozen=True, slots=True)
 class _Found:
     source: str
-    path: str  # what to open: the file, or the resolved target of a link
+    # What to open when it is not root joined with the source: the resolved target of a
+    # link, or a name that is not valid UTF-8. None otherwise: 100,000 found files then
+    # hold no second path string each.
+    path: str | None
     stamp: Stamp
     size: int
     mtime: float
 
     @classmethod
-    def of(cls, source: str, path: str, info: os.stat_result) -> _Found:
-        return cls(source, path, stamp_of(info), info.st_size, info.st_mtime)
+    def of(cls, source: str, path: str, info: os.stat_result, root: str) -> _Found:
+        own = None if path == os.path.join(root, source) else path
+        return cls(source, own, stamp_of(info), info.st_size, info.st_mtime)
 
 
 @dataclass(slots=True)
@@ -254,7 +259,7 @@ def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
                 walk.folders.append(source)
             elif stat.S_ISREG(info.st_mode) and is_article_name(name):
-                yield _Found.of(source, path, info)
+                yield _Found.of(source, path, info, root)
 
 
 def _open_flags() -> int:
@@ -363,7 +368,7 @@ def _candidates(root: Path, previous: ContentIndex, changed: Collection[str], wa
         else:
             targets.files.add(source)
             if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1]):
-                targets.found.append(_Found.of(source, path, info))
+                targets.found.append(_Found.of(source, path, info, str(root)))
     return targets
 
 
@@ -444,7 +449,7 @@ def scan_content(
     root_text = str(root)
     keep_bodies = len(to_read) <= MAX_KEPT_BODIES
     results = _parse_all(
-        to_read, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
+        to_read, root_text, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
     )
     bodies: dict[str, str] = {}
     failed = 0
@@ -455,12 +460,11 @@ def scan_content(
             failed += 1
         elif keep_bodies:
             bodies[item.source] = body
-        own_path = None if item.path == os.path.join(root_text, *item.source.split("/")) else item.path
         # Keyed by the result's own source string (a parsed copy, from a worker): one string per file.
         # The stamp is copied too: what a walk made is then all let go together, and the memory
         # it took goes back whole instead of staying pinned by one small object per file.
         entries[result.source] = Entry(
-            stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=own_path
+            stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=item.path
         )
         reread.append(result.source)
     if walk.unreadable:
@@ -493,8 +497,21 @@ def scan_content(
     )
 
 
+def _chunks(to_read: list[tuple[_Found, Entry | None]], root: str) -> Iterator[list[tuple[str, str, int, float]]]:
+    """The files to read as (source, path, size, mtime) lists of CHUNK_FILES, made as they are needed."""
+    chunk: list[tuple[str, str, int, float]] = []
+    for found, _ in to_read:
+        chunk.append((found.source, found.path or os.path.join(root, found.source), found.size, found.mtime))
+        if len(chunk) == CHUNK_FILES:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _parse_all(
     to_read: list[tuple[_Found, Entry | None]],
+    root: str,
     parse: Parse,
     *,
     max_bytes: int,
@@ -506,35 +523,38 @@ def _parse_all(
 
     Results are handed on chunk by chunk, so that the caller can keep what it needs
     and let the rest go: a cold scan never holds two copies of the whole index.
+    Chunks are made as they are handed out, not all at once.
     """
-    items = [(f.source, f.path, f.size, f.mtime) for f, _ in to_read]
-    total = len(items)
-    chunks = deque(items[i : i + CHUNK_FILES] for i in range(0, total, CHUNK_FILES))
+    total = len(to_read)
+    upcoming = _chunks(to_read, root)
+    unfinished: deque[list[tuple[str, str, int, float]]] = deque()  # handed to workers, results not taken yet
     done = 0
     if executor is not None and total >= PARALLEL_MIN_FILES:
         try:
             # A few chunks in flight at a time: enough to keep every worker busy, few enough
             # that results never pile up faster than they are taken in.
             futures: deque[Future[list[ParseResult]]] = deque()
-            waiting = deque(chunks)
-            while waiting or futures:
-                while waiting and len(futures) < IN_FLIGHT_CHUNKS:
-                    futures.append(
-                        executor.submit(read_and_parse_chunk, waiting.popleft(), parse, max_bytes, keep_bodies)
-                    )
+            while True:
+                while len(futures) < IN_FLIGHT_CHUNKS:
+                    chunk = next(upcoming, None)
+                    if chunk is None:
+                        break
+                    unfinished.append(chunk)
+                    futures.append(executor.submit(read_and_parse_chunk, chunk, parse, max_bytes, keep_bodies))
+                if not futures:
+                    return
                 batch = futures[0].result()
                 futures.popleft()  # let go of the future, and the results it holds
-                chunks.popleft()
+                unfinished.popleft()
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
                 yield from batch
-            return
         except (BrokenExecutor, OSError) as error:
             # Worker processes are an optimisation: without them the same work is done here.
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
-    while chunks:
-        batch = read_and_parse_chunk(chunks.popleft(), parse, max_bytes, keep_bodies)
+    for chunk in itertools.chain(unfinished, upcoming):
+        batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
         done += len(batch)
         if progress is not None:
             progress(done, total)

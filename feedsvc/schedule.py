@@ -26,7 +26,7 @@ class Schedule:
             self._scheduler.shutdown(wait=True)
 
 
-def start_scheduler(job: Callable[[], None], *, every: int, soon: Callable[[], None] | None = None) -> Schedule:
+def start_scheduler(job: Callable[[], object], *, every: int, soon: Callable[[], object] | None = None) -> Schedule:
     """Run `job` every `every` seconds, one run at a time; missed runs collapse into one.
 
     `soon`, if given, runs once in the background right after the start (the first

@@ -10,8 +10,10 @@ threads would only contend for the interpreter (measured in benchmarks/).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import socket
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from granian import Granian
 from granian.constants import HTTPModes, Interfaces
 from granian.log import LogLevels
 
-from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR
+from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FROM_VAR
 
 log = logging.getLogger("feedsvc")
 
@@ -33,6 +35,22 @@ _LOGGING = {
         "granian.access": {"handlers": [], "propagate": True},
     },
 }
+
+
+class _Server(Granian):  # type: ignore[misc,valid-type]
+    """granian's supervisor, except that SIGHUP goes to the worker, which reloads the config in place.
+
+    granian would start a new worker instead: with an invalid config that worker
+    could not start, and the whole server would stop.
+    """
+
+    def signal_handler_reload(self, *args: object, **kwargs: object) -> None:
+        log.info("SIGHUP: reloading the config")
+        for worker in list(self.wrks):
+            pid = worker.inner.pid
+            if pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGHUP)
 
 
 def _check_free(host: str, port: int) -> None:
@@ -51,17 +69,25 @@ def _check_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
-def run_server(config_file: Path, *, host: str, port: int, log_level: str = "info") -> None:
-    """Serve the feeds of a config file until SIGTERM or Ctrl-C.
+def run_server(
+    config_file: Path | None, *, host: str, port: int, log_level: str = "info", build_dir: Path | None = None
+) -> None:
+    """Serve the feeds of a config file (or of a build directory) until SIGTERM or Ctrl-C.
 
     Raises:
         OSError: the address cannot be bound.
     """
     _check_free(host, port)
-    # The worker process loads the config again, by this name, and ends with its supervisor.
-    os.environ[ENV_VAR] = str(config_file.resolve())
+    # The worker process loads the config again, by this name (or follows the build
+    # directory), and ends with its supervisor.
+    if build_dir is not None:
+        os.environ[FROM_VAR] = str(build_dir.resolve())
+    else:
+        os.environ.pop(FROM_VAR, None)
+        if config_file is not None:
+            os.environ[ENV_VAR] = str(config_file.resolve())
     os.environ[EXIT_WITH_PARENT_VAR] = "1"
-    server = Granian(
+    server = _Server(
         APP_FACTORY,
         address=host,
         port=port,
@@ -75,5 +101,5 @@ def run_server(config_file: Path, *, host: str, port: int, log_level: str = "inf
         log_level=LogLevels(log_level),
         log_dictconfig=_LOGGING,
     )
-    log.info("serving %s on http://%s:%d/", config_file, host, port)
+    log.info("serving %s on http://%s:%d/", build_dir or config_file, host, port)
     server.serve()

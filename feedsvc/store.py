@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from feedsvc.model import Snapshot
+
+log = logging.getLogger("feedsvc.store")
 
 
 class Store:
@@ -10,6 +15,7 @@ class Store:
 
     def __init__(self, snapshot: Snapshot | None = None) -> None:
         self._snapshot = snapshot if snapshot is not None else Snapshot(documents={}, redirects={}, max_age=0)
+        self._listeners: list[Callable[[Snapshot], None]] = []
 
     @property
     def snapshot(self) -> Snapshot:
@@ -17,5 +23,14 @@ class Store:
         return self._snapshot
 
     def replace(self, snapshot: Snapshot) -> None:
-        """Swap in a new snapshot in one step."""
+        """Swap in a new snapshot in one step, then tell the listeners (a failing one is only logged)."""
         self._snapshot = snapshot
+        for listener in self._listeners:
+            try:
+                listener(snapshot)
+            except Exception:
+                log.exception("a snapshot listener failed")
+
+    def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call `listener` with each new snapshot (metrics count refreshes this way)."""
+        self._listeners.append(listener)

@@ -192,6 +192,8 @@ def create_app(store: Store) -> Flask:
     # `/feeds//all.rss` is not a feed URL: answer 404, not a redirect to a guessed one.
     app.url_map.merge_slashes = False
     metrics = Metrics(lambda: store.snapshot, time.time)
+    metrics.observe_snapshot(store.snapshot)  # the first refresh, done before the app existed
+    store.subscribe(metrics.observe_snapshot)
 
     @app.get("/")
     @app.get("/index.html")

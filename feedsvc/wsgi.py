@@ -1,5 +1,8 @@
 """WSGI entry point for other servers, such as gunicorn: `gunicorn 'feedsvc.wsgi:create()'`.
 
+With FEEDSVC_FROM=DIR, every worker serves the build directory that one
+`feedsvc build --out DIR --watch` keeps up to date: no worker reads content.
+
 Each process that calls `create` runs its own first refresh and its own
 scheduler (one scheduler per process), so do not preload the app in a master
 process that forks workers afterwards: the scheduler thread would not survive the fork.
@@ -8,15 +11,21 @@ process that forks workers afterwards: the scheduler thread would not survive th
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import multiprocessing.util
 import os
 import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask
 
-from feedsvc.config import EXIT_WITH_PARENT_VAR, config_path, load_settings
-from feedsvc.service import start_service
+from feedsvc import logs
+from feedsvc.config import EXIT_WITH_PARENT_VAR, FROM_VAR, config_path, load_settings
+from feedsvc.requestlog import ACCESS_LOG_VAR, RequestLog
+from feedsvc.service import FollowingService, Service, start_following, start_service
 
 _PR_SET_PDEATHSIG = 1
 
@@ -30,18 +39,42 @@ def _exit_with_parent() -> None:
         return
 
 
-def create(config: str | None = None) -> Flask:
-    """Load the config (argument, else $FEEDSVC_CONFIG, else config/feedsvc.yaml) and start a service.
+def _on_hangup(service: Service | FollowingService, config_file: Path, signum: int, frame: object) -> None:
+    """Reload in a thread of its own: a first refresh with the new config may take a while."""
+    work: Callable[[], object] = (
+        service.follower.check_safely
+        if isinstance(service, FollowingService)
+        else functools.partial(service.reload, config_file)
+    )
+    threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+
+
+def create(config: str | None = None, build_dir: str | None = None) -> Flask:
+    """Start a service and return its app.
+
+    With a build directory (argument, else $FEEDSVC_FROM) it serves what `feedsvc build`
+    wrote there and reads no content; otherwise it loads the config (argument, else
+    $FEEDSVC_CONFIG, else config/feedsvc.yaml) and refreshes on its own schedule.
 
     Raises:
         ConfigError: the configuration is invalid; the message names the file and the key.
     """
-    if os.environ.get(EXIT_WITH_PARENT_VAR) == "1":
+    under_feedsvc_serve = os.environ.get(EXIT_WITH_PARENT_VAR) == "1"
+    if under_feedsvc_serve:
         _exit_with_parent()
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    service = start_service(load_settings(config_path(config)))
+        logs.configure(logging.INFO)  # in the format $FEEDSVC_LOG_FORMAT names
+    build_dir = build_dir or os.environ.get(FROM_VAR) or None
+    service: Service | FollowingService = (
+        start_following(Path(build_dir)) if build_dir else start_service(load_settings(config_path(config)))
+    )
     # Stopped when the process exits: a multiprocessing worker (granian's) skips atexit
     # handlers but runs these finalizers; a plain process runs them at exit as well.
     multiprocessing.util.Finalize(None, service.stop, exitpriority=10)
+    if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
+        # `feedsvc serve` passes SIGHUP on to this process: reload here, serving on meanwhile.
+        # (gunicorn's master handles SIGHUP itself, by restarting its workers.)
+        signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_path(config)))
+    if os.environ.get(ACCESS_LOG_VAR, "1") != "0":
+        service.app.wsgi_app = RequestLog(service.app.wsgi_app)  # type: ignore[method-assign]
     return service.app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -106,15 +107,16 @@ def test_build_writes_feeds_laid_out_like_the_urls(runner: CliRunner, tmp_path: 
 
 
 def test_build_is_reproducible_and_skips_unchanged_files(runner: CliRunner, tmp_path: Path, content_dir: Path) -> None:
-    """A second build of unchanged content writes no file and leaves every byte as it was."""
+    """A second build of unchanged content writes no file and leaves every byte as it was (but the status's)."""
     write_corpus(content_dir, 5)
     config = _config(tmp_path, content_dir)
     out = tmp_path / "out"
     runner.invoke(main, ["build", "--config", str(config), "--out", str(out)])
-    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "status.json"}
     result = runner.invoke(main, ["build", "--config", str(config), "--out", str(out)])
     assert "(0 files written, 0 removed" in result.output
-    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.name != "status.json"} == before
+    assert json.loads((out / "status.json").read_text(encoding="utf-8"))["last_scan"]["files_seen"] == 5
 
 
 def test_build_removes_feeds_no_longer_built(runner: CliRunner, tmp_path: Path, content_dir: Path) -> None:

@@ -1,0 +1,222 @@
+"""A build directory: the built documents as plain files, and a manifest that says what they are.
+
+`feedsvc build --out DIR` writes one (and `--watch` keeps it up to date);
+`feedsvc serve --from DIR` serves one without reading any content. The
+manifest (`manifest.json`) lists every document with its media type, ETag and
+Last-Modified, the redirects, and what content holds (articles, problems); the
+same content gives the same manifest. The status (`status.json`) says when the
+last refresh ran and what it did: a heartbeat, rewritten by every refresh.
+Each file is replaced by an atomic rename, documents first, the manifest after
+them, so a reader always finds the files a manifest names, or newer ones, which
+it recognises because their ETag differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feedsvc.documents import make_document
+from feedsvc.model import Document, Problem, ScanStats, Snapshot
+from feedsvc.output import remove_stale_feeds, write_atomically, write_documents
+
+MANIFEST = "manifest.json"
+STATUS = "status.json"
+MANIFEST_FORMAT = 1
+# A manifest is small: even 10,000 categories stay far below this.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
+class BuildError(ValueError):
+    """A build directory that cannot be served (yet): no manifest, a broken one, or files mid-update."""
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def manifest_of(snapshot: Snapshot) -> bytes:
+    """Return the manifest of a snapshot: its documents (without bodies), redirects and what content holds.
+
+    The same content gives the same bytes: when a refresh ran is in the status file.
+    """
+    data = {
+        "format": MANIFEST_FORMAT,
+        "max_age": snapshot.max_age,
+        "documents": {
+            path: {
+                "type": document.media_type,
+                "etag": document.etag,
+                "last_modified": _time(document.last_modified),
+                "size": len(document.body),
+            }
+            for path, document in sorted(snapshot.documents.items())
+        },
+        "redirects": dict(sorted(snapshot.redirects.items())),
+        "content": {
+            "articles": snapshot.articles,
+            "held": snapshot.held,
+            "feeds": snapshot.feeds,
+            "problems": [[p.source, p.reason] for p in snapshot.problems],
+            "degraded": snapshot.degraded,
+        },
+    }
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
+
+
+def status_of(snapshot: Snapshot) -> bytes:
+    """Return the status of a build: the last refresh (when, how long, what it did) and failed refreshes."""
+    scan = snapshot.last_scan
+    data = {
+        "format": MANIFEST_FORMAT,
+        "refreshes_failed": snapshot.refreshes_failed,
+        "last_scan": None
+        if scan is None
+        else {
+            "started": scan.started.isoformat(),
+            "duration_s": scan.duration_s,
+            "files_seen": scan.files_seen,
+            "files_parsed": scan.files_parsed,
+            "files_failed": scan.files_failed,
+            "feeds_rebuilt": scan.feeds_rebuilt,
+        },
+    }
+    return json.dumps(data, indent=1).encode("utf-8") + b"\n"
+
+
+def write_build(snapshot: Snapshot, out: Path, previous: Snapshot | None = None) -> tuple[int, int]:
+    """Write a snapshot's documents, then its manifest, then remove feeds it no longer has.
+
+    In that order, a server that reads the old manifest meanwhile still finds its files.
+    Documents with the ETag they had in `previous` (the snapshot written last) are not
+    written again. Returns how many files were written and removed.
+    """
+    written = write_documents(snapshot, out, unchanged=previous.documents if previous is not None else {})
+    written += write_atomically(out / MANIFEST, manifest_of(snapshot))
+    removed = remove_stale_feeds(snapshot, out)
+    write_atomically(out / STATUS, status_of(snapshot))  # each refresh's heartbeat: not counted as a change
+    return written, removed
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestStamp:
+    """What tells a new manifest (or status) from the one already read, without reading it."""
+
+    manifest: tuple[int, int, int] | None
+    status: tuple[int, int, int] | None
+
+
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+def manifest_stamp(directory: Path) -> ManifestStamp:
+    """Return the stamp of a build directory's manifest and status (None for a file that is not there)."""
+    return ManifestStamp(_file_stamp(directory / MANIFEST), _file_stamp(directory / STATUS))
+
+
+def _read_json(directory: Path, name: str = MANIFEST) -> dict[str, Any]:
+    path = directory / name
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as error:
+        raise BuildError(f"{path}: cannot be read: {error.strerror or error} (expected a build directory)") from None
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise BuildError(f"{path}: larger than {MAX_MANIFEST_BYTES:,} bytes (expected a manifest)")
+    try:
+        data = json.loads(raw)
+    except ValueError as error:
+        raise BuildError(f"{path}: not JSON: {error} (expected a manifest written by feedsvc build)") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        raise BuildError(f"{path}: format is not {MANIFEST_FORMAT} (expected a manifest written by this feedsvc)")
+    return data
+
+
+def _document_path(directory: Path, relative: str) -> Path:
+    """The file of a manifest entry, refusing any name that would leave the directory."""
+    parts = relative.split("/")
+    if not relative or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
+        raise BuildError(f"{directory / MANIFEST}: document {relative!r} is not a path inside the build")
+    return directory.joinpath(*parts)
+
+
+def _stats(scan: Mapping[str, Any] | None) -> ScanStats | None:
+    if scan is None:
+        return None
+    return ScanStats(
+        started=datetime.fromisoformat(scan["started"]),
+        duration_s=float(scan["duration_s"]),
+        files_seen=int(scan["files_seen"]),
+        files_parsed=int(scan["files_parsed"]),
+        files_failed=int(scan["files_failed"]),
+        feeds_rebuilt=int(scan["feeds_rebuilt"]),
+    )
+
+
+def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
+    """Read a build directory into a snapshot, reusing the previous snapshot's unchanged documents.
+
+    Only documents whose ETag changed are read; each is checked against its ETag,
+    so a file replaced after the manifest was read (a build under way) is noticed.
+
+    Raises:
+        BuildError: no readable manifest, a document missing, or a file that does not
+            match the manifest yet; the message names the file.
+    """
+    data = _read_json(directory)
+    old: Mapping[str, Document] = previous.documents if previous is not None else {}
+    documents: dict[str, Document] = {}
+    try:
+        listed = data["documents"]
+        for relative, entry in listed.items():
+            etag, media_type = str(entry["etag"]), str(entry["type"])
+            kept = old.get(relative)
+            if kept is not None and kept.etag == etag and kept.media_type == media_type:
+                documents[relative] = kept
+                continue
+            path = _document_path(directory, relative)
+            try:
+                body = path.read_bytes()
+            except OSError as error:
+                raise BuildError(f"{path}: cannot be read: {error.strerror or error} (expected a built file)") from None
+            modified = entry.get("last_modified")
+            document = make_document(body, media_type, None if modified is None else datetime.fromisoformat(modified))
+            if document.etag != etag:
+                raise BuildError(f"{path}: does not match the manifest's ETag (a build is being written)")
+            documents[relative] = document
+        health = data["content"]
+        if not isinstance(health, dict):
+            raise TypeError("'content' is not a mapping")
+        try:
+            status = _read_json(directory, STATUS)
+        except BuildError:  # written after the manifest: a build not yet through, or an older one
+            status = {"last_scan": None, "refreshes_failed": 0}
+        return Snapshot(
+            documents=documents,
+            redirects={str(k): str(v) for k, v in data["redirects"].items()},
+            max_age=int(data["max_age"]),
+            articles=int(health["articles"]),
+            held=int(health["held"]),
+            feeds=int(health["feeds"]),
+            problems=tuple(Problem(str(s), str(r)) for s, r in health["problems"]),
+            last_scan=_stats(status.get("last_scan")),
+            degraded=None if health["degraded"] is None else str(health["degraded"]),
+            refreshes_failed=int(status.get("refreshes_failed", 0)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        if isinstance(error, BuildError):
+            raise
+        raise BuildError(
+            f"{directory / MANIFEST}: a field is missing or wrong ({type(error).__name__}: {error}) "
+            "(expected a manifest written by feedsvc build)"
+        ) from None

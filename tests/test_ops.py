@@ -1,0 +1,256 @@
+"""Operations: JSON logs, the request log, refresh metrics, config reload, and the real server's signals."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from feedsvc import logs
+from feedsvc.config import Settings
+from feedsvc.refresh import Refresher
+from feedsvc.requestlog import RequestLog
+from feedsvc.service import start_service
+from feedsvc.store import Store
+from feedsvc.web import create_app
+from tests.conftest import Clock
+from tests.corpus import write_article, write_corpus
+from tests.test_server import BIN, _free_port, _get, _wait_for
+
+COMBINED = re.compile(
+    r'^(?P<remote>\S+) - - \[(?P<time>[^\]]+)\] "(?P<method>\S+) (?P<path>\S+) (?P<protocol>[^"]+)" '
+    r'(?P<status>\d{3}) (?P<bytes>\d+) "(?P<referer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)" [\d.]+ms$'
+)
+
+
+# --- log formats --------------------------------------------------------------------------------------------------
+
+
+def test_json_lines_carry_level_logger_message_and_extra_fields() -> None:
+    """A JSON line is one object: UTC time, level, logger, message, the record's extra fields, the exception."""
+    record = logging.LogRecord("feedsvc.refresh", logging.WARNING, __file__, 1, "refresh of %d files", (3,), None)
+    record.status = 304
+    line = logs.JsonFormatter().format(record)
+    data = json.loads(line)
+    assert "\n" not in line
+    assert data["level"] == "warning"
+    assert data["logger"] == "feedsvc.refresh"
+    assert data["message"] == "refresh of 3 files"
+    assert data["status"] == 304
+    assert data["time"].endswith("+00:00")
+
+    try:
+        raise ValueError("证券 broken")
+    except ValueError:
+        import sys
+
+        failed = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    data = json.loads(logs.JsonFormatter().format(failed))
+    assert "ValueError: 证券 broken" in data["exception"]
+
+
+def test_configure_json_makes_every_logger_write_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """After configure(json), lines from any logger (the server's own included) are JSON objects."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.configure("info", "json")
+        logging.getLogger("_granian").info("Listening at: http://127.0.0.1:1")
+        logging.getLogger("feedsvc").warning("a warning")
+        lines = capsys.readouterr().err.strip().splitlines()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    assert [json.loads(line)["logger"] for line in lines] == ["_granian", "feedsvc"]
+
+
+# --- the request log ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def logged_app(content_dir: Path, settings: Settings) -> Flask:
+    write_corpus(content_dir, 3)
+    store = Store()
+    Refresher(settings, store, clock=Clock()).refresh()
+    app = create_app(store)
+    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def test_each_request_is_logged_in_combined_log_format(logged_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """One line per request, as nginx writes it: address, time, request line, status, bytes, referer, agent."""
+    client = logged_app.test_client()
+    caplog.set_level(logging.INFO, "feedsvc.access")
+    first = client.get("/feeds/all.rss?x=1", headers={"User-Agent": 'Reader "quoted"/1.0', "Referer": "https://r/"})
+    client.get("/feeds/all.rss", headers={"If-None-Match": first.headers["ETag"]})
+    client.head("/feeds/all.atom")
+    client.get("/feeds/missing.rss")
+
+    records = [r for r in caplog.records if r.name == "feedsvc.access"]
+    assert len(records) == 4
+    lines = [COMBINED.match(r.getMessage()) for r in records]
+    assert all(lines), [r.getMessage() for r in records]
+    get, not_modified, head, missing = (m.groupdict() for m in lines if m)
+    assert (get["method"], get["path"], get["status"]) == ("GET", "/feeds/all.rss?x=1", "200")
+    assert int(get["bytes"]) == len(first.data)
+    assert get["agent"] == 'Reader \\"quoted\\"/1.0'
+    assert get["referer"] == "https://r/"
+    assert (not_modified["status"], not_modified["bytes"]) == ("304", "0")
+    assert (head["method"], head["status"], head["bytes"]) == ("HEAD", "200", "0")
+    assert missing["status"] == "404"
+    assert records[0].status == 200  # type: ignore[attr-defined]
+    assert records[0].bytes == len(first.data)  # type: ignore[attr-defined]
+    assert records[0].user_agent == 'Reader \\"quoted\\"/1.0'  # type: ignore[attr-defined]
+
+
+def test_control_characters_in_a_request_cannot_forge_log_lines(
+    logged_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newline in a header is escaped: the line stays one line."""
+    caplog.set_level(logging.INFO, "feedsvc.access")
+    environ = {"HTTP_USER_AGENT": "evil\n127.0.0.1 - - fake line"}
+    logged_app.test_client().get("/feeds/all.json", environ_base=environ)
+    (record,) = [r for r in caplog.records if r.name == "feedsvc.access"]
+    assert "\n" not in record.getMessage()
+    assert "evil\\x0a127.0.0.1" in record.getMessage()
+
+
+# --- metrics ------------------------------------------------------------------------------------------------------
+
+
+def test_metrics_count_refreshes_files_feeds_and_the_304_ratio(content_dir: Path, settings: Settings) -> None:
+    """Each refresh lands in the duration histogram once; parsed files and rebuilt feeds add up; 304s are a ratio."""
+    write_corpus(content_dir, 4)
+    store = Store()
+    clock = Clock()
+    refresher = Refresher(settings, store, clock=clock)
+    refresher.refresh()
+    client = create_app(store).test_client()
+    write_article(content_dir, "new.md", {"title": "New", "date": "2025-01-01"})
+    refresher.refresh()
+    store.replace(store.snapshot)  # the same refresh again (as when only marked degraded): not counted twice
+
+    etag = client.get("/feeds/all.rss").headers["ETag"]
+    client.get("/feeds/all.rss", headers={"If-None-Match": etag})
+    client.get("/feeds/all.rss", headers={"If-None-Match": etag})
+    client.get("/feeds/all.rss")
+    text = client.get("/metrics").data.decode()
+
+    def value(name: str) -> float:
+        match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+        assert match, name
+        return float(match.group(1))
+
+    assert value("feedsvc_refresh_duration_seconds_count") == 2
+    assert value('feedsvc_refresh_files_total{outcome="parsed"}') == 5
+    assert value('feedsvc_refresh_files_total{outcome="failed"}') == 0
+    assert value("feedsvc_refresh_feeds_rebuilt_total") > 0
+    assert value("feedsvc_http_not_modified_ratio") == 0.5
+    assert value('feedsvc_http_requests_total{format="rss",route="feed",status="304"}') == 2
+    assert value("feedsvc_articles") == 5
+    assert "feedsvc_snapshot_age_seconds" in text
+
+
+# --- config reload ------------------------------------------------------------------------------------------------
+
+
+def _write_config(path: Path, content: Path, title: str, extra: str = "") -> Path:
+    path.write_text(
+        f"site:\n  title: {title}\n  link: https://www.example.com/\n  feed_url: https://feeds.example.com/\n"
+        f"content:\n  dir: {content}\nscan:\n  interval_seconds: 1\n{extra}",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_reload_swaps_in_a_valid_config_and_keeps_the_old_on_an_invalid_one(
+    tmp_path: Path, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A valid new config takes over (new feeds); an invalid one is logged, naming the key, and changes nothing."""
+    from feedsvc.config import load_settings
+
+    write_corpus(content_dir, 3)
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
+    service = start_service(load_settings(config), scheduled=False)
+    client = service.app.test_client()
+    try:
+        assert b"Old Title" in client.get("/feeds/all.rss").data
+
+        _write_config(config, content_dir, "New Title")
+        assert service.reload(config)
+        assert b"New Title" in client.get("/feeds/all.rss").data
+
+        before = client.get("/feeds/all.rss").data
+        _write_config(config, content_dir, "Broken", extra="feeds:\n  limit: many\n")
+        caplog.set_level(logging.ERROR, "feedsvc")
+        assert not service.reload(config)
+        assert client.get("/feeds/all.rss").data == before
+        message = " ".join(r.getMessage() for r in caplog.records)
+        assert "config reload" in message
+        assert "feeds.limit" in message
+        assert "running config stays" in message
+
+        assert not service.reload(config.with_name("missing.yaml"))
+        assert client.get("/feeds/all.rss").data == before
+    finally:
+        service.stop()
+
+
+# --- the real server: JSON logs, SIGHUP and SIGTERM --------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _serve(command: list[str], port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        try:
+            _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "the server to answer")
+            yield process, Path(log.name)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_serve_logs_json_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path, content_dir: Path) -> None:
+    """Every line is JSON (the server's own and requests too); SIGHUP reloads or keeps; SIGTERM exits 0."""
+    write_corpus(content_dir, 3)
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
+    port = _free_port()
+    command = [str(BIN / "feedsvc"), "--log-format", "json", "serve", "--config", str(config), "--port", str(port)]
+    base = f"http://127.0.0.1:{port}"
+    with _serve(command, port) as (process, log):
+        assert b"Old Title" in _get(base + "/feeds/all.rss", {"User-Agent": "TestReader/2"})[2]
+
+        _write_config(config, content_dir, "Broken", extra="feeds:\n  limit: many\n")
+        process.send_signal(signal.SIGHUP)
+        _wait_for(lambda: "running config stays" in log.read_text(encoding="utf-8"), "the refusal to be logged")
+        assert b"Old Title" in _get(base + "/feeds/all.rss")[2]
+
+        _write_config(config, content_dir, "New Title")
+        process.send_signal(signal.SIGHUP)
+        _wait_for(lambda: b"New Title" in _get(base + "/feeds/all.rss")[2], "the new config to take over")
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        time.sleep(0.1)
+        lines = log.read_text(encoding="utf-8").splitlines()
+
+    records = [json.loads(line) for line in lines]  # every line parses
+    loggers = {r["logger"] for r in records}
+    assert {"_granian", "feedsvc.access", "feedsvc"} <= loggers
+    access = [r for r in records if r["logger"] == "feedsvc.access" and r.get("user_agent") == "TestReader/2"]
+    assert [(r["status"], r["path"]) for r in access] == [(200, "/feeds/all.rss")]
+    assert any("feeds.limit" in r["message"] for r in records if r["level"] == "error")
