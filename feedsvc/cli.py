@@ -1,4 +1,4 @@
-"""The command line: `feedsvc serve | build | check`. The only module that imports click."""
+"""The command line: `feedsvc serve | build | check | health`. The only module that imports click."""
 
 from __future__ import annotations
 
@@ -205,3 +205,37 @@ def check(config: Path | None) -> None:
         f"{len(snapshot.problems)} problems; {snapshot.feeds} feed documents"
     )
     sys.exit(EXIT_PROBLEMS if snapshot.problems else 0)
+
+
+@main.command()
+@click.option(
+    "--url",
+    default="http://127.0.0.1:8080/healthz",
+    show_default=True,
+    help="The /healthz address of the service to ask.",
+)
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 300), help="Seconds to wait.")
+@click.option(
+    "--strict", is_flag=True, help="Fail when the service is degraded too (not only when it does not answer)."
+)
+def health(url: str, timeout: float, strict: bool) -> None:
+    """Ask a running service whether it is healthy: exit 0 if it is, 1 if not (for container health checks).
+
+    Degraded (the content directory unreadable, the last good feeds serving) counts as
+    healthy unless --strict: restarting the service would not bring the content back.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - an address the operator gives
+            report = json.loads(response.read())
+    except (OSError, ValueError) as error:
+        click.echo(f"feedsvc: {url}: no answer: {error}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    status = report.get("status") if isinstance(report, dict) else None
+    click.echo(f"{url}: {status}" + (f" ({report.get('reason')})" if status == "degraded" else ""))
+    if status == "ok" or (status == "degraded" and not strict):
+        return
+    sys.exit(EXIT_PROBLEMS)

@@ -254,3 +254,51 @@ def test_serve_logs_json_reloads_on_sighup_and_stops_on_sigterm(tmp_path: Path, 
     access = [r for r in records if r["logger"] == "feedsvc.access" and r.get("user_agent") == "TestReader/2"]
     assert [(r["status"], r["path"]) for r in access] == [(200, "/feeds/all.rss")]
     assert any("feeds.limit" in r["message"] for r in records if r["level"] == "error")
+
+
+@pytest.mark.slow
+def test_sigterm_under_load_truncates_no_answer_and_exits_zero(tmp_path: Path, content_dir: Path) -> None:
+    """Clients keep asking while SIGTERM arrives: every answer that started is complete and right; exit 0."""
+    import http.client
+    import threading
+
+    write_corpus(content_dir, 20)
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Site")
+    port = _free_port()
+    command = [str(BIN / "feedsvc"), "serve", "--no-access-log", "--config", str(config), "--port", str(port)]
+    with _serve(command, port) as (process, _):
+        expected = _get(f"http://127.0.0.1:{port}/feeds/all.rss")[2]
+        complete: list[int] = []
+        broken: list[str] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            while not stop.is_set():
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    connection.request("GET", "/feeds/all.rss")
+                    response = connection.getresponse()
+                    body = response.read()  # raises IncompleteRead on a truncated answer
+                    if response.status != 200 or body != expected:
+                        broken.append(f"{response.status}: {len(body)} bytes")
+                    else:
+                        complete.append(1)
+                except http.client.IncompleteRead as error:
+                    broken.append(f"truncated: {error!r}")
+                except (ConnectionError, http.client.RemoteDisconnected):
+                    return  # no longer accepting: the server is going away
+                finally:
+                    connection.close()
+
+        threads = [threading.Thread(target=client) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        _wait_for(lambda: len(complete) > 200, "clients to be busy")
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=15)
+    assert code == 0
+    assert broken == []
+    assert len(complete) > 200

@@ -1,0 +1,305 @@
+"""nginx with proxy_cache in front of `feedsvc serve`, configured by the shipped deploy/nginx/feedsvc.conf.
+
+The snippet's placeholders are filled in (an upstream, a listen address and a
+cache directory under tmp_path), it is included in a minimal nginx.conf whose
+every path is under tmp_path, and a real nginx (Debian's, found on PATH or in
+/usr/sbin) runs it in front of a real feedsvc. Without nginx the tests skip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import gzip
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+import pytest
+
+from tests.corpus import write_article, write_corpus
+from tests.test_server import BIN, _free_port, _get, _running, _wait_for
+
+
+def _find_nginx() -> str | None:
+    found = shutil.which("nginx")
+    if found is None and os.access("/usr/sbin/nginx", os.X_OK):
+        found = "/usr/sbin/nginx"
+    return found
+
+
+NGINX = _find_nginx()
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(NGINX is None, reason="no nginx on PATH or in /usr/sbin")]
+
+SNIPPET = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "feedsvc.conf"
+PLACEHOLDERS = ("FEEDSVC_UPSTREAM", "FEEDSVC_LISTEN", "FEEDSVC_CACHE_DIR")
+INTERVAL = 2  # scan.interval_seconds, and so the feeds' max-age
+CACHE_CONTROL = f"public, max-age={INTERVAL}"
+READER = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json"}
+GZIP = {**READER, "Accept-Encoding": "gzip"}
+
+Answer = tuple[int, Message, bytes]
+
+
+@dataclass(frozen=True)
+class Stack:
+    """feedsvc, and nginx in front of it."""
+
+    direct: str  # feedsvc's base URL
+    proxy: str  # nginx's base URL
+    content: Path
+
+
+def _render(prefix: Path, upstream_port: int, listen_port: int) -> Path:
+    """Fill in the shipped snippet and include it in an nginx.conf that keeps everything under `prefix`."""
+    text = SNIPPET.read_text(encoding="utf-8")
+    values = {
+        "FEEDSVC_UPSTREAM": f"127.0.0.1:{upstream_port}",
+        "FEEDSVC_LISTEN": f"127.0.0.1:{listen_port}",
+        "FEEDSVC_CACHE_DIR": str(prefix / "cache"),
+    }
+    for name in PLACEHOLDERS:
+        assert name in text, f"{SNIPPET.name} lost its placeholder {name}"
+        text = text.replace(name, values[name])
+    assert "FEEDSVC_" not in text, "a placeholder the test does not know of"
+    snippet = prefix / "feedsvc.conf"
+    snippet.write_text(text, encoding="utf-8")
+    # nginx started as root switches its workers to `nobody`, who cannot read tmp_path: stay who we are.
+    user = ""
+    if os.geteuid() == 0:
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};"
+    temp_paths = "\n".join(
+        f"    {kind}_temp_path {prefix / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        f"""daemon off;
+{user}
+worker_processes 1;
+pid {prefix / "nginx.pid"};
+error_log {prefix / "error.log"} info;
+events {{
+    worker_connections 256;
+}}
+http {{
+    access_log {prefix / "access.log"};
+{temp_paths}
+    include {snippet};
+}}
+""",
+        encoding="utf-8",
+    )
+    return conf
+
+
+@contextmanager
+def _nginx(prefix: Path, upstream_port: int, listen_port: int) -> Iterator[None]:
+    """Run nginx with the rendered snippet until the block ends; its error log is printed (shown on failure)."""
+    assert NGINX is not None
+    prefix.mkdir()
+    conf = _render(prefix, upstream_port, listen_port)
+    command = [NGINX, "-c", str(conf), "-p", f"{prefix}/"]
+    checked = subprocess.run([*command, "-t"], capture_output=True, timeout=30, check=False)
+    assert checked.returncode == 0, checked.stderr.decode(errors="replace")
+    try:
+        with _running(command, listen_port):
+            yield
+    finally:
+        with contextlib.suppress(OSError):
+            print((prefix / "error.log").read_text(encoding="utf-8", errors="replace")[-5000:])
+
+
+@pytest.fixture
+def stack(tmp_path: Path, content_dir: Path) -> Iterator[Stack]:
+    """feedsvc over a small corpus (rescanning every INTERVAL seconds), and nginx in front of it."""
+    write_corpus(content_dir, 6)
+    feedsvc_port = _free_port()
+    nginx_port = _free_port()
+    while nginx_port == feedsvc_port:
+        nginx_port = _free_port()
+    config = tmp_path / "feedsvc.yaml"
+    config.write_text(
+        "site:\n  link: https://www.example.com/\n"
+        f"  feed_url: http://127.0.0.1:{nginx_port}/\n"
+        f"content:\n  dir: {content_dir}\nscan:\n  interval_seconds: {INTERVAL}\n",
+        encoding="utf-8",
+    )
+    serve = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(feedsvc_port)]
+    with _running(serve, feedsvc_port), _nginx(tmp_path / "nginx", feedsvc_port, nginx_port):
+        yield Stack(f"http://127.0.0.1:{feedsvc_port}", f"http://127.0.0.1:{nginx_port}", content_dir)
+
+
+def _cache(answer: Answer) -> str | None:
+    return answer[1]["X-Cache-Status"]
+
+
+def _pair(url: str, headers: dict[str, str]) -> tuple[Answer, Answer]:
+    """GET twice in a row: the second comes well within max-age of the first (tried again on a stalled machine)."""
+    for _ in range(5):
+        start = time.monotonic()
+        first, second = _get(url, headers), _get(url, headers)
+        if time.monotonic() - start < INTERVAL / 2:
+            return first, second
+    pytest.fail("two GETs in a row took longer than half of max-age, five times")
+
+
+def _same_as_direct(stack: Stack, path: str, headers: dict[str, str], answer: Answer) -> None:
+    """Assert that nginx's answer carries what feedsvc answers directly: status, bytes and validators."""
+    status, direct_headers, body = _get(stack.direct + path, headers)
+    assert (answer[0], answer[2]) == (status, body)
+    for name in ("ETag", "Last-Modified", "Cache-Control", "Vary", "Content-Type", "Content-Encoding"):
+        assert answer[1][name] == direct_headers[name], name
+
+
+def test_feeds_are_cached_with_feedsvcs_bytes_validators_and_max_age(stack: Stack) -> None:
+    """The first GET is a MISS, the next a HIT; both are feedsvc's own answer; nginx answers conditional GETs 304."""
+    url = stack.proxy + "/feeds/all.rss"
+    miss, hit = _pair(url, READER)
+    assert _cache(miss) == "MISS"
+    assert _cache(hit) == "HIT"
+    for answer in (miss, hit):
+        assert answer[0] == 200
+        assert answer[1]["Content-Type"] == "application/rss+xml; charset=utf-8"
+        assert answer[1]["Cache-Control"] == CACHE_CONTROL
+        assert answer[1]["Vary"] == "Accept, Accept-Encoding"
+        assert answer[1]["Content-Encoding"] is None
+        assert b"<rss" in answer[2]
+        _same_as_direct(stack, "/feeds/all.rss", READER, answer)
+    etag, last_modified = hit[1]["ETag"], hit[1]["Last-Modified"]
+    assert etag.startswith('"')
+    assert last_modified
+
+    for conditional in ({"If-None-Match": etag}, {"If-Modified-Since": last_modified}):
+        status, headers, body = _get(url, {**READER, **conditional})
+        assert (status, body) == (304, b""), conditional
+        assert headers["X-Cache-Status"] in ("HIT", "STALE", "UPDATING", "REVALIDATED"), conditional  # nginx's copy
+        assert headers["ETag"] == etag
+        assert headers["Cache-Control"] == CACHE_CONTROL
+    status, _, body = _get(url, {**READER, "If-None-Match": '"something-else"'})
+    assert status == 200
+    assert body == hit[2]
+
+    # Vary: Accept is honoured too: a browser gets the feed as XML it styles, a reader its own media type.
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+    first, second = _pair(url, browser)
+    assert (_cache(first), _cache(second)) == ("MISS", "HIT")  # a copy of its own
+    for answer in (first, second):
+        assert answer[1]["Content-Type"] == "application/xml; charset=utf-8"
+        assert answer[2] == hit[2]
+    reader = _get(url, READER)
+    assert reader[1]["Content-Type"] == "application/rss+xml; charset=utf-8"
+    assert reader[2] == hit[2]
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/all.json"])
+def test_gzip_and_identity_copies_never_mix(stack: Stack, path: str) -> None:
+    """Whichever encoding nginx fetched first, each client gets its own: gzip with the -gz ETag, or plain bytes."""
+    plain = _get(stack.direct + path, READER)
+    assert plain[0] == 200
+    gzip_etag = plain[1]["ETag"][:-1] + '-gz"'
+    order = [READER, GZIP] if path.endswith(".atom") else [GZIP, READER]
+
+    def check(answer: Answer, asked: dict[str, str]) -> None:
+        assert answer[0] == 200
+        assert answer[1]["Cache-Control"] == CACHE_CONTROL
+        if asked is GZIP:
+            assert answer[1]["Content-Encoding"] == "gzip"
+            assert answer[1]["ETag"] == gzip_etag
+            assert gzip.decompress(answer[2]) == plain[2]
+        else:
+            assert answer[1]["Content-Encoding"] is None
+            assert answer[1]["ETag"] == plain[1]["ETag"]
+            assert answer[2] == plain[2]
+        _same_as_direct(stack, path, asked, answer)
+
+    for asked in order:  # each encoding is fetched from feedsvc once
+        answer = _get(stack.proxy + path, asked)
+        assert _cache(answer) == "MISS"
+        check(answer, asked)
+    for asked in [*order, *reversed(order)]:  # then answered from its own copy
+        first, second = _pair(stack.proxy + path, asked)
+        assert _cache(second) == "HIT"
+        check(first, asked)
+        check(second, asked)
+
+    status, headers, body = _get(stack.proxy + path, {**GZIP, "If-None-Match": gzip_etag})
+    assert (status, body, headers["ETag"]) == (304, b"", gzip_etag)
+    # Accept-Encoding as browsers and readers write it; a q=0 refuses gzip.
+    assert _get(stack.proxy + path, {**READER, "Accept-Encoding": "gzip, deflate, br"})[1]["ETag"] == gzip_etag
+    refused = _get(stack.proxy + path, {**READER, "Accept-Encoding": "gzip;q=0, identity"})
+    assert refused[1]["Content-Encoding"] is None
+    assert refused[2] == plain[2]
+
+
+def test_health_and_metrics_are_not_cached(stack: Stack) -> None:
+    """/healthz and /metrics always come from feedsvc: no cache status, no-store, and /healthz follows the scans."""
+    reports = []
+    for _ in range(3):
+        status, headers, body = _get(stack.proxy + "/healthz")
+        assert status == 200
+        assert headers["X-Cache-Status"] is None
+        assert headers["Cache-Control"] == "no-store"
+        reports.append(json.loads(body))
+    assert all(report["status"] == "ok" for report in reports)
+    started = reports[-1]["last_scan"]["started"]
+    _wait_for(
+        lambda: json.loads(_get(stack.proxy + "/healthz")[2])["last_scan"]["started"] != started,
+        "/healthz through nginx to report a later scan",
+        timeout=INTERVAL * 3 + 5,
+    )
+    for _ in range(2):
+        status, headers, body = _get(stack.proxy + "/metrics")
+        assert status == 200
+        assert headers["X-Cache-Status"] is None
+        assert b"# TYPE" in body
+
+
+def test_a_changed_feed_reaches_clients_within_max_age(stack: Stack) -> None:
+    """A new article shows in both cached encodings within one rescan plus max-age (and nginx's whole second)."""
+    path = "/feeds/all.atom"
+    for headers in (READER, GZIP):
+        assert _cache(_pair(stack.proxy + path, headers)[1]) == "HIT"
+
+    def shows(base: str, headers: dict[str, str]) -> Callable[[], bool]:
+        def check() -> bool:
+            status, answer_headers, body = _get(base + path, headers)
+            if answer_headers["Content-Encoding"] == "gzip":
+                body = gzip.decompress(body)
+            return status == 200 and b"Fresh off the press" in body
+
+        return check
+
+    checks = {"feedsvc": shows(stack.direct, READER), "nginx": shows(stack.proxy, READER)}
+    checks["nginx, gzip"] = shows(stack.proxy, GZIP)
+    assert not any(check() for check in checks.values())
+    write_article(stack.content, "new/fresh.md", {"title": "Fresh off the press", "date": "2025-06-01T00:00Z"})
+    start = time.monotonic()
+    # feedsvc sees the file within a rescan (at once when the file event arrives); nginx then keeps
+    # its copy until max-age is over (counted in whole seconds: up to one more) and refreshes it in
+    # the background, while answering that request from the copy it has.
+    nginx_lag = INTERVAL + 1 + 1  # the last 1: a margin for a busy machine
+    bound = INTERVAL + nginx_lag + 1
+    seen: dict[str, float] = {}
+    while len(seen) < len(checks) and time.monotonic() - start < bound + 10:
+        for name, check in checks.items():
+            if name not in seen and check():
+                seen[name] = round(time.monotonic() - start, 2)
+        time.sleep(0.1)
+    print(f"the new article showed after (seconds): {seen}")
+    assert set(seen) == set(checks), f"not all showed the new article: {seen}"
+    assert max(seen.values()) <= bound, seen
+    assert max(seen["nginx"], seen["nginx, gzip"]) - seen["feedsvc"] <= nginx_lag, seen
+
+    for headers in (READER, GZIP):
+        answer = _get(stack.proxy + path, headers)
+        _same_as_direct(stack, path, headers, answer)
+        assert answer[1]["Cache-Control"] == CACHE_CONTROL
