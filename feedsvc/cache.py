@@ -28,7 +28,8 @@ from feedsvc.scan import ContentIndex, Entry, cached_stamp, stamp_size_mtime
 
 log = logging.getLogger("feedsvc.cache")
 
-_BATCH = 2000
+# Rows written per statement: a batch is built in memory while the service already serves.
+_BATCH = 500
 # Bump when what is stored, or how articles are parsed or rendered, changes.
 FORMAT = "2"
 

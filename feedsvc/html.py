@@ -6,14 +6,17 @@ The only module that imports nh3, BeautifulSoup and lxml's HTML parser. Pure fun
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import nh3
-from bs4 import BeautifulSoup
 from lxml import etree
 
 from feedsvc.text import one_line, xml_safe
 from feedsvc.urls import absolute_url
+
+if TYPE_CHECKING:
+    from bs4 import BeautifulSoup
 
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
@@ -97,6 +100,9 @@ def sanitize(html: str, base: str) -> str:
 
 
 def _soup(html: str) -> BeautifulSoup:
+    # Imported when first needed (an article with no thumbnail): 4 MB a service may never use.
+    from bs4 import BeautifulSoup  # noqa: PLC0415
+
     return BeautifulSoup(html, "lxml")
 
 

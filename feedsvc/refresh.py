@@ -114,6 +114,7 @@ class Refresher:
         self._unsaved: set[tuple[str, str]] = set()  # contents made since the cache was last written
         self._saved_in_feeds: set[tuple[str, str]] = set()  # the articles in feeds when it was
         self._pending_files: set[str] = set()  # what the cache has yet to learn
+        self._pending_everything = False  # or all of it: every entry of the index
         self._pending_removed: set[str] = set()
         self._pending_documents: set[str] = set()
         self._pending_in_feeds: set[tuple[str, str]] = set()
@@ -385,7 +386,10 @@ class Refresher:
         if self._cache is None:
             return
         if scan.error is None:
-            self._pending_files.update(scan.reread)
+            if len(scan.reread) == len(scan.index.entries) and not self._pending_files:
+                self._pending_everything = True  # a first scan: no set of 100,000 names to hold meanwhile
+            else:
+                self._pending_files.update(scan.reread)
             self._pending_removed.update(scan.removed)
         self._pending_documents.update(rebuilt)
         self._pending_in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
@@ -398,7 +402,9 @@ class Refresher:
         """
         if self._cache is None:
             return
-        if self._pending_files or self._pending_removed:
+        if self._pending_everything:
+            self._cache.save_entries(self._index, sorted(self._index.entries), sorted(self._pending_removed))
+        elif self._pending_files or self._pending_removed:
             self._cache.save_entries(self._index, sorted(self._pending_files), sorted(self._pending_removed))
         in_feeds = self._pending_in_feeds
         if self._unsaved or in_feeds != self._saved_in_feeds:
@@ -415,6 +421,7 @@ class Refresher:
         if self._pending_documents:
             self._cache.save_documents(documents, self._rendered)
         self._pending_files.clear()
+        self._pending_everything = False
         self._pending_removed.clear()
         self._pending_documents.clear()
 
