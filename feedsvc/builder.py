@@ -3,7 +3,8 @@
 The same refresh as `serve` (filesystem events, the scheduled full rescan, the
 persistent cache), but each new snapshot is written as files and a manifest
 for `feedsvc serve --from DIR`, nginx or a CDN to serve. Only documents whose
-ETag changed are written; each by an atomic rename, the manifest last.
+ETag changed are written; each by an atomic rename, the manifest last. With
+`websub.hub`, the hub is told which feeds changed once they are written.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedsvc.builds import write_build
+from feedsvc.builds import manifest_etags, write_build
 from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
+from feedsvc.follow import POLL_SECONDS
 from feedsvc.model import Snapshot
 from feedsvc.progress import ScanProgress
 from feedsvc.refresh import Refresher
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.watch import Watcher
+from feedsvc.websub import ChangedFeeds
 
 log = logging.getLogger("feedsvc.build")
+# Servers that follow the build directory read a new manifest within a poll: the hub,
+# which fetches a feed as soon as it is told, is told after they have.
+HUB_DELAY_SECONDS = 2 * POLL_SECONDS
 
 
 @dataclass
@@ -35,6 +41,7 @@ class Builder:
     cache: Cache | None = None
     watcher: Watcher | None = None
     schedule: Schedule | None = None
+    changes: ChangedFeeds | None = None  # told of each build written, for the WebSub hub
     written: Snapshot | None = field(default=None, repr=False)
     files_written: int = 0  # by the last write
     files_removed: int = 0
@@ -45,6 +52,11 @@ class Builder:
         snapshot = self.refresher.store.snapshot
         if snapshot is self.written:
             return snapshot
+        if snapshot.degraded is not None and self.written is None:
+            # No good refresh yet (the content directory missing, say, or its volume not mounted):
+            # the feeds already in the directory, from an earlier builder, are better than empty ones.
+            log.error("not writing the build to %s: %s", self.out, snapshot.degraded)
+            return snapshot
         try:
             written, removed = write_build(snapshot, self.out, previous=self.written)
         except OSError as error:
@@ -52,7 +64,9 @@ class Builder:
             return snapshot
         self.written = snapshot
         self.files_written, self.files_removed = written, removed
-        if written > 1 or removed:  # more than the manifest alone
+        if self.changes is not None:
+            self.changes(snapshot)
+        if written or removed:
             log.info("build %s: %d files written, %d removed", self.out, written, removed)
         return snapshot
 
@@ -68,16 +82,25 @@ class Builder:
             self.refresher.flush()
             self.cache.close()
             self.cache = None
+        if self.changes is not None:
+            self.changes.stop()
+            self.changes = None
 
 
 def start_builder(settings: Settings, out: Path, *, watch: bool) -> Builder:
-    """Build once; with `watch`, keep building on the schedule until `stop()`."""
+    """Build once; with `watch`, keep building on the schedule until `stop()`.
+
+    With `watch` and `websub.hub`, the hub is told of the feeds each build changed, the
+    first build's compared with what the directory held before; a single build tells no hub.
+    """
     watcher = Watcher(settings.content_dir) if watch and settings.watch else None
     if watcher is not None:
         watcher.start()
     cache = open_cache(settings)
     refresher = Refresher(settings, Store(), changes=watcher, cache=cache, progress=ScanProgress())
     builder = Builder(settings, out, refresher, cache=cache, watcher=watcher)
+    if watch and settings.websub_hub:
+        builder.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()
     refresher.progress = None
     if watch:

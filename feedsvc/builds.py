@@ -142,6 +142,15 @@ def _read_json(directory: Path, name: str = MANIFEST) -> dict[str, Any]:
     return data
 
 
+def manifest_etags(directory: Path) -> dict[str, str] | None:
+    """Return the ETag of each document the manifest in `directory` lists; None when there is no readable one."""
+    try:
+        listed = _read_json(directory)["documents"]
+        return {str(path): str(entry["etag"]) for path, entry in listed.items()}
+    except (BuildError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def _document_path(directory: Path, relative: str) -> Path:
     """The file of a manifest entry, refusing any name that would leave the directory."""
     parts = relative.split("/")

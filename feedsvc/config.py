@@ -82,6 +82,8 @@ class Settings:
     workers: int = 0
     cache_enabled: bool = True
     cache_dir: Path | None = None  # None: the user's cache directory
+    websub_hub: str = ""  # empty: no WebSub
+    websub_delay_seconds: int = 0
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
 
@@ -110,7 +112,7 @@ def _prose(value: Any) -> str:
     return xml_safe(_text(value)).strip()
 
 
-def _url(value: Any) -> str:
+def _http_url(value: Any) -> str:
     text = _text(value)
     try:
         parts = urlsplit(text)
@@ -119,6 +121,12 @@ def _url(value: Any) -> str:
         usable = False
     if not usable or _BLANK.search(text):
         raise _Invalid(f"{_shown(value)} is not a URL (expected an absolute http(s) URL)")
+    return text
+
+
+def _url(value: Any) -> str:
+    text = _http_url(value)
+    parts = urlsplit(text)
     if parts.query or parts.fragment or "?" in text or "#" in text:
         # Paths are appended to it: a query or fragment would swallow them.
         raise _Invalid(f"{_shown(value)} has a query or fragment (expected a base URL such as https://example.com/)")
@@ -141,6 +149,16 @@ def _language(value: Any) -> str:
 
 def _optional_url(value: Any) -> str:
     return "" if value is None or value == "" else _url(value)
+
+
+def _hub(value: Any) -> str:
+    """Read a WebSub hub's URL: used as it is written (no slash added), a query allowed, no fragment."""
+    if value is None or value == "":
+        return ""
+    text = _http_url(value)
+    if "#" in text:
+        raise _Invalid(f"{_shown(value)} has a fragment (expected a hub URL such as https://hub.example.com/)")
+    return text
 
 
 def _integer(low: int, high: int) -> Callable[[Any], int]:
@@ -295,6 +313,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("feeds.all", True, _boolean, "Also publish the feed 'all' of every article."),
     Setting("feeds.auto_categories", True, _boolean, "Publish categories found in content but not configured."),
+    Setting(
+        "websub.hub",
+        "",
+        _hub,
+        "A WebSub hub: feeds link to it, and it is told which feeds changed after each refresh (empty: no WebSub).",
+    ),
+    Setting(
+        "websub.delay_seconds",
+        0,
+        _integer(0, 3_600),
+        "Wait this long after a change before telling the hub, e.g. for a cache in front to expire its copy.",
+    ),
 )
 _BY_KEY = {setting.key: setting for setting in SETTINGS}
 _SECTIONS = sorted({key.split(".")[0] for key in _BY_KEY} | {"categories"})
@@ -471,6 +501,8 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         workers=values["scan.workers"],
         cache_enabled=values["cache.enabled"],
         cache_dir=cache_dir,
+        websub_hub=values["websub.hub"],
+        websub_delay_seconds=values["websub.delay_seconds"],
         categories=_categories(data.get("categories"), where),
         source=source,
     )

@@ -117,6 +117,8 @@ class Format(enum.Enum):
 GZIP_LEVEL = 6
 INDEX_PATH = "index.html"
 OPML_PATH = "feeds.opml"
+# The XSLT stylesheet RSS and Atom feeds name, so that a browser shows a page, not XML.
+STYLESHEET_PATH = "feed.xsl"
 
 
 def feed_path(slug: str, fmt: Format) -> str:

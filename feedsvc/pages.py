@@ -1,4 +1,4 @@
-"""Render the pages around the feeds: the HTML index with autodiscovery, and OPML.
+"""Render the pages around the feeds: the HTML index with autodiscovery, OPML, and the feeds' stylesheet.
 
 The only module that imports Jinja2. Pure: a catalog in, bytes out.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from email.utils import format_datetime
+from importlib.resources import files
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
@@ -26,12 +27,15 @@ _ENVIRONMENT = Environment(
     keep_trailing_newline=True,
 )
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
+# The XSLT stylesheet a browser shows RSS and Atom feeds with: the same bytes for every site.
+FEED_STYLESHEET = files("feedsvc").joinpath("templates", "feed.xsl").read_bytes()
 
 
 def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
     """Render the HTML page that lists every feed, with autodiscovery links."""
     html = _INDEX_TEMPLATE.render(
         title=settings.site_title,
+        site_link=settings.site_link,
         language=settings.language,
         feeds=feeds,
         formats=list(Format),

@@ -33,6 +33,7 @@ from feedsvc.documents import make_document
 from feedsvc.model import (
     INDEX_PATH,
     OPML_PATH,
+    STYLESHEET_PATH,
     Article,
     ArticleContent,
     Document,
@@ -43,7 +44,7 @@ from feedsvc.model import (
     Snapshot,
     feed_path,
 )
-from feedsvc.pages import render_index, render_opml
+from feedsvc.pages import FEED_STYLESHEET, render_index, render_opml
 from feedsvc.render import render_feed
 from feedsvc.scan import (
     EMPTY_INDEX,
@@ -61,6 +62,8 @@ T = TypeVar("T")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+# The type the feeds' <?xml-stylesheet?> names: an XML type, as browsers want of an XSLT stylesheet.
+XSL_TYPE = "text/xsl; charset=utf-8"
 
 
 class ChangeSource(Protocol):
@@ -367,6 +370,8 @@ class Refresher:
         latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
         opml_key = (tuple(f.spec for f in catalog.feeds), latest)
         keep(OPML_PATH, opml_key, lambda: make_document(render_opml(catalog.feeds, self.settings, latest), OPML_TYPE))
+        # The same for every content: kept from the first refresh on (its bytes are its key).
+        keep(STYLESHEET_PATH, FEED_STYLESHEET, lambda: make_document(FEED_STYLESHEET, XSL_TYPE))
         self._rendered = rendered
         in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
         self._contents = {k: v for k, v in self._contents.items() if k in in_feeds}

@@ -21,9 +21,10 @@ from lxml import etree
 
 from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
-from feedsvc.model import Article, ArticleContent, Feed, Format
+from feedsvc.model import STYLESHEET_PATH, Article, ArticleContent, Feed, Format
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 _IMAGE_TYPES = {
@@ -72,6 +73,22 @@ class _MediaFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type 
         return {"media": MEDIA_NS}
 
 
+class _HubFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type hints
+    """The WebSub hub link of an RSS channel, after its self link: feedgen writes no other atom:link there."""
+
+    hub: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}  # feedgen declares the atom prefix in every RSS feed
+
+    def extend_rss(self, feed: etree._Element) -> etree._Element:
+        if self.hub:
+            self_link = feed.find(f"channel/{{{ATOM_NS}}}link[@rel='self']")
+            if self_link is not None:
+                self_link.addnext(etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub"))
+        return feed
+
+
 class _MediaEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no type hints
     """An entry's image as media:thumbnail and media:content (not in a media:group), plus an enclosure."""
 
@@ -117,6 +134,11 @@ def _generator(feed: Feed, fmt: Format, settings: Settings, content_of: ContentO
     gen.ttl(max(1, settings.interval_seconds // 60))
     # RSS takes the last link added as the channel <link>: the site goes last.
     gen.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
+    if settings.websub_hub:
+        # WebSub discovery: the hub beside the self link. Atom takes it from here; RSS from the extension.
+        gen.link(href=settings.websub_hub, rel="hub")
+        gen.register_extension("websub", _HubFeed, atom=False, rss=True)
+        gen.websub.hub = settings.websub_hub
     gen.link(href=settings.site_link, rel="alternate", type="text/html")
     gen.updated(updated)  # also lastBuildDate; otherwise feedgen stamps now()
     for article in feed.articles:
@@ -153,13 +175,25 @@ def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, 
     entry.media.image = content.image
 
 
+# A browser that opens an RSS or Atom feed applies this stylesheet and shows a page, not XML;
+# feed readers ignore it. Relative (feeds are one folder down), so it works under any host and
+# from a build directory served as static files.
+STYLESHEET_PI = f'<?xml-stylesheet href="../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
+
+
+def _with_stylesheet(xml: bytes) -> bytes:
+    """Put the stylesheet processing instruction after the XML declaration, before the root element."""
+    end = xml.index(b"?>\n") + 3 if xml.startswith(b"<?xml ") else 0
+    return xml[:end] + STYLESHEET_PI + xml[end:]
+
+
 def render_xml(feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf) -> bytes:
-    """Render a feed as RSS 2.0 or Atom 1.0."""
+    """Render a feed as RSS 2.0 or Atom 1.0, naming the stylesheet browsers show it with."""
     gen = _generator(feed, fmt, settings, content_of)
     with _FEEDGEN_LOCK:
         if fmt is Format.RSS:
-            return bytes(gen.rss_str(pretty=True, encoding="UTF-8"))
-        return bytes(gen.atom_str(pretty=True, encoding="UTF-8"))
+            return _with_stylesheet(bytes(gen.rss_str(pretty=True, encoding="UTF-8")))
+        return _with_stylesheet(bytes(gen.atom_str(pretty=True, encoding="UTF-8")))
 
 
 def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
@@ -175,6 +209,8 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
     }
     if settings.site_author:
         document["authors"] = [{"name": settings.site_author}]
+    if settings.websub_hub:
+        document["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
     items = []
     for article in feed.articles:
         content = content_of(article)

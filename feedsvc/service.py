@@ -1,4 +1,4 @@
-"""The one wiring point of a running service: store, cache, watcher, first refresh, scheduler, web app.
+"""The one wiring point of a running service: store, cache, watcher, first refresh, scheduler, web app, WebSub.
 
 Or, serving a build directory, the follower of its manifest instead of the refresh.
 """
@@ -22,6 +22,7 @@ from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.watch import Watcher
 from feedsvc.web import create_app
+from feedsvc.websub import ChangedFeeds
 
 log = logging.getLogger("feedsvc")
 
@@ -37,10 +38,11 @@ class Service:
     schedule: Schedule | None
     watcher: Watcher | None = None
     cache: Cache | None = None
+    changes: ChangedFeeds | None = None  # tells the WebSub hub which feeds each snapshot changed
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def stop(self) -> None:
-        """Stop the scheduler (a refresh under way finishes first), the watcher and the cache."""
+        """Stop the scheduler (a refresh under way finishes first), the watcher, the cache and the hub's notifier."""
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
@@ -51,6 +53,9 @@ class Service:
             self.refresher.flush()
             self.cache.close()
             self.cache = None
+        if self.changes is not None:
+            self.changes.stop()
+            self.changes = None
 
     def reload(self, config_file: Path) -> bool:
         """Swap in the config the file holds now, if it is valid; otherwise keep the running one.
@@ -68,8 +73,12 @@ class Service:
                 log.info("config reload: %s has not changed", config_file)
                 return False
             scheduled = self.schedule is not None
+            changes, self.changes = self.changes, None  # not stopped: what it still has to send is sent
             self.stop()
             self.settings = settings
+            if changes is not None:
+                changes.reconfigure(settings)  # before the new first refresh, whose changes it is told
+                self.changes = changes
             self.refresher, self.watcher, self.cache = _start_pipeline(settings, self.store, scheduled=scheduled)
             self.schedule = _start_schedule(self.refresher, settings, self.cache) if scheduled else None
             log.info("config reload: %s is in force", config_file)
@@ -108,10 +117,12 @@ def _start_schedule(refresher: Refresher, settings: Settings, cache: Cache | Non
 def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
     """Build the first snapshot, then start the scheduler; the app is ready when this returns."""
     store = Store()
+    changes = ChangedFeeds(settings)  # the first refresh sets what later ones are compared with
+    store.subscribe(changes)
     refresher, watcher, cache = _start_pipeline(settings, store, scheduled=scheduled)
     schedule = _start_schedule(refresher, settings, cache) if scheduled else None
     app = create_app(store)
-    return Service(settings, store, refresher, app, schedule, watcher=watcher, cache=cache)
+    return Service(settings, store, refresher, app, schedule, watcher=watcher, cache=cache, changes=changes)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Serve the current snapshot over HTTP: feeds, index, OPML, health and metrics.
+"""Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health and metrics.
 
 The only module that imports Flask. It never parses content and never touches
 the disk: every answer comes from the snapshot in the store.
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics
-from feedsvc.model import INDEX_PATH, OPML_PATH, Document, Format, Snapshot, feed_path
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot, feed_path
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.web")
@@ -114,7 +114,7 @@ def serve_document(document: Document, *, max_age: int, vary: str, browser_type:
 
 
 # The paths of built documents, as WSGI gives them, and how the fast path labels them.
-_PAGE_PATHS = {"/": INDEX_PATH, "/index.html": INDEX_PATH, "/feeds.opml": OPML_PATH}
+_PAGE_PATHS = {"/": INDEX_PATH, "/index.html": INDEX_PATH, "/feeds.opml": OPML_PATH, "/feed.xsl": STYLESHEET_PATH}
 _STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
 
 
@@ -157,7 +157,7 @@ class DocumentFastPath:
         return self._app(environ, start_response)
 
 
-_PAGE_ROUTES = {INDEX_PATH: ("index", "html"), OPML_PATH: ("opml", "opml")}
+_PAGE_ROUTES = {INDEX_PATH: ("index", "html"), OPML_PATH: ("opml", "opml"), STYLESHEET_PATH: ("stylesheet", "xsl")}
 
 
 def health(snapshot: Snapshot) -> dict[str, Any]:
@@ -212,6 +212,15 @@ def create_app(store: Store) -> Flask:
         if document is None:
             return _plain("feeds are not built yet", 503, {"Retry-After": "5"})
         request.environ["feedsvc.route"] = ("opml", "opml")
+        return serve_document(document, max_age=snapshot.max_age, vary="Accept-Encoding")
+
+    @app.get("/feed.xsl")
+    def stylesheet() -> Response:
+        snapshot = store.snapshot
+        document = snapshot.documents.get(STYLESHEET_PATH)
+        if document is None:
+            return _plain("feeds are not built yet", 503, {"Retry-After": "5"})
+        request.environ["feedsvc.route"] = ("stylesheet", "xsl")
         return serve_document(document, max_age=snapshot.max_age, vary="Accept-Encoding")
 
     @app.get("/feeds/<path:name>")

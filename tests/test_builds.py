@@ -267,3 +267,20 @@ def test_the_builder_writes_only_what_changed(tmp_path: Path, content_dir: Path,
         assert status["last_scan"]["files_parsed"] == 0
     finally:
         builder.stop()
+
+
+def test_a_builder_without_its_content_leaves_the_last_build_alone(tmp_path: Path, content_dir: Path) -> None:
+    """A first refresh that cannot read the content (a volume not mounted yet) writes nothing over a good build."""
+    write_corpus(content_dir, 4)
+    out = tmp_path / "out"
+    start_builder(make_settings(content_dir), out, watch=False).stop()
+    before = files_of(out)
+    assert before
+
+    missing = make_settings(tmp_path / "not-mounted")
+    builder = start_builder(missing, out, watch=False)
+    builder.stop()
+
+    assert builder.written is None
+    assert builder.refresher.store.snapshot.degraded
+    assert files_of(out) == before

@@ -135,7 +135,8 @@ def test_build_removes_feeds_no_longer_built(runner: CliRunner, tmp_path: Path, 
 
 def test_build_fails_when_the_content_directory_is_missing(runner: CliRunner, tmp_path: Path) -> None:
     """`build` exits 1 and says why when it cannot read the content directory."""
-    result = runner.invoke(main, ["build", "--config", str(_config(tmp_path, tmp_path / "missing")), "--out", "x"])
+    config = _config(tmp_path, tmp_path / "missing")
+    result = runner.invoke(main, ["build", "--config", str(config), "--out", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "content directory" in result.output
 

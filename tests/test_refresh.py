@@ -18,7 +18,7 @@ import pytest
 import feedsvc.refresh
 from feedsvc.config import Settings
 from feedsvc.documents import make_document
-from feedsvc.model import INDEX_PATH, OPML_PATH, Feed, Format, Snapshot, feed_path
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Feed, Format, Snapshot, feed_path
 from feedsvc.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
@@ -82,7 +82,7 @@ def small_site(content_dir: Path) -> dict[str, Path]:
 
 
 def test_first_refresh_renders_every_document(content_dir: Path, categorized: Settings, clock: Clock) -> None:
-    """The first refresh reads every file and renders every feed in every format, the index and the OPML."""
+    """The first refresh reads every file and renders every feed in every format, the index, OPML and stylesheet."""
     write_corpus(content_dir, 12)
     refresher = Refresher(categorized, Store(), clock=clock)
 
@@ -93,7 +93,7 @@ def test_first_refresh_renders_every_document(content_dir: Path, categorized: Se
     assert sorted(report.rebuilt) == sorted(snapshot.documents)
     slugs = {path.split("/")[1].rsplit(".", 1)[0] for path in snapshot.documents if path.startswith("feeds/")}
     assert {"all", "finance", "headlines"} <= slugs
-    assert set(snapshot.documents) == feed_paths(*slugs) | {INDEX_PATH, OPML_PATH}
+    assert set(snapshot.documents) == feed_paths(*slugs) | {INDEX_PATH, OPML_PATH, STYLESHEET_PATH}
     assert refresher.store.snapshot is snapshot
 
 
