@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -35,6 +36,14 @@ _EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
 
 class NotText(ValueError):
     """Bytes that are not text in any encoding feedsvc reads."""
+
+
+# An address as feeds may carry it (RSS <author>, Atom <email>): an ASCII local part and a
+# dotted ASCII domain name. Anything else is kept out, with a warning.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 
 
 def decode_text(raw: bytes) -> str:
@@ -246,7 +255,7 @@ class _Reader:
         if isinstance(value, dict):
             name = one_line(_scalar_text(value.get("name")) or "")
             email = one_line(_scalar_text(value.get("email")) or "")
-            if email and ("@" not in email or " " in email):
+            if email and not _EMAIL.fullmatch(email):
                 self.warn("author", f"email {_shown(email)} is not an address, ignored (expected name@host)")
                 email = ""
             if not name and not email:

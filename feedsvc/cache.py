@@ -31,7 +31,7 @@ log = logging.getLogger("feedsvc.cache")
 # Rows written per statement: a batch is built in memory while the service already serves.
 _BATCH = 500
 # Bump when what is stored, or how articles are parsed or rendered, changes.
-FORMAT = "3"  # 3: RSS and Atom name the browser stylesheet
+FORMAT = "4"  # 4: URLs as URIs (IDNA hosts), stricter Atom ids and emails, escaped RSS descriptions
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

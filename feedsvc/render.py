@@ -8,6 +8,7 @@ formats RSS dates: each trap is handled where it is met below.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -37,7 +38,13 @@ _IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".bmp": "image/bmp",
 }
-_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+# An id kept as the Atom id must be a URI as RFC 3986 writes it (ASCII only), and one of
+# the forms the W3C validator checks in full: http(s) or ftp with a host, tag: (RFC 4151),
+# urn: (RFC 8141; urn:uuid: a real UUID), or another scheme such as mailto:.
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_TAG_URI = re.compile(r"tag:[A-Za-z0-9.\-@]+,\d{4}(?:-\d{2}(?:-\d{2})?)?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,31}:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]+", re.IGNORECASE)
+_UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 # feedgen sets LC_ALL to "C" and back around every RSS date: one render at a time.
 _FEEDGEN_LOCK = threading.Lock()
 
@@ -59,11 +66,29 @@ def image_type(url: str) -> str:
 
 
 def atom_id(identity: str, settings: Settings) -> str:
-    """Return an Atom id: the identity when it is a URI, else a tag: URI made from it."""
-    if _URI_SCHEME.fullmatch(identity):
+    """Return an Atom id: the identity when it is a valid URI, else a tag: URI made from it."""
+    if _is_uri(identity):
         return identity
     host = urlsplit(settings.site_link).hostname or "localhost"
     return f"tag:{host},2000:{quote(identity, safe='')}"
+
+
+def _is_uri(identity: str) -> bool:
+    if not _URI.fullmatch(identity):
+        return False
+    scheme = identity.split(":", 1)[0].lower()
+    if scheme in ("http", "https", "ftp"):
+        try:
+            return identity[len(scheme) :].startswith("://") and bool(urlsplit(identity).hostname)
+        except ValueError:  # a malformed host, such as http://[x
+            return False
+    if scheme == "tag":
+        return bool(_TAG_URI.fullmatch(identity))
+    if scheme == "urn":
+        if identity[4:9].lower() == "uuid:":
+            return bool(_UUID_URN.fullmatch(identity))
+        return bool(_URN.fullmatch(identity))
+    return True
 
 
 class _MediaFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type hints
@@ -169,7 +194,8 @@ def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, 
     if terms:
         entry.category([{"term": term} for term in terms])
     if settings.content != "none" and content.summary:
-        entry.summary(content.summary)
+        # The summary is text; readers take an RSS <description> as HTML: escaped, it reads as written.
+        entry.summary(html.escape(content.summary, quote=False) if fmt is Format.RSS else content.summary)
     if settings.content == "full":
         entry.content(content.html, type="html")
     entry.media.image = content.image

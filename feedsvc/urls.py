@@ -8,7 +8,11 @@ from urllib.parse import quote, urljoin, urlsplit
 _UNSAFE_IN_URL = re.compile(r"[\x00-\x1f\x7f<>\"`]")
 _WHITESPACE = re.compile(r"\s+")
 # An absolute http(s) URL made only of characters a URI allows as they are: nothing to resolve or encode.
-_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+# (Square brackets are allowed only around an IPv6 host: such URLs take the longer way.)
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&'()*+,;=%]+")
+# What a URI keeps as it is in each part; everything else is percent-encoded (UTF-8).
+_SAFE_IN_PATH = "/:@!$&'()*+,;=%~"
+_SAFE_IN_QUERY = _SAFE_IN_PATH + "?"
 
 
 def absolute_url(value: str, base: str) -> str | None:
@@ -29,8 +33,37 @@ def absolute_url(value: str, base: str) -> str | None:
         urlsplit(resolved)  # raises on a malformed host such as http://[x
     except ValueError:
         return None
-    # Non-ASCII characters are percent-encoded so the URL is a URI, not an IRI.
-    return quote(resolved, safe=":/?#[]@!$&'()*+,;=%~")
+    return _as_uri(resolved)
+
+
+def _as_uri(url: str) -> str | None:
+    """Write a URL as a URI: a non-ASCII host name in IDNA (xn--), other characters percent-encoded.
+
+    Square brackets stay only around an IPv6 host; in a path or query they are encoded.
+    None when the host cannot be written in IDNA.
+    """
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.rpartition(":") if not hostport.endswith("]") else (hostport, "", "")
+        if not colon or not port.isdigit():
+            host, colon, port = hostport, "", ""
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+        netloc = quote(userinfo, safe="!$&'()*+,;=%:~") + at + ascii_host + colon + port
+    path = quote(parts.path, safe=_SAFE_IN_PATH)
+    query = quote(parts.query, safe=_SAFE_IN_QUERY)
+    fragment = quote(parts.fragment, safe=_SAFE_IN_QUERY)
+    return (
+        (f"{parts.scheme}:" if parts.scheme else "")
+        + (f"//{netloc}" if netloc or url.startswith(f"{parts.scheme}://") else "")
+        + path
+        + (f"?{query}" if query or "?" in url.partition("#")[0] else "")
+        + (f"#{fragment}" if fragment or "#" in url else "")
+    )
 
 
 def web_url(value: str, base: str) -> str | None:

@@ -675,7 +675,7 @@ def test_drafts(site: Settings, front: str, draft: bool) -> None:
         ("permalink: p/1/\n", SITE + "p/1/"),
         ("link: //cdn.example.org/1\n", "https://cdn.example.org/1"),
         ("link: https://a.example/1\npermalink: /ignored/\n", "https://a.example/1"),
-        ("link: https://例子.example/路径\n", "https://%E4%BE%8B%E5%AD%90.example/%E8%B7%AF%E5%BE%84"),
+        ("link: https://例子.example/路径\n", "https://xn--fsqu00a.example/%E8%B7%AF%E5%BE%84"),
         ("link: 'javascript:alert(1)'\n", SITE + "2022/05/04/post/"),
         ("link: 'mailto:a@b.c'\n", SITE + "2022/05/04/post/"),
         ("slug: custom\n", SITE + "2022/05/04/custom/"),
