@@ -14,15 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedsvc.builds import manifest_etags, write_build
-from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
 from feedsvc.follow import POLL_SECONDS
 from feedsvc.model import Snapshot
-from feedsvc.progress import ScanProgress
+from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
-from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
-from feedsvc.watch import Watcher
 from feedsvc.websub import ChangedFeeds
 
 log = logging.getLogger("feedsvc.build")
@@ -33,18 +30,24 @@ HUB_DELAY_SECONDS = 2 * POLL_SECONDS
 
 @dataclass
 class Builder:
-    """A refresher whose snapshots are written to a build directory."""
+    """A refresh pipeline whose snapshots are written to a build directory."""
 
     settings: Settings
     out: Path
-    refresher: Refresher
-    cache: Cache | None = None
-    watcher: Watcher | None = None
-    schedule: Schedule | None = None
-    changes: ChangedFeeds | None = None  # told of each build written, for the WebSub hub
+    pipeline: Pipeline
     written: Snapshot | None = field(default=None, repr=False)
     files_written: int = 0  # by the last write
     files_removed: int = 0
+
+    @property
+    def refresher(self) -> Refresher:
+        """Return the builder's refresher."""
+        return self.pipeline.refresher
+
+    @property
+    def changes(self) -> ChangedFeeds | None:
+        """Return what tells the WebSub hub of each build's changed feeds, if anything does."""
+        return self.pipeline.changes
 
     def build(self) -> Snapshot:
         """Refresh, then write what changed since the last write; a failed write is logged and tried again."""
@@ -71,20 +74,8 @@ class Builder:
         return snapshot
 
     def stop(self) -> None:
-        """Stop the schedule (a refresh under way finishes and is written), the watcher and the cache."""
-        if self.schedule is not None:
-            self.schedule.stop()
-            self.schedule = None
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
-        if self.cache is not None:
-            self.refresher.flush()
-            self.cache.close()
-            self.cache = None
-        if self.changes is not None:
-            self.changes.stop()
-            self.changes = None
+        """Stop the schedule (a refresh under way finishes and is written), the watcher, the cache and the notifier."""
+        self.pipeline.stop()
 
 
 def start_builder(settings: Settings, out: Path, *, watch: bool) -> Builder:
@@ -93,17 +84,12 @@ def start_builder(settings: Settings, out: Path, *, watch: bool) -> Builder:
     With `watch` and `websub.hub`, the hub is told of the feeds each build changed, the
     first build's compared with what the directory held before; a single build tells no hub.
     """
-    watcher = Watcher(settings.content_dir) if watch and settings.watch else None
-    if watcher is not None:
-        watcher.start()
-    cache = open_cache(settings)
-    refresher = Refresher(settings, Store(), changes=watcher, cache=cache, progress=ScanProgress())
-    builder = Builder(settings, out, refresher, cache=cache, watcher=watcher)
+    pipeline = open_pipeline(settings, Store(), watch=watch)
+    builder = Builder(settings, out, pipeline)
     if watch and settings.websub_hub:
-        builder.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
+        pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()
-    refresher.progress = None
+    pipeline.refresher.progress = None
     if watch:
-        soon = refresher.flush if cache is not None else None
-        builder.schedule = start_scheduler(builder.build, every=settings.interval_seconds, soon=soon)
+        pipeline.start_schedule(builder.build, every=settings.interval_seconds)
     return builder

@@ -75,16 +75,7 @@ def status_of(snapshot: Snapshot) -> bytes:
     data = {
         "format": MANIFEST_FORMAT,
         "refreshes_failed": snapshot.refreshes_failed,
-        "last_scan": None
-        if scan is None
-        else {
-            "started": scan.started.isoformat(),
-            "duration_s": scan.duration_s,
-            "files_seen": scan.files_seen,
-            "files_parsed": scan.files_parsed,
-            "files_failed": scan.files_failed,
-            "feeds_rebuilt": scan.feeds_rebuilt,
-        },
+        "last_scan": None if scan is None else scan.report(),
     }
     return json.dumps(data, indent=1).encode("utf-8") + b"\n"
 

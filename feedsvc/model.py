@@ -197,6 +197,17 @@ class ScanStats:
     files_failed: int
     feeds_rebuilt: int
 
+    def report(self) -> dict[str, object]:
+        """Return the figures as `/healthz` and a build's status show them (JSON-ready)."""
+        return {
+            "started": self.started.isoformat(),
+            "duration_s": self.duration_s,
+            "files_seen": self.files_seen,
+            "files_parsed": self.files_parsed,
+            "files_failed": self.files_failed,
+            "feeds_rebuilt": self.feeds_rebuilt,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:

@@ -12,15 +12,13 @@ from pathlib import Path
 
 from flask import Flask
 
-from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
-from feedsvc.progress import ScanProgress
+from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
-from feedsvc.watch import Watcher
 from feedsvc.web import create_app
 from feedsvc.websub import ChangedFeeds
 
@@ -29,33 +27,27 @@ log = logging.getLogger("feedsvc")
 
 @dataclass
 class Service:
-    """A running feedsvc: its store, refresher, scheduler, watcher, cache and web app."""
+    """A running feedsvc: its store, its refresh pipeline and its web app."""
 
     settings: Settings
     store: Store
-    refresher: Refresher
+    pipeline: Pipeline
     app: Flask
-    schedule: Schedule | None
-    watcher: Watcher | None = None
-    cache: Cache | None = None
-    changes: ChangedFeeds | None = None  # tells the WebSub hub which feeds each snapshot changed
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def refresher(self) -> Refresher:
+        """Return the refresher of the config in force."""
+        return self.pipeline.refresher
+
+    @property
+    def changes(self) -> ChangedFeeds | None:
+        """Return what tells the WebSub hub of changed feeds, if anything does."""
+        return self.pipeline.changes
 
     def stop(self) -> None:
         """Stop the scheduler (a refresh under way finishes first), the watcher, the cache and the hub's notifier."""
-        if self.schedule is not None:
-            self.schedule.stop()
-            self.schedule = None
-        if self.watcher is not None:
-            self.watcher.stop()
-            self.watcher = None
-        if self.cache is not None:
-            self.refresher.flush()
-            self.cache.close()
-            self.cache = None
-        if self.changes is not None:
-            self.changes.stop()
-            self.changes = None
+        self.pipeline.stop()
 
     def reload(self, config_file: Path) -> bool:
         """Swap in the config the file holds now, if it is valid; otherwise keep the running one.
@@ -72,28 +64,23 @@ class Service:
             if settings == self.settings:
                 log.info("config reload: %s has not changed", config_file)
                 return False
-            scheduled = self.schedule is not None
-            changes, self.changes = self.changes, None  # not stopped: what it still has to send is sent
-            self.stop()
+            old = self.pipeline
+            scheduled = old.schedule is not None
+            changes, old.changes = old.changes, None  # not stopped: what it still has to send is sent
+            old.stop()
             self.settings = settings
             if changes is not None:
                 changes.reconfigure(settings)  # before the new first refresh, whose changes it is told
-                self.changes = changes
-            self.refresher, self.watcher, self.cache = _start_pipeline(settings, self.store, scheduled=scheduled)
-            self.schedule = _start_schedule(self.refresher, settings, self.cache) if scheduled else None
+            self.pipeline = _start_pipeline(settings, self.store, scheduled=scheduled)
+            self.pipeline.changes = changes
             log.info("config reload: %s is in force", config_file)
             return True
 
 
-def _start_pipeline(
-    settings: Settings, store: Store, *, scheduled: bool
-) -> tuple[Refresher, Watcher | None, Cache | None]:
-    """Start watching, open the cache and run the first refresh into `store`."""
-    watcher = Watcher(settings.content_dir) if settings.watch and scheduled else None
-    if watcher is not None:
-        watcher.start()  # before the first walk, so that nothing changed during it is missed
-    cache = open_cache(settings)
-    refresher = Refresher(settings, store, changes=watcher, cache=cache, progress=ScanProgress())
+def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool) -> Pipeline:
+    """Start watching, open the cache, run the first refresh into `store`, then the schedule."""
+    pipeline = open_pipeline(settings, store, watch=scheduled)
+    refresher = pipeline.refresher
     refresher.refresh_safely()
     refresher.progress = None
     snapshot = store.snapshot
@@ -104,14 +91,9 @@ def _start_pipeline(
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
-    return refresher, watcher, cache
-
-
-def _start_schedule(refresher: Refresher, settings: Settings, cache: Cache | None) -> Schedule:
-    # The first refresh's parse results reach the persistent cache right away, in the
-    # background: a restart soon after a cold start then finds them.
-    soon = refresher.flush if cache is not None else None
-    return start_scheduler(refresher.refresh_safely, every=settings.interval_seconds, soon=soon)
+    if scheduled:
+        pipeline.start_schedule(refresher.refresh_safely, every=settings.interval_seconds)
+    return pipeline
 
 
 def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
@@ -119,10 +101,9 @@ def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
     store = Store()
     changes = ChangedFeeds(settings)  # the first refresh sets what later ones are compared with
     store.subscribe(changes)
-    refresher, watcher, cache = _start_pipeline(settings, store, scheduled=scheduled)
-    schedule = _start_schedule(refresher, settings, cache) if scheduled else None
-    app = create_app(store)
-    return Service(settings, store, refresher, app, schedule, watcher=watcher, cache=cache, changes=changes)
+    pipeline = _start_pipeline(settings, store, scheduled=scheduled)
+    pipeline.changes = changes
+    return Service(settings, store, pipeline, create_app(store))
 
 
 @dataclass

@@ -175,14 +175,7 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
     if degraded:
         report["reason"] = degraded
     if scan is not None:
-        report["last_scan"] = {
-            "started": scan.started.isoformat(),
-            "duration_s": scan.duration_s,
-            "files_seen": scan.files_seen,
-            "files_parsed": scan.files_parsed,
-            "files_failed": scan.files_failed,
-            "feeds_rebuilt": scan.feeds_rebuilt,
-        }
+        report["last_scan"] = scan.report()
     return report
 
 

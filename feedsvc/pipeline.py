@@ -1,0 +1,63 @@
+"""A running refresh: watcher, parse cache, refresher, schedule and the hub's notifier, started and stopped together.
+
+`serve` (service.py) and `build --watch` (builder.py) each run one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from feedsvc.cache import Cache, open_cache
+from feedsvc.config import Settings
+from feedsvc.progress import ScanProgress
+from feedsvc.refresh import Refresher
+from feedsvc.schedule import Schedule, start_scheduler
+from feedsvc.store import Store
+from feedsvc.watch import Watcher
+from feedsvc.websub import ChangedFeeds
+
+
+@dataclass
+class Pipeline:
+    """The parts of a running refresh; `stop()` ends them in order."""
+
+    refresher: Refresher
+    watcher: Watcher | None = None
+    cache: Cache | None = None
+    schedule: Schedule | None = None
+    changes: ChangedFeeds | None = None  # tells the WebSub hub which feeds each snapshot changed
+
+    def start_schedule(self, job: Callable[[], object], *, every: int) -> None:
+        """Run `job` every `every` seconds; the first refresh's results reach the cache at once, in the background.
+
+        (A restart soon after a cold start then finds them.)
+        """
+        soon = self.refresher.flush if self.cache is not None else None
+        self.schedule = start_scheduler(job, every=every, soon=soon)
+
+    def stop(self) -> None:
+        """Stop the schedule (a refresh under way finishes first), the watcher, the cache and the hub's notifier."""
+        if self.schedule is not None:
+            self.schedule.stop()
+            self.schedule = None
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        if self.cache is not None:
+            self.refresher.flush()
+            self.cache.close()
+            self.cache = None
+        if self.changes is not None:
+            self.changes.stop()
+            self.changes = None
+
+
+def open_pipeline(settings: Settings, store: Store, *, watch: bool) -> Pipeline:
+    """Start watching (when asked and configured) and open the cache: a refresher ready for its first refresh."""
+    watcher = Watcher(settings.content_dir) if watch and settings.watch else None
+    if watcher is not None:
+        watcher.start()  # before the first walk, so that nothing changed during it is missed
+    cache = open_cache(settings)
+    refresher = Refresher(settings, store, changes=watcher, cache=cache, progress=ScanProgress())
+    return Pipeline(refresher, watcher=watcher, cache=cache)
