@@ -28,52 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from scale import children, fetch, free_port, log, wrk  # the same helpers as the scale benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PATH = "/feeds/all.rss"
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    """Return a free TCP port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str]]:
-    """GET a URL: its status and headers (0 when nothing answers)."""
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=2) as response:
-            response.read()
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
-    except OSError:
-        return 0, {}
-
-
-def children(pid: int) -> list[int]:
-    """Process ids whose parent is `pid`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                stat = (entry / "stat").read_text(encoding="utf-8")
-                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry.name))
-    return found
 
 
 def rss_mb(pid: int) -> float:
@@ -108,18 +70,6 @@ def running(command: list[str], port: int, env: dict[str, str]) -> Iterator[subp
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-
-def wrk(url: str, seconds: int, headers: dict[str, str]) -> float:
-    """Requests per second from wrk (2 threads, 32 connections)."""
-    command = ["wrk", "-t2", "-c32", f"-d{seconds}s", url]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    if "Non-2xx or 3xx" in output or "Socket errors" in output:
-        log(f"wrk reported errors: {output.strip().splitlines()[-4:]}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    return float(match.group(1)) if match else float("nan")
 
 
 def main() -> None:
@@ -159,7 +109,7 @@ def main() -> None:
             log(name)
             with running(command, port, env) as process:
                 base = f"http://127.0.0.1:{port}{PATH}"
-                etag = fetch(base, {"Accept-Encoding": "gzip"})[1].get("ETag", "")
+                etag = fetch(base, {"Accept-Encoding": "gzip"})[1].get("etag", "")
                 rates = [
                     wrk(base, args.seconds, {"Accept-Encoding": "gzip"}),
                     wrk(base, args.seconds, {}),
