@@ -58,6 +58,7 @@ def manifest_of(snapshot: Snapshot) -> bytes:
             for path, document in sorted(snapshot.documents.items())
         },
         "redirects": dict(sorted(snapshot.redirects.items())),
+        "links": {"hub": snapshot.hub, "feed_url": snapshot.feed_url},
         "content": {
             "articles": snapshot.articles,
             "held": snapshot.held,
@@ -194,6 +195,9 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             if document.etag != etag:
                 raise BuildError(f"{path}: does not match the manifest's ETag (a build is being written)")
             documents[relative] = document
+        links = data.get("links") or {}
+        if not isinstance(links, dict):
+            raise TypeError("'links' is not a mapping")
         health = data["content"]
         if not isinstance(health, dict):
             raise TypeError("'content' is not a mapping")
@@ -212,6 +216,8 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             last_scan=_stats(status.get("last_scan")),
             degraded=None if health["degraded"] is None else str(health["degraded"]),
             refreshes_failed=int(status.get("refreshes_failed", 0)),
+            hub=None if links.get("hub") is None else str(links["hub"]),
+            feed_url=str(links.get("feed_url") or ""),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, BuildError):

@@ -227,3 +227,5 @@ class Snapshot:
     last_scan: ScanStats | None = None
     degraded: str | None = None  # why the last refresh could not do its work
     refreshes_failed: int = 0
+    hub: str | None = None  # the WebSub hub feed answers name in a Link header (with their own URL)
+    feed_url: str = ""  # the public base of the feeds' URLs, for that header

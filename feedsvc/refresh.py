@@ -163,6 +163,8 @@ class Refresher:
                 last_scan=stats,
                 degraded=scan.error,
                 refreshes_failed=self.failures,
+                hub=self.settings.websub_hub or None,
+                feed_url=self.settings.feed_url,
             )
             self.store.replace(snapshot)
             self._remember(scan, catalog, rebuilt)

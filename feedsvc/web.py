@@ -74,7 +74,13 @@ def _not_modified(environ: Mapping[str, Any], document: Document) -> bool:
 
 
 def answer_document(
-    document: Document, environ: Mapping[str, Any], *, max_age: int, vary: str, browser_type: bool = False
+    document: Document,
+    environ: Mapping[str, Any],
+    *,
+    max_age: int,
+    vary: str,
+    browser_type: bool = False,
+    links: str | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Decide the answer to a GET or HEAD of a built document: 200 (gzip when accepted) or 304, with validators.
 
@@ -89,6 +95,8 @@ def answer_document(
     ]
     if document.last_modified is not None:
         headers.append(("Last-Modified", _http_date(document.last_modified)))
+    if links is not None:
+        headers.append(("Link", links))
     if _not_modified(environ, document):
         return 304, headers, b""
     body = document.gzip_body if gzip else document.body
@@ -105,12 +113,21 @@ def _http_date(moment: datetime) -> str:
     return http_date(moment)
 
 
-def serve_document(document: Document, *, max_age: int, vary: str, browser_type: bool = False) -> Response:
+def serve_document(
+    document: Document, *, max_age: int, vary: str, browser_type: bool = False, links: str | None = None
+) -> Response:
     """Answer a Flask request with a built document (see `answer_document`)."""
     status, headers, body = answer_document(
-        document, request.environ, max_age=max_age, vary=vary, browser_type=browser_type
+        document, request.environ, max_age=max_age, vary=vary, browser_type=browser_type, links=links
     )
     return Response(body, status=status, headers=headers)
+
+
+def feed_links(snapshot: Snapshot, key: str) -> str | None:
+    """The WebSub Link header of a feed answer: its hub and its own URL (None without a hub)."""
+    if snapshot.hub is None:
+        return None
+    return f'<{snapshot.hub}>; rel="hub", <{snapshot.feed_url}{key}>; rel="self"'
 
 
 # The paths of built documents, as WSGI gives them, and how the fast path labels them.
@@ -148,6 +165,7 @@ class DocumentFastPath:
                     max_age=snapshot.max_age,
                     vary="Accept, Accept-Encoding" if is_feed else "Accept-Encoding",
                     browser_type=is_feed and not key.endswith(".json"),
+                    links=feed_links(snapshot, key) if is_feed else None,
                 )
                 start_response(_STATUS_LINES[status], headers)
                 sent = b"" if method == "HEAD" else body
@@ -227,7 +245,11 @@ def create_app(store: Store) -> Flask:
         document = snapshot.documents.get(feed_path(stem, fmt))
         if document is not None:
             return serve_document(
-                document, max_age=snapshot.max_age, vary="Accept, Accept-Encoding", browser_type=fmt is not Format.JSON
+                document,
+                max_age=snapshot.max_age,
+                vary="Accept, Accept-Encoding",
+                browser_type=fmt is not Format.JSON,
+                links=feed_links(snapshot, feed_path(stem, fmt)),
             )
         slug = snapshot.redirects.get(stem)
         if slug is not None:

@@ -724,3 +724,37 @@ def test_serve_tells_the_hub_which_feeds_an_edit_changed(tmp_path: Path, content
 
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=15) == 0
+
+
+# --- Link headers -------------------------------------------------------------------------------------------------
+
+
+def test_feed_answers_carry_link_headers_to_the_hub_and_themselves(content_dir: Path, tmp_path: Path) -> None:
+    """With a hub, every feed answer (200 and 304, fast path or not) has Link rel=hub and rel=self; pages do not."""
+    from feedsvc.builds import read_build, write_build
+    from feedsvc.web import create_app
+
+    write_corpus(content_dir, 3)
+    settings = hub_settings(content_dir, "https://hub.example.com/publish")
+    store = Store()
+    Refresher(settings, store).refresh()
+    expected = f'<https://hub.example.com/publish>; rel="hub", <{feed_url(settings, "all", Format.RSS)}>; rel="self"'
+    client = create_app(store).test_client()
+    first = client.get("/feeds/all.rss")
+    assert first.headers["Link"] == expected
+    again = client.get("/feeds/all.rss", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.headers["Link"] == expected
+    assert client.get("/feeds/all.RSS").headers["Link"] == expected  # the Flask route, not the fast path
+    assert client.get("/feeds/all.json").headers["Link"].endswith('/feeds/all.json>; rel="self"')
+    assert "Link" not in client.get("/").headers
+    assert "Link" not in client.get("/feeds.opml").headers
+
+    out = tmp_path / "build"
+    write_build(store.snapshot, out)
+    served = create_app(Store(read_build(out))).test_client()
+    assert served.get("/feeds/all.rss").headers["Link"] == expected  # serve --from: from the manifest
+
+    plain = Store()
+    Refresher(make_settings(content_dir), plain).refresh()
+    assert "Link" not in create_app(plain).test_client().get("/feeds/all.rss").headers
