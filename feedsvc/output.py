@@ -32,15 +32,6 @@ def write_atomically(path: Path, data: bytes) -> bool:
     return True
 
 
-def write_snapshot(snapshot: Snapshot, out: Path) -> tuple[int, int]:
-    """Write every document of a snapshot under `out`; remove feed files no longer built.
-
-    Returns how many files were written (changed) and removed.
-    """
-    written = write_documents(snapshot, out)
-    return written, remove_stale_feeds(snapshot, out)
-
-
 def write_documents(snapshot: Snapshot, out: Path, unchanged: Mapping[str, Document] | None = None) -> int:
     """Write every document of a snapshot under `out`; return how many files changed.
 

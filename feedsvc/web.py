@@ -206,33 +206,17 @@ def create_app(store: Store) -> Flask:
     metrics.observe_snapshot(store.snapshot)  # the first refresh, done before the app existed
     store.subscribe(metrics.observe_snapshot)
 
-    @app.get("/")
-    @app.get("/index.html")
-    def index() -> Response:
+    def page(key: str) -> Response:
         snapshot = store.snapshot
-        document = snapshot.documents.get(INDEX_PATH)
+        document = snapshot.documents.get(key)
         if document is None:
             return _plain("feeds are not built yet", 503, {"Retry-After": "5"})
-        request.environ["feedsvc.route"] = ("index", "html")
+        request.environ["feedsvc.route"] = _PAGE_ROUTES[key]
         return serve_document(document, max_age=snapshot.max_age, vary="Accept-Encoding")
 
-    @app.get("/feeds.opml")
-    def opml() -> Response:
-        snapshot = store.snapshot
-        document = snapshot.documents.get(OPML_PATH)
-        if document is None:
-            return _plain("feeds are not built yet", 503, {"Retry-After": "5"})
-        request.environ["feedsvc.route"] = ("opml", "opml")
-        return serve_document(document, max_age=snapshot.max_age, vary="Accept-Encoding")
-
-    @app.get("/feed.xsl")
-    def stylesheet() -> Response:
-        snapshot = store.snapshot
-        document = snapshot.documents.get(STYLESHEET_PATH)
-        if document is None:
-            return _plain("feeds are not built yet", 503, {"Retry-After": "5"})
-        request.environ["feedsvc.route"] = ("stylesheet", "xsl")
-        return serve_document(document, max_age=snapshot.max_age, vary="Accept-Encoding")
+    # The index, the OPML and the stylesheet (the fast path answers them first, when built).
+    for url, key in _PAGE_PATHS.items():
+        app.add_url_rule(url, endpoint=f"page:{url}", view_func=functools.partial(page, key), methods=["GET"])
 
     @app.get("/feeds/<path:name>")
     def feed(name: str) -> Response:

@@ -98,6 +98,12 @@ def feed_paths(*slugs: str) -> set[str]:
     return {feed_path(slug, fmt) for slug in slugs for fmt in Format}
 
 
+def shown_but_newest_nowhere(catalog: Catalog) -> str:
+    """The source of an article the first feed shows that is the newest of no feed."""
+    newest = {f.articles[0].source for f in catalog.feeds if f.articles}
+    return next(a.source for a in catalog.feeds[0].articles if a.source not in newest)
+
+
 def slugs_showing(catalog: Catalog, source: str) -> set[str]:
     """Return the slugs of the feeds whose entries include the article of `source`."""
     return {f.spec.slug for f in catalog.feeds if any(a.source == source for a in f.articles)}
@@ -613,8 +619,7 @@ def test_editing_an_article_newest_nowhere_rerenders_only_its_feeds(
     refresher = corpus_refresher(corpus_settings, clock, changes)
     before = refresher.refresh()
     catalog = catalog_of(refresher)
-    newest = {f.articles[0].source for f in catalog.feeds if f.articles}
-    source = next(a.source for a in catalog.feeds[0].articles if a.source not in newest)
+    source = shown_but_newest_nowhere(catalog)
     slugs = slugs_showing(catalog, source)
     retitle(corpus / source)
     if changes is not None:
@@ -708,8 +713,7 @@ def test_deleting_a_shown_article_rerenders_only_its_feeds(
     refresher = corpus_refresher(corpus_settings, clock, changes)
     before = refresher.refresh()
     catalog = catalog_of(refresher)
-    newest = {f.articles[0].source for f in catalog.feeds if f.articles}
-    source = next(a.source for a in catalog.feeds[0].articles if a.source not in newest)
+    source = shown_but_newest_nowhere(catalog)
     slugs = slugs_showing(catalog, source)
     (corpus / source).unlink()
     if changes is not None:
