@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedsvc.builds import manifest_etags, write_build
+from feedsvc.archives import Archives
+from feedsvc.builds import ArchiveFile, manifest_archives, manifest_etags, write_archives, write_build
 from feedsvc.config import Settings
 from feedsvc.follow import POLL_SECONDS
 from feedsvc.model import Snapshot
@@ -38,6 +39,7 @@ class Builder:
     written: Snapshot | None = field(default=None, repr=False)
     files_written: int = 0  # by the last write
     files_removed: int = 0
+    archive_files: dict[str, ArchiveFile] | None = field(default=None, repr=False)  # as the manifest lists them
 
     @property
     def refresher(self) -> Refresher:
@@ -61,7 +63,15 @@ class Builder:
             log.error("not writing the build to %s: %s", self.out, snapshot.degraded)
             return snapshot
         try:
-            written, removed = write_build(snapshot, self.out, previous=self.written)
+            trusted = self.archive_files is not None
+            known = self.archive_files if self.archive_files is not None else manifest_archives(self.out)
+            pages: dict[str, ArchiveFile] = {}
+            archived = 0
+            if isinstance(snapshot.archives, Archives):
+                pages, archived = write_archives(snapshot.archives, self.out, known, trusted=trusted)
+            self.archive_files = pages
+            written, removed = write_build(snapshot, self.out, previous=self.written, archives=pages)
+            written += archived
         except OSError as error:
             log.error("cannot write the build to %s: %s; trying again at the next refresh", self.out, error)
             return snapshot

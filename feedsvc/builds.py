@@ -21,9 +21,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from feedsvc.archives import Archives, PageCache, parse_archive_path
 from feedsvc.documents import make_document
 from feedsvc.model import Document, Problem, ScanStats, Snapshot
-from feedsvc.output import remove_stale_feeds, write_atomically, write_documents
+from feedsvc.output import remove_stale_archives, remove_stale_feeds, write_atomically, write_documents
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"
@@ -40,8 +41,31 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def manifest_of(snapshot: Snapshot) -> bytes:
-    """Return the manifest of a snapshot: its documents (without bodies), redirects and what content holds.
+@dataclass(frozen=True, slots=True)
+class ArchiveFile:
+    """An archive page written to a build: what the manifest says of it, and the key it was made from."""
+
+    media_type: str
+    etag: str
+    last_modified: datetime | None
+    size: int
+    immutable: bool
+    inputs: str  # the page's key: the same key, the same bytes
+
+    def entry(self) -> dict[str, Any]:
+        """Return the page's entry in the manifest."""
+        return {
+            "type": self.media_type,
+            "etag": self.etag,
+            "last_modified": _time(self.last_modified),
+            "size": self.size,
+            "immutable": self.immutable,
+            "inputs": self.inputs,
+        }
+
+
+def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> bytes:
+    """Return the manifest of a snapshot: its documents (without bodies), archive pages, redirects, content counts.
 
     The same content gives the same bytes: when a refresh ran is in the status file.
     """
@@ -57,6 +81,7 @@ def manifest_of(snapshot: Snapshot) -> bytes:
             }
             for path, document in sorted(snapshot.documents.items())
         },
+        "archives": {path: page.entry() for path, page in sorted((archives or {}).items())},
         "redirects": dict(sorted(snapshot.redirects.items())),
         "links": {"hub": snapshot.hub, "feed_url": snapshot.feed_url},
         "content": {
@@ -81,16 +106,46 @@ def status_of(snapshot: Snapshot) -> bytes:
     return json.dumps(data, indent=1).encode("utf-8") + b"\n"
 
 
-def write_build(snapshot: Snapshot, out: Path, previous: Snapshot | None = None) -> tuple[int, int]:
-    """Write a snapshot's documents, then its manifest, then remove feeds it no longer has.
+def write_archives(
+    archives: Archives, out: Path, known: Mapping[str, ArchiveFile], *, trusted: bool = True
+) -> tuple[dict[str, ArchiveFile], int]:
+    """Write every archive page whose key is not the one `known` lists for it; return all pages and how many changed.
 
-    In that order, a server that reads the old manifest meanwhile still finds its files.
-    Documents with the ETag they had in `previous` (the snapshot written last) are not
-    written again. Returns how many files were written and removed.
+    `known` is what was written last (by this builder, or the manifest an earlier one
+    left: then not `trusted`, and a page is only skipped if its file is still there).
+    A complete page is made once and, while its entries stay, never again.
+    """
+    pages: dict[str, ArchiveFile] = {}
+    written = 0
+    for page in archives.pages():
+        before = known.get(page.path)
+        if before is not None and before.inputs == page.key and (trusted or (out / page.path).is_file()):
+            pages[page.path] = before
+            continue
+        document = archives.render(page)
+        written += write_atomically(out / page.path, document.body)
+        pages[page.path] = ArchiveFile(
+            document.media_type, document.etag, document.last_modified, len(document.body), document.immutable, page.key
+        )
+    return pages, written
+
+
+def write_build(
+    snapshot: Snapshot,
+    out: Path,
+    previous: Snapshot | None = None,
+    archives: Mapping[str, ArchiveFile] | None = None,
+) -> tuple[int, int]:
+    """Write a snapshot's documents, then its manifest, then remove feeds and archive pages it no longer has.
+
+    The archive pages (`write_archives`) are written before: in that order, a server that
+    reads the old manifest meanwhile still finds its files. Documents with the ETag they
+    had in `previous` (the snapshot written last) are not written again. Returns how many
+    files were written and removed.
     """
     written = write_documents(snapshot, out, unchanged=previous.documents if previous is not None else {})
-    written += write_atomically(out / MANIFEST, manifest_of(snapshot))
-    removed = remove_stale_feeds(snapshot, out)
+    written += write_atomically(out / MANIFEST, manifest_of(snapshot, archives))
+    removed = remove_stale_feeds(snapshot, out) + remove_stale_archives(archives or {}, out)
     write_atomically(out / STATUS, status_of(snapshot))  # each refresh's heartbeat: not counted as a change
     return written, removed
 
@@ -132,6 +187,64 @@ def _read_json(directory: Path, name: str = MANIFEST) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise BuildError(f"{path}: format is not {MANIFEST_FORMAT} (expected a manifest written by this feedsvc)")
     return data
+
+
+def _archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
+    pages: dict[str, ArchiveFile] = {}
+    for path, entry in listed.items():
+        if parse_archive_path(path) is None:
+            raise BuildError(f"archive page {path!r} is not an archive page's path")
+        modified = entry.get("last_modified")
+        pages[path] = ArchiveFile(
+            media_type=str(entry["type"]),
+            etag=str(entry["etag"]),
+            last_modified=None if modified is None else datetime.fromisoformat(modified),
+            size=int(entry["size"]),
+            immutable=entry.get("immutable") is True,
+            inputs=str(entry.get("inputs") or ""),
+        )
+    return pages
+
+
+def manifest_archives(directory: Path) -> dict[str, ArchiveFile]:
+    """Return the archive pages the manifest in `directory` lists (none when there is no readable one)."""
+    try:
+        return _archive_files(_read_json(directory).get("archives") or {})
+    except (BuildError, KeyError, TypeError, ValueError, AttributeError):
+        return {}
+
+
+class BuildArchives:
+    """The archive pages of a build directory, read when first asked for (they are too many to hold).
+
+    Only the pages the manifest lists are read, each by its manifest path; a page is
+    checked against its ETag, and kept in a cache bounded in bytes, by ETag.
+    """
+
+    def __init__(self, directory: Path, pages: Mapping[str, ArchiveFile], cache: PageCache) -> None:
+        self.directory = directory
+        self.pages = pages
+        self.cache = cache
+
+    def document(self, path: str) -> Document | None:
+        """Return the archive page at `path`, or None if the manifest lists none there (or its file is gone)."""
+        page = self.pages.get(path)
+        if page is None:
+            return None
+        document = self.cache.get(page.etag)
+        if document is not None:
+            return document
+        try:
+            body = _document_path(self.directory, path).read_bytes()
+        except (OSError, BuildError):
+            return None
+        document = make_document(body, page.media_type, page.last_modified, immutable=page.immutable)
+        if document.etag != page.etag:
+            # Replaced after the manifest was read, by a build under way: whole (renamed into place), and
+            # newer; served as it is, but not as immutable until the next manifest says what it is.
+            return make_document(body, page.media_type, page.last_modified)
+        self.cache.put(page.etag, document)
+        return document
 
 
 def manifest_etags(directory: Path) -> dict[str, str] | None:
@@ -195,6 +308,9 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             if document.etag != etag:
                 raise BuildError(f"{path}: does not match the manifest's ETag (a build is being written)")
             documents[relative] = document
+        archived = _archive_files(data.get("archives") or {})
+        shelf = previous.archives if previous is not None else None
+        cache = shelf.cache if isinstance(shelf, BuildArchives) else PageCache()
         links = data.get("links") or {}
         if not isinstance(links, dict):
             raise TypeError("'links' is not a mapping")
@@ -218,6 +334,7 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             refreshes_failed=int(status.get("refreshes_failed", 0)),
             hub=None if links.get("hub") is None else str(links["hub"]),
             feed_url=str(links.get("feed_url") or ""),
+            archives=BuildArchives(directory, archived, cache) if archived else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, BuildError):

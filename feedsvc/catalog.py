@@ -231,6 +231,19 @@ class CatalogState:
             if not shelf and name is not None:
                 del self._shelves[name]
 
+    def archive_page(self, name: str | None, number: int, size: int) -> tuple[tuple[Article, ...], int]:
+        """Return archive page `number` of a category (None: every article), newest first, and its size now.
+
+        Pages are counted from the oldest article: page 1 holds the `size` oldest, page 2
+        the next ones. A new article (the newest) joins only the last page, so a page that
+        has one after it keeps its articles.
+        """
+        shelf = self._shelves.get(name, [])
+        end = len(shelf) - (number - 1) * size
+        if number < 1 or end <= 0:
+            return (), len(shelf)
+        return tuple(shelf[max(0, end - size) : end]), len(shelf)
+
     def _newest(self, name: str | None, limit: int) -> tuple[Article, ...]:
         return tuple(self._shelves.get(name, [])[:limit])
 

@@ -77,6 +77,7 @@ class Settings:
     summary_chars: int
     all_feed: bool
     auto_categories: bool
+    archive_size: int = 50  # entries per archive page (RFC 5005); 0: no archive
     watch: bool = True
     full_rescan_seconds: int = 600
     workers: int = 0
@@ -314,6 +315,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feeds.all", True, _boolean, "Also publish the feed 'all' of every article."),
     Setting("feeds.auto_categories", True, _boolean, "Publish categories found in content but not configured."),
     Setting(
+        "feeds.archive_size",
+        50,
+        _integer(0, 10_000),
+        "Entries per archive page: every feed links its complete history, oldest page first (0: no archive pages).",
+    ),
+    Setting(
         "websub.hub",
         "",
         _hub,
@@ -496,6 +503,7 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         summary_chars=values["feeds.summary_chars"],
         all_feed=values["feeds.all"],
         auto_categories=values["feeds.auto_categories"],
+        archive_size=values["feeds.archive_size"],
         watch=values["scan.watch"],
         full_rescan_seconds=values["scan.full_rescan_seconds"],
         workers=values["scan.workers"],

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +126,29 @@ def feed_path(slug: str, fmt: Format) -> str:
     return f"feeds/{slug}.{fmt.value}"
 
 
+def archive_path(slug: str, number: int, fmt: Format) -> str:
+    """Return the path of a feed's archive page `number` (1 holds its oldest articles)."""
+    return f"feeds/{slug}/archive/{number}.{fmt.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Where a feed document stands in its feed's history (RFC 5005 archived feeds).
+
+    `number` is None for the current (subscription) document, else the archive page
+    it is; `pages` is how many archive pages the feed has. Every page but the newest
+    has a page after it and is complete: it never changes again.
+    """
+
+    number: int | None
+    pages: int
+
+    @property
+    def complete(self) -> bool:
+        """Tell an archive page that has a newer one after it, so will hold the same entries for good."""
+        return self.number is not None and self.number < self.pages
+
+
 _MEDIA_TYPES = {
     Format.RSS: "application/rss+xml; charset=utf-8",
     Format.ATOM: "application/atom+xml; charset=utf-8",
@@ -167,6 +190,7 @@ class Document:
     etag: str  # the quoted strong ETag of the uncompressed bytes
     media_type: str
     last_modified: datetime | None = None
+    immutable: bool = False  # a complete archive page: caches may keep it for good
     _gzip: list[bytes] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -209,6 +233,13 @@ class ScanStats:
         }
 
 
+class ArchiveShelf(Protocol):
+    """The archive pages of a snapshot's feeds, made or read when first asked for."""
+
+    def document(self, path: str) -> Document | None:
+        """Return the archive page at `path` (as `archive_path` writes it), or None if there is none."""
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Every built document at one moment, with what `/healthz` reports about it.
@@ -229,3 +260,4 @@ class Snapshot:
     refreshes_failed: int = 0
     hub: str | None = None  # the WebSub hub feed answers name in a Link header (with their own URL)
     feed_url: str = ""  # the public base of the feeds' URLs, for that header
+    archives: ArchiveShelf | None = None  # the feeds' archive pages (not in `documents`: too many to hold)

@@ -58,3 +58,25 @@ def remove_stale_feeds(snapshot: Snapshot, out: Path) -> int:
                 path.unlink()
                 removed += 1
     return removed
+
+
+def remove_stale_archives(pages: Mapping[str, object], out: Path) -> int:
+    """Remove the archive pages under `out` (feeds/*/archive/*) not in `pages`, and folders left empty."""
+    removed = 0
+    feeds_dir = out / "feeds"
+    if not feeds_dir.is_dir():
+        return 0
+    for archive in sorted(feeds_dir.glob("*/archive")):
+        if not archive.is_dir() or archive.is_symlink():
+            continue
+        for path in archive.iterdir():
+            relative = f"feeds/{archive.parent.name}/archive/{path.name}"
+            if path.suffix in FEED_SUFFIXES and relative not in pages and path.is_file():
+                path.unlink()
+                removed += 1
+        for folder in (archive, archive.parent):
+            try:
+                folder.rmdir()  # only when empty
+            except OSError:
+                break
+    return removed

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import hashlib
 import logging
 import multiprocessing
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
+from feedsvc import __version__ as GENERATOR_VERSION
+from feedsvc.archives import Archives, PageCache, page_count
 from feedsvc.articles import digest, parse_for_scan, read_body
 from feedsvc.cache import Cache, inputs_digest
 from feedsvc.catalog import Catalog, CatalogState
@@ -39,6 +43,7 @@ from feedsvc.model import (
     Document,
     Feed,
     Format,
+    Paging,
     Problem,
     ScanStats,
     Snapshot,
@@ -62,6 +67,9 @@ T = TypeVar("T")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
+# Article contents kept for archive pages: an article is on a page of `all` and of each of its
+# categories, made one after the other by a build; a few thousand cover that.
+ARCHIVE_CONTENTS = 4096
 # The type the feeds' <?xml-stylesheet?> names: an XML type, as browsers want of an XSLT stylesheet.
 XSL_TYPE = "text/xsl; charset=utf-8"
 
@@ -125,6 +133,14 @@ class Refresher:
         self._content_error: str | None = None
         self._last_full: float | None = None
         self._lock = threading.Lock()
+        # Held while the catalog changes, and while an archive page reads its articles from it.
+        self._catalog_lock = threading.Lock()
+        self.pages = PageCache()
+        self._archive_contents: OrderedDict[tuple[str, str], ArticleContent] = OrderedDict()
+        # Part of every archive page's key: what the settings and this version make of the same articles.
+        self._identity = hashlib.sha256(
+            f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")
+        ).hexdigest()
         self.failures = 0
 
     @property
@@ -140,8 +156,9 @@ class Refresher:
             clock_start = time.perf_counter()
             scan = self._scan(started.timestamp())
             self._log_changes(scan)
-            self._update_catalog(scan, started)
-            catalog = self._catalog.catalog()
+            with self._catalog_lock:
+                self._update_catalog(scan, started)
+                catalog = self._catalog.catalog()
             bodies_read = [0]
             documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
             stats = ScanStats(
@@ -165,6 +182,7 @@ class Refresher:
                 refreshes_failed=self.failures,
                 hub=self.settings.websub_hub or None,
                 feed_url=self.settings.feed_url,
+                archives=self._archives(catalog),
             )
             self.store.replace(snapshot)
             self._remember(scan, catalog, rebuilt)
@@ -362,9 +380,10 @@ class Refresher:
             rendered[path] = (key, document)
 
         for feed in catalog.feeds:
-            key = _feed_key(feed)
+            paging = Paging(None, page_count(feed.total, self.settings.archive_size))
+            key = (_feed_key(feed), paging.pages)  # the current document links the newest archive page
             for fmt in Format:
-                keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt, content_of))
+                keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt, content_of, paging))
         # The index shows each feed's size and newest entry; the OPML each feed's spec and the
         # latest `updated` of all, which may come from any entry, not only the newest.
         index_key = tuple((f.spec, f.total, _feed_key(f)[1][:1]) for f in catalog.feeds)
@@ -379,9 +398,53 @@ class Refresher:
         self._contents = {k: v for k, v in self._contents.items() if k in in_feeds}
         return documents, rebuilt
 
-    def _render_feed(self, feed: Feed, fmt: Format, content_of: Callable[[Article], ArticleContent]) -> Document:
-        body = render_feed(feed, fmt, self.settings, content_of)
-        return make_document(body, fmt.media_type, feed.updated)
+    def _render_feed(
+        self, feed: Feed, fmt: Format, content_of: Callable[[Article], ArticleContent], paging: Paging
+    ) -> Document:
+        body = render_feed(feed, fmt, self.settings, content_of, paging)
+        return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
+
+    def _archives(self, catalog: Catalog) -> Archives | None:
+        """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off)."""
+        if self.settings.archive_size <= 0:
+            return None
+        return Archives(
+            {feed.spec.slug: feed for feed in catalog.feeds},
+            size=self.settings.archive_size,
+            read_page=self._archive_page,
+            render=self._render_archive_page,
+            cache=self.pages,
+            identity=self._identity,
+        )
+
+    def _archive_page(self, category: str | None, number: int) -> tuple[tuple[Article, ...], int]:
+        with self._catalog_lock:
+            return self._catalog.archive_page(category, number, self.settings.archive_size)
+
+    def _render_archive_page(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
+        """Render an archive page (one at a time: Archives holds its cache's lock)."""
+        return self._render_feed(feed, fmt, self._archive_content, paging)
+
+    def _archive_content(self, article: Article) -> ArticleContent:
+        """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
+
+        Called from request threads: it reads the refresher's state, never changes it.
+        """
+        key = (article.source, article.fingerprint)
+        content = self._contents.get(key) or self._archive_contents.get(key)
+        if content is not None:
+            self._archive_contents[key] = content
+            self._archive_contents.move_to_end(key)
+            return content
+        body = self._read_body(article)
+        if body is None:
+            log.warning("%s: its body cannot be read again; archived without content", article.source)
+            return ArticleContent(html="", summary=article.summary or "", image=article.image)
+        content = render_content(article, body, summary_chars=self.settings.summary_chars)
+        self._archive_contents[key] = content
+        if len(self._archive_contents) > ARCHIVE_CONTENTS:
+            self._archive_contents.popitem(last=False)
+        return content
 
     def flush(self) -> None:
         """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""

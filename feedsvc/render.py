@@ -22,9 +22,10 @@ from lxml import etree
 
 from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
-from feedsvc.model import STYLESHEET_PATH, Article, ArticleContent, Feed, Format
+from feedsvc.model import STYLESHEET_PATH, Article, ArticleContent, Feed, Format, Paging, archive_path
 
 MEDIA_NS = "http://search.yahoo.com/mrss/"
+HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
@@ -54,6 +55,29 @@ ContentOf = Callable[[Article], ArticleContent]
 def feed_url(settings: Settings, slug: str, fmt: Format) -> str:
     """Return the public URL of one feed."""
     return f"{settings.feed_url}feeds/{slug}.{fmt.value}"
+
+
+def archive_url(settings: Settings, slug: str, number: int, fmt: Format) -> str:
+    """Return the public URL of one archive page of a feed."""
+    return f"{settings.feed_url}{archive_path(slug, number, fmt)}"
+
+
+def history_links(settings: Settings, slug: str, fmt: Format, paging: Paging | None) -> list[tuple[str, str]]:
+    """Return the RFC 5005 links of a feed document: (rel, href), in the order the document lists them.
+
+    The current document links its newest archive page (prev-archive); an archive page
+    links the current document, the page before it and the page after it, where they exist.
+    """
+    if paging is None or paging.pages == 0:
+        return []
+    if paging.number is None:
+        return [("prev-archive", archive_url(settings, slug, paging.pages, fmt))]
+    links = [("current", feed_url(settings, slug, fmt))]
+    if paging.number > 1:
+        links.append(("prev-archive", archive_url(settings, slug, paging.number - 1, fmt)))
+    if paging.number < paging.pages:
+        links.append(("next-archive", archive_url(settings, slug, paging.number + 1, fmt)))
+    return links
 
 
 def image_type(url: str) -> str:
@@ -98,19 +122,43 @@ class _MediaFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type 
         return {"media": MEDIA_NS}
 
 
-class _HubFeed(BaseExtension):  # type: ignore[misc]  # feedgen ships no type hints
-    """The WebSub hub link of an RSS channel, after its self link: feedgen writes no other atom:link there."""
+class _History(BaseExtension):  # type: ignore[misc]  # feedgen ships no type hints
+    """The channel links feedgen drops from RSS (WebSub hub, RFC 5005 archive links) and `fh:archive`.
 
-    hub: str | None = None
+    In RSS the links follow the self link as atom:link elements; Atom takes them from
+    FeedGenerator.link(). An archive page gets `<fh:archive/>` before its first entry.
+    """
+
+    rss_links: tuple[tuple[str, str], ...] = ()  # (rel, href)
+    archive = False
 
     def extend_ns(self) -> dict[str, str]:
-        return {}  # feedgen declares the atom prefix in every RSS feed
+        # feedgen declares the atom prefix in every RSS feed; fh only where an archive page uses it
+        return {"fh": HISTORY_NS} if self.archive else {}
+
+    def _mark(self, parent: etree._Element, entry_tag: str) -> None:
+        if self.archive:
+            mark = etree.Element(f"{{{HISTORY_NS}}}archive")
+            first = parent.find(entry_tag)
+            if first is None:
+                parent.append(mark)
+            else:
+                first.addprevious(mark)
 
     def extend_rss(self, feed: etree._Element) -> etree._Element:
-        if self.hub:
-            self_link = feed.find(f"channel/{{{ATOM_NS}}}link[@rel='self']")
-            if self_link is not None:
-                self_link.addnext(etree.Element(f"{{{ATOM_NS}}}link", href=self.hub, rel="hub"))
+        channel = feed.find("channel")
+        after = feed.find(f"channel/{{{ATOM_NS}}}link[@rel='self']")
+        for rel, href in self.rss_links:
+            if after is not None:
+                link = etree.Element(f"{{{ATOM_NS}}}link", href=href, rel=rel)
+                after.addnext(link)
+                after = link
+        if channel is not None:
+            self._mark(channel, "item")
+        return feed
+
+    def extend_atom(self, feed: etree._Element) -> etree._Element:
+        self._mark(feed, "entry")  # feedgen writes Atom elements unqualified under a default xmlns
         return feed
 
 
@@ -143,14 +191,18 @@ class _MediaEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no
         return entry
 
 
-def _generator(feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf) -> FeedGenerator:
+def _generator(
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None
+) -> FeedGenerator:
     spec = feed.spec
     updated = feed.updated or EMPTY_FEED_DATE
-    self_url = feed_url(settings, spec.slug, fmt)
+    current_url = feed_url(settings, spec.slug, fmt)
+    archive = paging is not None and paging.number is not None
+    self_url = archive_url(settings, spec.slug, paging.number, fmt) if paging and paging.number else current_url
     gen = FeedGenerator()
     gen.register_extension("media", _MediaFeed, _MediaEntry)
     gen.load_extension("dc", atom=False, rss=True)
-    gen.id(self_url)
+    gen.id(current_url)  # an archive page is a part of the same feed: the same id
     gen.title(spec.title)
     gen.subtitle(spec.description)  # also the RSS <description>
     gen.language(settings.language)
@@ -159,11 +211,16 @@ def _generator(feed: Feed, fmt: Format, settings: Settings, content_of: ContentO
     gen.ttl(max(1, settings.interval_seconds // 60))
     # RSS takes the last link added as the channel <link>: the site goes last.
     gen.link(href=self_url, rel="self", type=fmt.media_type.split(";")[0])
-    if settings.websub_hub:
-        # WebSub discovery: the hub beside the self link. Atom takes it from here; RSS from the extension.
-        gen.link(href=settings.websub_hub, rel="hub")
-        gen.register_extension("websub", _HubFeed, atom=False, rss=True)
-        gen.websub.hub = settings.websub_hub
+    # WebSub discovery (the hub beside the self link: not on archive pages, which subscribers
+    # do not poll), then the RFC 5005 links. Atom takes them from here; RSS from the extension.
+    links = [] if archive or not settings.websub_hub else [("hub", settings.websub_hub)]
+    links += history_links(settings, spec.slug, fmt, paging)
+    for rel, href in links:
+        gen.link(href=href, rel=rel)
+    if links or archive:
+        gen.register_extension("history", _History, atom=True, rss=True)
+        gen.history.rss_links = tuple(links)
+        gen.history.archive = archive
     gen.link(href=settings.site_link, rel="alternate", type="text/html")
     gen.updated(updated)  # also lastBuildDate; otherwise feedgen stamps now()
     for article in feed.articles:
@@ -205,26 +262,36 @@ def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, 
 # feed readers ignore it. Relative (feeds are one folder down), so it works under any host and
 # from a build directory served as static files.
 STYLESHEET_PI = f'<?xml-stylesheet href="../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
+# Archive pages are three folders down: feeds/{slug}/archive/{n}.rss
+ARCHIVE_STYLESHEET_PI = f'<?xml-stylesheet href="../../../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
 
 
-def _with_stylesheet(xml: bytes) -> bytes:
+def _with_stylesheet(xml: bytes, instruction: bytes = STYLESHEET_PI) -> bytes:
     """Put the stylesheet processing instruction after the XML declaration, before the root element."""
     end = xml.index(b"?>\n") + 3 if xml.startswith(b"<?xml ") else 0
-    return xml[:end] + STYLESHEET_PI + xml[end:]
+    return xml[:end] + instruction + xml[end:]
 
 
-def render_xml(feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf) -> bytes:
-    """Render a feed as RSS 2.0 or Atom 1.0, naming the stylesheet browsers show it with."""
-    gen = _generator(feed, fmt, settings, content_of)
+def render_xml(
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None = None
+) -> bytes:
+    """Render a feed (or one of its archive pages) as RSS 2.0 or Atom 1.0, naming the browsers' stylesheet."""
+    gen = _generator(feed, fmt, settings, content_of, paging)
+    instruction = ARCHIVE_STYLESHEET_PI if paging is not None and paging.number is not None else STYLESHEET_PI
     with _FEEDGEN_LOCK:
         if fmt is Format.RSS:
-            return _with_stylesheet(bytes(gen.rss_str(pretty=True, encoding="UTF-8")))
-        return _with_stylesheet(bytes(gen.atom_str(pretty=True, encoding="UTF-8")))
+            return _with_stylesheet(bytes(gen.rss_str(pretty=True, encoding="UTF-8")), instruction)
+        return _with_stylesheet(bytes(gen.atom_str(pretty=True, encoding="UTF-8")), instruction)
 
 
-def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
-    """Render a feed as JSON Feed 1.1."""
+def render_json(feed: Feed, settings: Settings, content_of: ContentOf, paging: Paging | None = None) -> bytes:
+    """Render a feed (or one of its archive pages) as JSON Feed 1.1.
+
+    JSON Feed pages with `next_url`: the current document names the newest archive page,
+    each page the one before it. An archive page keeps the feed's own `feed_url`, its identity.
+    """
     spec = feed.spec
+    archive = paging is not None and paging.number is not None
     document: dict[str, object] = {
         "version": JSON_FEED_VERSION,
         "title": spec.title,
@@ -233,9 +300,12 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
         "description": spec.description,
         "language": settings.language,
     }
+    older = dict(history_links(settings, spec.slug, Format.JSON, paging)).get("prev-archive")
+    if older is not None:
+        document["next_url"] = older
     if settings.site_author:
         document["authors"] = [{"name": settings.site_author}]
-    if settings.websub_hub:
+    if settings.websub_hub and not archive:
         document["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
     items = []
     for article in feed.articles:
@@ -266,8 +336,10 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf) -> bytes:
     return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def render_feed(feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf) -> bytes:
-    """Render a feed in one format."""
+def render_feed(
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None = None
+) -> bytes:
+    """Render a feed in one format: its current document, or with `paging` one of its archive pages."""
     if fmt is Format.JSON:
-        return render_json(feed, settings, content_of)
-    return render_xml(feed, fmt, settings, content_of)
+        return render_json(feed, settings, content_of, paging)
+    return render_xml(feed, fmt, settings, content_of, paging)

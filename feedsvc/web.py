@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flask import Flask, Response, request
 from werkzeug.datastructures import Accept, MIMEAccept
@@ -24,12 +25,14 @@ if TYPE_CHECKING:
 
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics
-from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot, feed_path
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.web")
 
 MAX_PROBLEMS = 100
+# A complete archive page never changes: caches may keep it for a year without asking again.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 BROWSER_XML_TYPE = "application/xml; charset=utf-8"
 _FORMATS = {fmt.value: fmt for fmt in Format}
 
@@ -90,7 +93,7 @@ def answer_document(
     gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
     headers = [
         ("ETag", document.gzip_etag if gzip else document.etag),
-        ("Cache-Control", f"public, max-age={max_age}"),
+        ("Cache-Control", IMMUTABLE_CACHE_CONTROL if document.immutable else f"public, max-age={max_age}"),
         ("Vary", vary),
     ]
     if document.last_modified is not None:
@@ -121,6 +124,17 @@ def serve_document(
         document, request.environ, max_age=max_age, vary=vary, browser_type=browser_type, links=links
     )
     return Response(body, status=status, headers=headers)
+
+
+def find_feed(snapshot: Snapshot, key: str) -> tuple[Document | None, bool]:
+    """Return the document of a `feeds/…` path: a current feed, or an archive page (made when first asked for).
+
+    The flag tells an archive page.
+    """
+    document = snapshot.documents.get(key)
+    if document is not None or snapshot.archives is None or "/archive/" not in key:
+        return document, False
+    return snapshot.archives.document(key), True
 
 
 def feed_links(snapshot: Snapshot, key: str) -> str | None:
@@ -154,22 +168,25 @@ class DocumentFastPath:
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD"):
             path = environ.get("PATH_INFO", "")
-            key = _PAGE_PATHS.get(path) or (path[1:] if path.startswith("/feeds/") else None)
+            page = _PAGE_PATHS.get(path)
+            key = page or (path[1:] if path.startswith("/feeds/") else None)
             snapshot = self._store.snapshot
-            document = snapshot.documents.get(key) if key is not None else None
+            document, archived = (None, False) if key is None else find_feed(snapshot, key)
             if document is not None and key is not None:
-                is_feed = key.startswith("feeds/")
+                is_feed = page is None
                 status, headers, body = answer_document(
                     document,
                     environ,
                     max_age=snapshot.max_age,
                     vary="Accept, Accept-Encoding" if is_feed else "Accept-Encoding",
                     browser_type=is_feed and not key.endswith(".json"),
-                    links=feed_links(snapshot, key) if is_feed else None,
+                    links=feed_links(snapshot, key) if is_feed and not archived else None,
                 )
                 start_response(_STATUS_LINES[status], headers)
                 sent = b"" if method == "HEAD" else body
-                route, fmt = ("feed", key.rsplit(".", 1)[1]) if is_feed else _PAGE_ROUTES[key]
+                route, fmt = (
+                    ("archive" if archived else "feed", key.rsplit(".", 1)[1]) if is_feed else _PAGE_ROUTES[key]
+                )
                 self._metrics.observe(route, fmt, status, len(sent))
                 return [sent]
         return self._app(environ, start_response)
@@ -225,20 +242,28 @@ def create_app(store: Store) -> Flask:
         fmt = _FORMATS.get(extension.lower()) if dot else None
         if fmt is None:
             return _plain("not found", 404)
-        request.environ["feedsvc.route"] = ("feed", fmt.value)
-        document = snapshot.documents.get(feed_path(stem, fmt))
+        key = f"feeds/{stem}.{fmt.value}"
+        document, archived = find_feed(snapshot, key)
+        request.environ["feedsvc.route"] = ("archive" if archived else "feed", fmt.value)
         if document is not None:
             return serve_document(
                 document,
                 max_age=snapshot.max_age,
                 vary="Accept, Accept-Encoding",
                 browser_type=fmt is not Format.JSON,
-                links=feed_links(snapshot, feed_path(stem, fmt)),
+                links=None if archived else feed_links(snapshot, key),
             )
-        slug = snapshot.redirects.get(stem)
+        # A category's name or alias (percent-decoded by now): moved for good to its slug,
+        # for the feed and for its archive pages alike.
+        name, page = stem, ""
+        if stem not in snapshot.redirects and "/archive/" in stem:
+            name, number = stem.rsplit("/archive/", 1)
+            page = f"/archive/{number}"
+        slug = snapshot.redirects.get(name)
         if slug is not None:
             request.environ["feedsvc.route"] = ("redirect", fmt.value)
-            response = _plain(f"moved to /{feed_path(slug, fmt)}", 301, {"Location": f"/{feed_path(slug, fmt)}"})
+            target = f"/feeds/{slug}{page}.{fmt.value}"
+            response = _plain(f"moved to {target}", 301, {"Location": quote(target, safe="/")})
             response.headers["Cache-Control"] = f"public, max-age={snapshot.max_age}"
             return response
         return _plain("not found", 404)

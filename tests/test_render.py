@@ -18,11 +18,12 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
+from feedsvc.archives import page_count
 from feedsvc.articles import parse_file
 from feedsvc.catalog import Catalog, build_catalog
 from feedsvc.config import Settings
 from feedsvc.content import render_content
-from feedsvc.model import Article, ArticleContent, Format, Snapshot, feed_path
+from feedsvc.model import Article, ArticleContent, Format, Paging, Snapshot, feed_path
 from feedsvc.refresh import Refresher
 from feedsvc.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, render_feed
 from feedsvc.store import Store
@@ -715,7 +716,8 @@ def test_render_feed_on_a_catalog_feed_matches_the_refresher(content_dir: Path) 
     catalog, content_of = parsed_catalog(content_dir, settings)
     for feed in catalog.feeds:
         for fmt in Format:
-            assert render_feed(feed, fmt, settings, content_of) == body(snapshot, feed.spec.slug, fmt)
+            paging = Paging(None, page_count(feed.total, settings.archive_size))
+            assert render_feed(feed, fmt, settings, content_of, paging) == body(snapshot, feed.spec.slug, fmt)
 
 
 def test_concurrent_renders_give_identical_bytes(content_dir: Path) -> None:

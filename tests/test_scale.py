@@ -691,8 +691,12 @@ def test_adding_a_newest_article_rerenders_only_its_feeds(
 def test_adding_an_old_article_in_a_new_category_renders_only_that_category(
     corpus: Path, corpus_settings: Settings, clock: Clock
 ) -> None:
-    """An old article in a new category adds that category's feeds; `all` keeps its entries and so its bytes."""
-    refresher = corpus_refresher(corpus_settings, clock, None)
+    """An old article in a new category adds that category's feeds; `all` keeps its entries and so its bytes.
+
+    (Unless it starts a new archive page of `all`, which the current `all` then links.)
+    """
+    settings = dataclasses.replace(corpus_settings, archive_size=CORPUS_SIZE + 10)
+    refresher = corpus_refresher(settings, clock, None)
     before = refresher.refresh()
     write(corpus, "old.md", date="2020-01-01T00:00:00Z", categories=["新栏目"])
 
@@ -702,6 +706,13 @@ def test_adding_an_old_article_in_a_new_category_renders_only_that_category(
     assert slugs_showing(catalog, "old.md") == {"xin-lan-mu"}
     assert after.reread == ("old.md",)
     assert_only_rebuilt(before, after, feed_paths("xin-lan-mu") | {INDEX_PATH, OPML_PATH})
+
+    # Pages of 50: the 1,501st article starts page 31 of `all`; without it `all` links page 30 again.
+    refresher = Refresher(corpus_settings, Store(), clock=clock)
+    before = refresher.refresh()
+    (corpus / "old.md").unlink()
+    after = refresher.refresh()
+    assert_only_rebuilt(before, after, feed_paths("all") | {INDEX_PATH, OPML_PATH})
 
 
 @MODES
