@@ -244,6 +244,34 @@ def test_a_feed_becomes_a_page_that_explains_how_to_subscribe(site: Refresher, f
 
 
 @pytest.mark.parametrize("fmt", XML)
+def test_an_archive_page_says_so_and_links_the_feed_and_the_pages_around_it(
+    content_dir: Path, store: Store, clock: Clock, fmt: Format
+) -> None:
+    """An archive page shows the feed's URL to subscribe to, and links the newer page, the older one and the feed."""
+    write_corpus(content_dir, 7)
+    refresher = Refresher(make_settings(content_dir, feeds={"archive_size": 3}), store, clock=clock)
+    refresher.refresh()
+    assert store.snapshot.archives is not None
+    settings: Settings = refresher.settings
+    middle = store.snapshot.archives.document(f"feeds/all/archive/2.{fmt.value}")
+    assert middle is not None
+    page = transform(middle.body)
+    assert page.select_one("p.kind").get_text().endswith(" · archive page")
+    about = page.select_one("section.about")
+    assert "This page holds older articles of the feed" in about.get_text()
+    assert about.select_one("code.url").get_text() == f"{settings.feed_url}feeds/all.{fmt.value}"
+    assert about.find("a", string="All feeds")["href"] == "../../../"
+    assert [(a.get_text(), a["href"]) for a in page.select("nav.history a")] == [
+        ("Newer articles", f"{settings.feed_url}feeds/all/archive/3.{fmt.value}"),
+        ("Older articles", f"{settings.feed_url}feeds/all/archive/1.{fmt.value}"),
+        ("The feed (newest articles)", f"{settings.feed_url}feeds/all.{fmt.value}"),
+    ]
+    assert page.find("h2", string="Articles on this page (3)") is not None
+    current = transform(body(store, feed_path("all", fmt)))
+    assert [a.get_text() for a in current.select("nav.history a")] == ["Older articles"]
+
+
+@pytest.mark.parametrize("fmt", XML)
 def test_a_feed_page_lists_every_entry_with_link_date_summary_and_thumbnail(site: Refresher, fmt: Format) -> None:
     """One list item per entry, newest first: linked title, date, author, summary, thumbnail when there is one."""
     page = transform(body(site.store, feed_path("finance", fmt)))
@@ -444,6 +472,15 @@ def test_chromium_shows_the_index_and_feeds_as_pages(tmp_path: Path, content_dir
             assert len(titles) == 7
             assert "一年期贷款市场报价利率下调十个基点。" in text
             assert "2026-01-02 03:04 UTC" in text
+            assert [a.get_text() for a in page.select("nav.history a")] == ["Older articles"]
+
+            archive = rendered_dom(tmp_path, f"{base}/feeds/all/archive/1.{fmt.value}")  # 7 articles: one page
+            text = archive.get_text(" ")
+            assert "archive page" in archive.select_one("p.kind").get_text()
+            assert "This page holds older articles of the feed" in text
+            assert archive.select_one("code.url").get_text() == f"{base}/feeds/all.{fmt.value}"
+            assert [li.h3.get_text() for li in archive.select("ol > li")] == titles
+            assert [a.get_text() for a in archive.select("nav.history a")] == ["The feed (newest articles)"]
 
 
 @pytest.mark.slow

@@ -163,10 +163,13 @@ def test_rss_description_reads_as_the_summary_text(content_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def serving(tmp_path: Path, content: Path) -> Iterator[str]:
+def serving(tmp_path: Path, content: Path, *, archive_size: int | None = None) -> Iterator[str]:
     """Run `feedsvc serve` over a content directory (in its own session, killed at the end); yield its base URL."""
     port = _free_port()
-    command = [str(BIN / "feedsvc"), "serve", "--config", str(_config(tmp_path, content, port)), "--port", str(port)]
+    config = _config(tmp_path, content, port)
+    if archive_size is not None:
+        config.write_text(config.read_text(encoding="utf-8") + f"feeds:\n  archive_size: {archive_size}\n")
+    command = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port)]
     with _running(command, port):
         yield f"http://127.0.0.1:{port}"
 
@@ -178,14 +181,14 @@ def fetch(url: str) -> bytes:
     return data
 
 
-def feed_answers(base: str) -> dict[tuple[str, str], int]:
-    """Read the server's /metrics: how many feed requests it answered, by (format, status)."""
+def feed_answers(base: str, route: str = "feed") -> dict[tuple[str, str], int]:
+    """Read the server's /metrics: how many feed (or archive page) requests it answered, by (format, status)."""
     counts: dict[tuple[str, str], int] = {}
     for line in fetch(base + "/metrics").decode().splitlines():
         if not line.startswith("feedsvc_http_requests_total{"):
             continue
         labels = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
-        if labels.get("route") == "feed":
+        if labels.get("route") == route:
             counts[labels["format"], labels["status"]] = int(float(line.rsplit(" ", 1)[1]))
     return counts
 
@@ -306,6 +309,55 @@ def test_reader_finds_each_thumbnail_as_an_enclosure(tmp_path: Path, content_dir
         assert reader.get_entry_counts().has_enclosures == 20
 
 
+def older_page(parsed: Any) -> str | None:
+    """The URL of the previous archive page (RFC 5005 prev-archive) that feedparser found, if any."""
+    links = [link["href"] for link in parsed.feed.get("links", []) if link.get("rel") == "prev-archive"]
+    assert len(links) <= 1
+    return links[0] if links else None
+
+
+@pytest.mark.slow
+def test_feedparser_fetches_the_complete_history_over_http(tmp_path: Path, content_dir: Path) -> None:
+    """feedparser, fetching from `feedsvc serve`, follows prev-archive from each feed to its first page: every article once.
+
+    Then asked again with the ETag it was given, an archive page answers 304.
+    """
+    write_corpus(content_dir, 23)
+    with serving(tmp_path, content_dir, archive_size=5) as base:
+        for fmt in (Format.RSS, Format.ATOM):
+            url: str | None = f"{base}/feeds/all.{fmt.value}"
+            current = feedparser.parse(url)
+            assert not current.bozo and current.status == 200
+            assert len(current.entries) == 20  # feeds.limit
+            seen: list[str] = []
+            pages = []
+            url = older_page(current)
+            while url is not None:
+                page = feedparser.parse(url)
+                assert not page.bozo and page.status == 200, url
+                pages.append((url, page))
+                seen += [entry.id for entry in page.entries]
+                url = older_page(page)
+            assert [len(page.entries) for _url, page in pages] == [3, 5, 5, 5, 5]  # newest page first
+            assert len(seen) == len(set(seen)) == 23
+            assert set(seen) >= {entry.id for entry in current.entries}
+            complete_url, complete = pages[1]
+            again = feedparser.parse(complete_url, etag=complete.etag)
+            assert again.status == 304
+        # JSON Feed: next_url from the feed, then from each page.
+        items: list[str] = []
+        next_url = read_json(fetch(f"{base}/feeds/all.json")).get("next_url")
+        while next_url:
+            document = read_json(fetch(next_url))
+            items += [item["id"] for item in document["items"]]
+            next_url = document.get("next_url")
+        assert len(items) == len(set(items)) == 23
+        answered = feed_answers(base, route="archive")
+    assert answered[("rss", "200")] == answered[("atom", "200")] == 5
+    assert answered[("atom", "304")] + answered[("rss", "304")] == 2
+    assert answered[("json", "200")] == 5
+
+
 # --- npm's rss-parser -------------------------------------------------------------------------------------
 
 RSS_PARSER_SCRIPT = r"""
@@ -416,3 +468,25 @@ def test_rss_parser_reads_rss_and_atom(tmp_path: Path, content_dir: Path, rss_pa
                 assert item["summary"] == entry.summary
                 assert "个股" in item["content"]
     assert parsed[rss]["feedUrl"] == rss  # rss-parser takes the channel's first atom:link as the feed's URL
+
+
+@pytest.mark.slow
+def test_rss_parser_reads_the_archive_pages(tmp_path: Path, content_dir: Path, rss_parser: tuple[str, Path]) -> None:
+    """npm's rss-parser reads every archive page of RSS and Atom: each article once, with its title and link."""
+    node, folder = rss_parser
+    write_corpus(content_dir, 12)
+    with serving(tmp_path, content_dir, archive_size=5) as base:
+        urls = [f"{base}/feeds/all/archive/{n}.{fmt.value}" for fmt in (Format.RSS, Format.ATOM) for n in (1, 2, 3)]
+        code, out, err = _run([node, "parse.js", *urls], cwd=folder, env=dict(os.environ), timeout=TIMEOUT)
+        assert code == 0, err
+        parsed: dict[str, Any] = json.loads(out)
+        current = feedparser.parse(fetch(f"{base}/feeds/all.rss"))
+    for fmt in (Format.RSS, Format.ATOM):
+        pages = [parsed[url] for url in urls if url.endswith(f".{fmt.value}")]
+        assert [len(page["items"]) for page in pages] == [5, 5, 2]
+        assert {page["title"] for page in pages} == {"feedsvc"}
+        links = [item["link"] for page in pages for item in page["items"]]
+        assert len(links) == len(set(links)) == 12
+        assert {entry.link for entry in current.entries} == set(links)  # 12 articles: the feed shows them all
+        if fmt is Format.RSS:
+            assert pages[0]["feedUrl"] == urls[0]  # its first atom:link: the page's own URL

@@ -29,6 +29,7 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
+from feedsvc.archives import Archives
 from feedsvc.config import SETTINGS
 from feedsvc.model import Format, Snapshot
 from feedsvc.refresh import Refresher
@@ -542,16 +543,25 @@ def atom_link_problems(links: list[etree._Element], where: str) -> list[str]:
     return problems
 
 
-def problems_of(snapshot: Snapshot, settings_feed_url: Callable[[str, Format], str]) -> dict[str, list[str]]:
-    """Check every RSS and Atom document of a snapshot; return the problems of each that has any."""
+def feed_documents(snapshot: Snapshot, base: str, formats: tuple[Format, ...]) -> dict[str, tuple[bytes, str]]:
+    """Every feed document of a snapshot in `formats`, archive pages included: path -> (bytes, its public URL)."""
     found = {}
     for path, document in snapshot.documents.items():
-        if not path.startswith("feeds/") or not path.endswith((".rss", ".atom")):
-            continue
-        slug, _, extension = path.removeprefix("feeds/").rpartition(".")
-        fmt = Format(extension)
-        check = rss_problems if fmt is Format.RSS else atom_problems
-        problems = check(document.body, settings_feed_url(slug, fmt))
+        if path.startswith("feeds/") and path.endswith(tuple(f".{fmt.value}" for fmt in formats)):
+            found[path] = (document.body, base + path)
+    if isinstance(snapshot.archives, Archives):
+        for page in snapshot.archives.pages():
+            if page.fmt in formats:
+                found[page.path] = (snapshot.archives.render(page).body, base + page.path)
+    return found
+
+
+def problems_of(snapshot: Snapshot, base: str) -> dict[str, list[str]]:
+    """Check every RSS and Atom document of a snapshot (feeds and archive pages); return the problems of each."""
+    found = {}
+    for path, (body, url) in feed_documents(snapshot, base, (Format.RSS, Format.ATOM)).items():
+        check = rss_problems if path.endswith(".rss") else atom_problems
+        problems = check(body, url)
         if problems:
             found[path] = problems
     return found
@@ -616,6 +626,7 @@ class Varied(NamedTuple):
 
     snapshot: Snapshot
     url_of: Callable[[str, Format], str]  # a feed's public URL, from its slug and format
+    base: str  # site.feed_url: the public URL of a path is base + path
     sections: dict[str, dict[str, Any]]  # the config sections of the variant
 
 
@@ -626,13 +637,14 @@ def varied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     write_varied_corpus(content_dir)
     sections: dict[str, dict[str, Any]] = copy.deepcopy(VARIANTS[request.param])
     sections.setdefault("feeds", {})["limit"] = 1000  # every article in the feed `all`
+    sections["feeds"]["archive_size"] = 25  # and several archive pages
     sections["cache"] = {"enabled": False}  # module-scoped: nothing may go to the shared cache home
     sections["scan"] = {"workers": 1}
     settings = make_settings(content_dir, **sections)
     store = Store()
     Refresher(settings, store, clock=Clock()).refresh()
     assert not store.snapshot.problems
-    return Varied(store.snapshot, lambda slug, fmt: feed_url(settings, slug, fmt), sections)
+    return Varied(store.snapshot, lambda slug, fmt: feed_url(settings, slug, fmt), settings.feed_url, sections)
 
 
 # --- every feed of the corpus ---------------------------------------------------------------
@@ -640,25 +652,26 @@ def varied(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 def test_every_rss_and_atom_feed_breaks_no_validator_rule(varied: Varied) -> None:
     """No RSS or Atom document of the varied corpus shows any problem the W3C validator reports."""
-    snapshot, url_of, sections = varied
-    feeds = [p for p in snapshot.documents if p.startswith("feeds/") and p.endswith((".rss", ".atom"))]
-    assert len(feeds) >= 10
+    snapshot, _url_of, base, sections = varied
+    feeds = feed_documents(snapshot, base, (Format.RSS, Format.ATOM))
+    assert len([p for p in feeds if "/archive/" not in p]) >= 10
+    assert len([p for p in feeds if "/archive/" in p]) >= 10
     all_rss = strict_xml(snapshot.documents["feeds/all.rss"].body)
     assert len(all_rss.findall("channel/item")) == snapshot.articles > 100
     hubs = [link.get("href") for link in all_rss.findall("channel/atom:link[@rel='hub']", NS)]
     assert hubs == ([sections["websub"]["hub"]] if "websub" in sections else [])
-    assert problems_of(snapshot, url_of) == {}
+    assert problems_of(snapshot, base) == {}
 
 
 def test_every_json_feed_of_the_varied_corpus_is_valid_json_feed_1_1(varied: Varied) -> None:
     """Every JSON feed of the varied corpus validates against the JSON Feed 1.1 schema, with unique item ids."""
-    snapshot, url_of, _sections = varied
-    paths = [p for p in snapshot.documents if p.startswith("feeds/") and p.endswith(".json")]
-    assert len(paths) >= 5
-    for path in paths:
-        document = read_json(snapshot.documents[path].body)
-        slug = path.removeprefix("feeds/").removesuffix(".json")
-        assert document["feed_url"] == url_of(slug, Format.JSON)
+    snapshot, url_of, base, _sections = varied
+    feeds = feed_documents(snapshot, base, (Format.JSON,))
+    assert len([p for p in feeds if "/archive/" in p]) >= 5
+    for path, (body, _url) in feeds.items():
+        document = read_json(body)
+        slug = path.removeprefix("feeds/").removesuffix(".json").split("/archive/")[0]
+        assert document["feed_url"] == url_of(slug, Format.JSON)  # an archive page too: the feed's identity
         ids = [item["id"] for item in document["items"]]
         assert len(ids) == len(set(ids)), path
         for item in document["items"]:
@@ -994,13 +1007,12 @@ def test_the_w3c_feed_validator_reports_no_error(varied: Varied) -> None:
         "feedvalidator", reason="feedvalidator is not on PyPI: put a checkout's src/ on PYTHONPATH to run it"
     )
     compatibility: Any = importlib.import_module("feedvalidator.compatibility")
-    snapshot, url_of, _sections = varied
+    snapshot, _url_of, base, _sections = varied
     errors = {}
-    for path, document in snapshot.documents.items():
-        if not path.startswith("feeds/") or not path.endswith((".rss", ".atom")):
-            continue
-        slug, _, extension = path.removeprefix("feeds/").rpartition(".")
-        result = validator.validateString(document.body, firstOccurrenceOnly=0, base=url_of(slug, Format(extension)))
+    feeds = feed_documents(snapshot, base, (Format.RSS, Format.ATOM))
+    assert any("/archive/" in path for path in feeds)
+    for path, (body, url) in feeds.items():
+        result = validator.validateString(body, firstOccurrenceOnly=0, base=url)
         found = [f"{type(event).__name__} {event.params}" for event in compatibility.A(result["loggedEvents"])]
         if found:
             errors[path] = found

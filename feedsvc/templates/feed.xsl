@@ -14,7 +14,8 @@
     xmlns:atom="http://www.w3.org/2005/Atom"
     xmlns:dc="http://purl.org/dc/elements/1.1/"
     xmlns:media="http://search.yahoo.com/mrss/"
-    exclude-result-prefixes="atom dc media">
+    xmlns:fh="http://purl.org/syndication/history/1.0"
+    exclude-result-prefixes="atom dc media fh">
 
   <!-- The HTML output method writes the <meta> that declares UTF-8 itself. -->
   <xsl:output method="html" encoding="UTF-8" indent="no" doctype-system="about:legacy-compat"/>
@@ -26,6 +27,18 @@
   <xsl:variable name="site" select="string(/rss/channel/link | /atom:feed/atom:link[@rel = 'alternate']/@href)"/>
   <xsl:variable name="language" select="string(/rss/channel/language | /atom:feed/@xml:lang)"/>
   <xsl:variable name="entries" select="/rss/channel/item | /atom:feed/atom:entry"/>
+  <!-- RFC 5005: an archive page (fh:archive) of the feed, its current document and the pages around it. -->
+  <xsl:variable name="links" select="/rss/channel/atom:link | /atom:feed/atom:link"/>
+  <xsl:variable name="archived" select="boolean(/rss/channel/fh:archive | /atom:feed/fh:archive)"/>
+  <xsl:variable name="current" select="string($links[@rel = 'current']/@href)"/>
+  <xsl:variable name="older" select="string($links[@rel = 'prev-archive']/@href)"/>
+  <xsl:variable name="newer" select="string($links[@rel = 'next-archive']/@href)"/>
+  <xsl:variable name="subscribe">
+    <xsl:choose>
+      <xsl:when test="$archived and $current != ''"><xsl:value-of select="$current"/></xsl:when>
+      <xsl:otherwise><xsl:value-of select="$self"/></xsl:otherwise>
+    </xsl:choose>
+  </xsl:variable>
   <!-- The feed's file name (all.rss), and without its extension (all): the other formats sit next to it. -->
   <xsl:variable name="file">
     <xsl:call-template name="after-last-slash">
@@ -84,6 +97,7 @@ footer{border-top:1px solid #ddd;margin-top:1rem;padding-top:.75rem}
               <xsl:when test="$is-rss">RSS 2.0 feed</xsl:when>
               <xsl:otherwise>Atom 1.0 feed</xsl:otherwise>
             </xsl:choose>
+            <xsl:if test="$archived"> · archive page</xsl:if>
           </p>
           <h1><xsl:value-of select="$title"/></h1>
           <xsl:if test="$description != '' and $description != $title">
@@ -92,9 +106,16 @@ footer{border-top:1px solid #ddd;margin-top:1rem;padding-top:.75rem}
         </header>
         <section class="about">
           <h2>This is a feed</h2>
-          <p>Copy its URL into your feed reader to subscribe: new articles then come to you as they are published.</p>
-          <xsl:if test="$self != ''">
-            <code class="url"><xsl:value-of select="$self"/></code>
+          <xsl:choose>
+            <xsl:when test="$archived">
+              <p>This page holds older articles of the feed. To subscribe, copy the feed's URL into your feed reader: new articles then come to you as they are published.</p>
+            </xsl:when>
+            <xsl:otherwise>
+              <p>Copy its URL into your feed reader to subscribe: new articles then come to you as they are published.</p>
+            </xsl:otherwise>
+          </xsl:choose>
+          <xsl:if test="$subscribe != ''">
+            <code class="url"><xsl:value-of select="$subscribe"/></code>
           </xsl:if>
           <xsl:if test="$stem != ''">
             <p class="formats">
@@ -116,15 +137,34 @@ footer{border-top:1px solid #ddd;margin-top:1rem;padding-top:.75rem}
             </p>
           </xsl:if>
           <p>
-            <a href="../">All feeds</a>
+            <xsl:choose>
+              <xsl:when test="$archived"><a href="../../../">All feeds</a></xsl:when>
+              <xsl:otherwise><a href="../">All feeds</a></xsl:otherwise>
+            </xsl:choose>
             <xsl:if test="starts-with($site, 'https://') or starts-with($site, 'http://')">
               <xsl:text> · </xsl:text>
               <a href="{$site}">Visit the site</a>
             </xsl:if>
           </p>
         </section>
+        <xsl:if test="$older != '' or $newer != '' or ($archived and $current != '')">
+          <nav class="formats history">
+            <xsl:if test="$newer != '' and (starts-with($newer, 'https://') or starts-with($newer, 'http://'))">
+              <a href="{$newer}" rel="next">Newer articles</a>
+            </xsl:if>
+            <xsl:if test="$older != '' and (starts-with($older, 'https://') or starts-with($older, 'http://'))">
+              <a href="{$older}" rel="prev">Older articles</a>
+            </xsl:if>
+            <xsl:if test="$archived and (starts-with($current, 'https://') or starts-with($current, 'http://'))">
+              <a href="{$current}">The feed (newest articles)</a>
+            </xsl:if>
+          </nav>
+        </xsl:if>
         <h2>
-          <xsl:text>Latest articles</xsl:text>
+          <xsl:choose>
+            <xsl:when test="$archived">Articles on this page</xsl:when>
+            <xsl:otherwise>Latest articles</xsl:otherwise>
+          </xsl:choose>
           <xsl:if test="$entries">
             <xsl:value-of select="concat(' (', count($entries), ')')"/>
           </xsl:if>
