@@ -126,6 +126,9 @@ class Archives:
         self._render = render
         self._cache = cache
         self._identity = identity
+        # path -> the key of the page it had when first asked for in this snapshot: a page asked
+        # for again is one dict look-up away from the cache, not a catalog read and a digest.
+        self._keys: dict[str, str] = {}
 
     def paging(self, feed: Feed) -> Paging:
         """Return the paging of a feed's current document: how many archive pages it links."""
@@ -172,11 +175,19 @@ class Archives:
 
     def document(self, path: str) -> Document | None:
         """Return the archive page at a URL path, made when first asked for; None if there is no such page."""
+        key = self._keys.get(path)
+        if key is not None:
+            document = self._cache.get(key)
+            if document is not None:
+                return document
         parsed = parse_archive_path(path)
         if parsed is None:
             return None
         page = self.page(*parsed)
-        return None if page is None else self.render(page)
+        if page is None:
+            return None
+        self._keys[path] = page.key
+        return self.render(page)
 
     def pages(self) -> Iterator[ArchivePage]:
         """Every archive page of every feed and format, pages of the same time together.
