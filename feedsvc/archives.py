@@ -28,7 +28,8 @@ from feedsvc.model import Article, Document, Feed, FeedSpec, Format, Paging, arc
 # Rendered pages kept in memory: enough for every page a busy day asks for, far below the
 # feeds' own share of the memory budget.
 PAGE_CACHE_BYTES = 16 * 1024 * 1024
-_ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)")
+# A slug as config.py and catalog.py make them (a configured one may hold `_`).
+_ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9_-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)")
 
 # (category name or None, page number) -> (its articles newest first, how many the category has now)
 PageReader = Callable[[str | None, int], tuple[tuple[Article, ...], int]]

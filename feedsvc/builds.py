@@ -218,7 +218,7 @@ class BuildArchives:
     """The archive pages of a build directory, read when first asked for (they are too many to hold).
 
     Only the pages the manifest lists are read, each by its manifest path; a page is
-    checked against its ETag, and kept in a cache bounded in bytes, by ETag.
+    checked against its ETag, and kept in a cache bounded in bytes.
     """
 
     def __init__(self, directory: Path, pages: Mapping[str, ArchiveFile], cache: PageCache) -> None:
@@ -231,7 +231,9 @@ class BuildArchives:
         page = self.pages.get(path)
         if page is None:
             return None
-        document = self.cache.get(page.etag)
+        # By ETag and completeness: a JSON page's bytes do not show whether a page follows it.
+        key = f"{page.etag}|{page.immutable}"
+        document = self.cache.get(key)
         if document is not None:
             return document
         try:
@@ -243,7 +245,7 @@ class BuildArchives:
             # Replaced after the manifest was read, by a build under way: whole (renamed into place), and
             # newer; served as it is, but not as immutable until the next manifest says what it is.
             return make_document(body, page.media_type, page.last_modified)
-        self.cache.put(page.etag, document)
+        self.cache.put(key, document)
         return document
 
 
