@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from feedsvc.model import Article, Document, Feed, FeedSpec, Format, Paging, archive_path
 
-# Rendered pages kept in memory: enough for every page a busy day asks for, far below the
-# feeds' own share of the memory budget.
-PAGE_CACHE_BYTES = 16 * 1024 * 1024
+# Rendered pages kept in memory: about 60 pages of 50 articles with their full content; the
+# rest are made again when asked for (a CDN in front keeps the complete ones for good).
+PAGE_CACHE_BYTES = 8 * 1024 * 1024
 # A slug as config.py and catalog.py make them (a configured one may hold `_`).
 _ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9_-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)")
 

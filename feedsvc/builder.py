@@ -95,6 +95,7 @@ def start_builder(settings: Settings, out: Path, *, watch: bool) -> Builder:
     first build's compared with what the directory held before; a single build tells no hub.
     """
     pipeline = open_pipeline(settings, Store(), watch=watch)
+    pipeline.refresher.make_every_archive_page()
     builder = Builder(settings, out, pipeline)
     if watch and settings.websub_hub:
         pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)

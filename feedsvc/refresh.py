@@ -67,9 +67,11 @@ T = TypeVar("T")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
-# Article contents kept for archive pages: an article is on a page of `all` and of each of its
-# categories, made one after the other by a build; a few thousand cover that.
-ARCHIVE_CONTENTS = 4096
+# Article contents kept for archive pages. `serve` makes a page now and then: a few pages' worth.
+# A build makes them all, an article's pages (in `all` and in each of its categories) near each
+# other but not together: a few thousand cover that (about 40 MB of content at most).
+ARCHIVE_CONTENTS = 200
+BUILD_ARCHIVE_CONTENTS = 4096
 # The type the feeds' <?xml-stylesheet?> names: an XML type, as browsers want of an XSLT stylesheet.
 XSL_TYPE = "text/xsl; charset=utf-8"
 
@@ -137,6 +139,8 @@ class Refresher:
         self._catalog_lock = threading.Lock()
         self.pages = PageCache()
         self._archive_contents: OrderedDict[tuple[str, str], ArticleContent] = OrderedDict()
+        self._archive_contents_kept = ARCHIVE_CONTENTS
+        self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
         # Part of every archive page's key: what the settings and this version make of the same articles.
         self._identity = hashlib.sha256(
             f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")
@@ -422,8 +426,24 @@ class Refresher:
             return self._catalog.archive_page(category, number, self.settings.archive_size)
 
     def _render_archive_page(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
-        """Render an archive page (one at a time: Archives holds its cache's lock)."""
-        return self._render_feed(feed, fmt, self._archive_content, paging)
+        """Render an archive page (one at a time: Archives holds its cache's lock).
+
+        Its 50 articles' bodies, HTML trees and feedgen's elements are garbage after it: given
+        back to the system (as after a large scan), or pages asked for by a crawler would leave
+        a serving process tens of MB larger than its page cache.
+        """
+        document = self._render_feed(feed, fmt, self._archive_content, paging)
+        if self._trim_after_page:
+            _release_memory()
+        return document
+
+    def make_every_archive_page(self) -> None:
+        """Set up for a build, which makes every archive page in a row, an article's pages near each other.
+
+        More article contents are kept meanwhile, and memory is not trimmed after each page.
+        """
+        self._archive_contents_kept = BUILD_ARCHIVE_CONTENTS
+        self._trim_after_page = False
 
     def _archive_content(self, article: Article) -> ArticleContent:
         """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
@@ -442,7 +462,7 @@ class Refresher:
             return ArticleContent(html="", summary=article.summary or "", image=article.image)
         content = render_content(article, body, summary_chars=self.settings.summary_chars)
         self._archive_contents[key] = content
-        if len(self._archive_contents) > ARCHIVE_CONTENTS:
+        while len(self._archive_contents) > self._archive_contents_kept:
             self._archive_contents.popitem(last=False)
         return content
 
