@@ -108,7 +108,9 @@ class Archives:
 
     `read_page` gives a page's articles from the catalog as it stands (under the
     refresher's catalog lock); `render` makes a page's document; `identity` is a digest
-    of the settings, part of every page's key.
+    of the settings, part of every page's key; `version` that of the catalog's lists
+    when the snapshot was made (the same version, the same pages: a build need not
+    look at them again).
     """
 
     def __init__(
@@ -120,6 +122,7 @@ class Archives:
         render: PageRenderer,
         cache: PageCache,
         identity: str,
+        version: int = 0,
     ) -> None:
         self._feeds = feeds
         self._size = size
@@ -127,6 +130,7 @@ class Archives:
         self._render = render
         self._cache = cache
         self._identity = identity
+        self.version = version
         # path -> the key of the page it had when first asked for in this snapshot: a page asked
         # for again is one dict look-up away from the cache, not a catalog read and a digest.
         self._keys: dict[str, str] = {}

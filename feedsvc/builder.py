@@ -40,6 +40,7 @@ class Builder:
     files_written: int = 0  # by the last write
     files_removed: int = 0
     archive_files: dict[str, ArchiveFile] | None = field(default=None, repr=False)  # as the manifest lists them
+    archived_version: int | None = None  # the catalog version whose archive pages were written last
 
     @property
     def refresher(self) -> Refresher:
@@ -63,14 +64,8 @@ class Builder:
             log.error("not writing the build to %s: %s", self.out, snapshot.degraded)
             return snapshot
         try:
-            trusted = self.archive_files is not None
-            known = self.archive_files if self.archive_files is not None else manifest_archives(self.out)
-            pages: dict[str, ArchiveFile] = {}
-            archived = 0
-            if isinstance(snapshot.archives, Archives):
-                pages, archived = write_archives(snapshot.archives, self.out, known, trusted=trusted)
-            self.archive_files = pages
-            written, removed = write_build(snapshot, self.out, previous=self.written, archives=pages)
+            archived = self._write_archives(snapshot)
+            written, removed = write_build(snapshot, self.out, previous=self.written, archives=self.archive_files)
             written += archived
         except OSError as error:
             log.error("cannot write the build to %s: %s; trying again at the next refresh", self.out, error)
@@ -82,6 +77,25 @@ class Builder:
         if written or removed:
             log.info("build %s: %d files written, %d removed", self.out, written, removed)
         return snapshot
+
+    def _write_archives(self, snapshot: Snapshot) -> int:
+        """Write the archive pages that changed (first, so that a manifest never names a missing one); return how many.
+
+        The first write compares with the manifest an earlier builder left; later ones with
+        what this builder wrote, and not at all while the catalog stays the same.
+        """
+        archives = snapshot.archives
+        known = self.archive_files
+        if not isinstance(archives, Archives):
+            self.archive_files, self.archived_version = {}, None
+            return 0
+        if known is not None and archives.version == self.archived_version:
+            return 0
+        pages, written = write_archives(
+            archives, self.out, known if known is not None else manifest_archives(self.out), trusted=known is not None
+        )
+        self.archive_files, self.archived_version = pages, archives.version
+        return written
 
     def stop(self) -> None:
         """Stop the schedule (a refresh under way finishes and is written), the watcher, the cache and the notifier."""

@@ -116,6 +116,7 @@ class CatalogState:
         self._future: list[SortKey] = []  # (publication timestamp, source) of held articles: a heap
         self._shelves: dict[str | None, list[Article]] = {None: []}  # None: every published article
         self._bulk = False
+        self.version = 0  # counts changes to the lists: the same version, the same archive pages
 
     def update(self, removed: Iterable[str], added: Iterable[Article], now: datetime) -> None:
         """Forget the articles of `removed` sources, take in `added` ones (new or changed), publish what is due."""
@@ -205,6 +206,7 @@ class CatalogState:
         return dataclasses.replace(article, **changes) if changes else article  # type: ignore[arg-type]
 
     def _place(self, article: Article) -> None:
+        self.version += 1
         live = self._effective(article)
         self._live[article.source] = live
         if live is article:
@@ -221,6 +223,7 @@ class CatalogState:
         live = self._live.pop(source, None)
         if live is None:
             return
+        self.version += 1
         if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
             self._shelves[None].remove(live)
             return

@@ -163,6 +163,7 @@ class Refresher:
             with self._catalog_lock:
                 self._update_catalog(scan, started)
                 catalog = self._catalog.catalog()
+                version = self._catalog.version
             bodies_read = [0]
             documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
             stats = ScanStats(
@@ -186,7 +187,7 @@ class Refresher:
                 refreshes_failed=self.failures,
                 hub=self.settings.websub_hub or None,
                 feed_url=self.settings.feed_url,
-                archives=self._archives(catalog),
+                archives=self._archives(catalog, version),
             )
             self.store.replace(snapshot)
             self._remember(scan, catalog, rebuilt)
@@ -408,7 +409,7 @@ class Refresher:
         body = render_feed(feed, fmt, self.settings, content_of, paging)
         return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
 
-    def _archives(self, catalog: Catalog) -> Archives | None:
+    def _archives(self, catalog: Catalog, version: int) -> Archives | None:
         """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off)."""
         if self.settings.archive_size <= 0:
             return None
@@ -419,6 +420,7 @@ class Refresher:
             render=self._render_archive_page,
             cache=self.pages,
             identity=self._identity,
+            version=version,
         )
 
     def _archive_page(self, category: str | None, number: int) -> tuple[tuple[Article, ...], int]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import quote
 
 import feedparser
@@ -23,7 +24,7 @@ from werkzeug.test import TestResponse
 from feedsvc import render
 from feedsvc.archives import Archives
 from feedsvc.builder import start_builder
-from feedsvc.builds import MANIFEST, read_build
+from feedsvc.builds import MANIFEST, read_build, write_archives
 from feedsvc.config import Settings
 from feedsvc.documents import make_document
 from feedsvc.follow import Follower, empty_snapshot
@@ -561,6 +562,23 @@ def test_a_rebuild_writes_only_the_pages_that_changed(content_dir: Path, build: 
         assert {path for path in after if after[path] != before.get(path)} == NEWEST_PAGES
         assert set(after) == set(before)
         assert builder.refresher.pages.rendered == len(NEWEST_PAGES)
+        assert set(listed_archives(build)) == HISTORY_PAGES
+    finally:
+        builder.stop()
+
+
+def test_a_rebuild_of_an_unchanged_catalog_looks_at_no_page(content_dir: Path, build: Path) -> None:
+    """`build --watch`: a refresh that changed no article does not walk the archive pages; one that did, does."""
+    builder = start_builder(archive_settings(content_dir), build, watch=False)
+    try:
+        with mock.patch("feedsvc.builder.write_archives", wraps=write_archives) as walk:
+            builder.build()
+            assert walk.call_count == 0
+            write_numbered(content_dir, NEW)
+            builder.build()
+            assert walk.call_count == 1
+            builder.build()
+            assert walk.call_count == 1
         assert set(listed_archives(build)) == HISTORY_PAGES
     finally:
         builder.stop()
