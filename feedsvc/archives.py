@@ -135,10 +135,6 @@ class Archives:
         # for again is one dict look-up away from the cache, not a catalog read and a digest.
         self._keys: dict[str, str] = {}
 
-    def paging(self, feed: Feed) -> Paging:
-        """Return the paging of a feed's current document: how many archive pages it links."""
-        return Paging(None, page_count(feed.total, self._size))
-
     def page(self, slug: str, number: int, fmt: Format) -> ArchivePage | None:
         """Return archive page `number` of the feed `slug` as the catalog holds it now; None if there is none."""
         feed = self._feeds.get(slug)
