@@ -65,8 +65,12 @@ def open_cache(settings: Settings) -> Cache | None:
     if not settings.cache_enabled:
         return None
     directory = settings.cache_dir or default_cache_dir()
-    identity = hashlib.sha256(f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")).hexdigest()
-    return Cache.open(directory, settings.content_dir, identity)
+    return Cache.open(directory, settings.content_dir, settings_identity(settings))
+
+
+def settings_identity(settings: Settings) -> str:
+    """Return a digest of the settings and this version: what they make of the same files is the same."""
+    return hashlib.sha256(f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")).hexdigest()
 
 
 def _article_json(article: Article | None) -> str | None:

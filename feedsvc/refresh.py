@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -26,10 +25,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.archives import Archives, PageCache, page_count
 from feedsvc.articles import digest, parse_for_scan, read_body
-from feedsvc.cache import Cache, inputs_digest
+from feedsvc.cache import Cache, inputs_digest, settings_identity
 from feedsvc.catalog import Catalog, CatalogState
 from feedsvc.config import Settings
 from feedsvc.content import render_content
@@ -141,10 +139,7 @@ class Refresher:
         self._archive_contents: OrderedDict[tuple[str, str], ArticleContent] = OrderedDict()
         self._archive_contents_kept = ARCHIVE_CONTENTS
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
-        # Part of every archive page's key: what the settings and this version make of the same articles.
-        self._identity = hashlib.sha256(
-            f"{GENERATOR_VERSION}|{settings!r}".encode("utf-8", "backslashreplace")
-        ).hexdigest()
+        self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
 
     @property
@@ -450,7 +445,8 @@ class Refresher:
     def _archive_content(self, article: Article) -> ArticleContent:
         """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
 
-        Called from request threads: it reads the refresher's state, never changes it.
+        Called from request threads, under the page cache's render lock: of the refresher's
+        state it reads the index and the feeds' contents, and changes only the few it keeps here.
         """
         key = (article.source, article.fingerprint)
         content = self._contents.get(key) or self._archive_contents.get(key)
