@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from feedsvc.archives import Archives
-from feedsvc.builds import ArchiveFile, manifest_archives, manifest_etags, write_archives, write_build
+from feedsvc.builds import (
+    ArchiveFile,
+    claim_build_directory,
+    files_of,
+    manifest_archives,
+    manifest_etags,
+    write_archives,
+    write_build,
+)
+from feedsvc.cache import default_cache_dir
 from feedsvc.config import Settings
 from feedsvc.follow import POLL_SECONDS
 from feedsvc.model import Snapshot
@@ -41,6 +50,9 @@ class Builder:
     files_removed: int = 0
     archive_files: dict[str, ArchiveFile] | None = field(default=None, repr=False)  # as the manifest lists them
     archived_version: int | None = None  # the catalog version whose archive pages were written last
+    # The files the last manifest listed: the only ones a build may remove. None: a directory that held
+    # files of no build of feedsvc's (written into with --force), each replaced one named in the log.
+    listed: frozenset[str] | None = field(default=frozenset(), repr=False)
 
     @property
     def refresher(self) -> Refresher:
@@ -63,20 +75,32 @@ class Builder:
             # the feeds already in the directory, from an earlier builder, are better than empty ones.
             log.error("not writing the build to %s: %s", self.out, snapshot.degraded)
             return snapshot
+        if self.listed is None:
+            self._name_replaced(snapshot)
         try:
             archived = self._write_archives(snapshot)
-            written, removed = write_build(snapshot, self.out, previous=self.written, archives=self.archive_files)
+            written, removed = write_build(
+                snapshot, self.out, previous=self.written, archives=self.archive_files, listed=self.listed or ()
+            )
             written += archived
         except OSError as error:
             log.error("cannot write the build to %s: %s; trying again at the next refresh", self.out, error)
             return snapshot
         self.written = snapshot
+        self.listed = files_of(snapshot, self.archive_files)
         self.files_written, self.files_removed = written, removed
         if self.changes is not None:
             self.changes(snapshot)
         if written or removed:
             log.info("build %s: %d files written, %d removed", self.out, written, removed)
         return snapshot
+
+    def _name_replaced(self, snapshot: Snapshot) -> None:
+        """Log the files of the directory, not written by a build, that the first build replaces (--force)."""
+        replaced = [path for path in sorted(snapshot.documents) if (self.out / path).exists()]
+        if replaced:
+            shown = ", ".join(replaced[:5]) + (", …" if len(replaced) > 5 else "")
+            log.warning("build %s: %d files no build wrote are replaced (--force): %s", self.out, len(replaced), shown)
 
     def _write_archives(self, snapshot: Snapshot) -> int:
         """Write the archive pages that changed (first, so that a manifest never names a missing one); return how many.
@@ -102,15 +126,34 @@ class Builder:
         self.pipeline.stop()
 
 
-def start_builder(settings: Settings, out: Path, *, watch: bool) -> Builder:
+def protected_paths(settings: Settings) -> tuple[Path, ...]:
+    """Return the directories a build directory must not overlap: the content and the parse cache."""
+    return (settings.content_dir, settings.cache_dir or default_cache_dir())
+
+
+def config_of(settings: Settings) -> tuple[Path, ...]:
+    """Return the config file the settings were read from, if any (a build directory must not hold it)."""
+    source = Path(settings.source)
+    return (source,) if source.is_file() else ()
+
+
+def start_builder(settings: Settings, out: Path, *, watch: bool, force: bool = False) -> Builder:
     """Build once; with `watch`, keep building on the schedule until `stop()`.
 
-    With `watch` and `websub.hub`, the hub is told of the feeds each build changed, the
-    first build's compared with what the directory held before; a single build tells no hub.
+    A directory that is not empty must hold an earlier build (or `force`); a build removes
+    only files that the manifest before it listed. With `watch` and `websub.hub`, the hub
+    is told of the feeds each build changed, the first build's compared with what the
+    directory held before; a single build tells no hub.
+
+    Raises:
+        BuildError: the directory is refused (nothing was written); the message says why.
     """
+    protected, config = protected_paths(settings), config_of(settings)
+    listed = claim_build_directory(out, force=force, keep_out=protected, never_inside=config)
+    foreign = force and not listed and out.is_dir() and any(out.iterdir())
     pipeline = open_pipeline(settings, Store(), watch=watch)
     pipeline.refresher.make_every_archive_page()
-    builder = Builder(settings, out, pipeline)
+    builder = Builder(settings, out, pipeline, listed=None if foreign else listed)
     if watch and settings.websub_hub:
         pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()

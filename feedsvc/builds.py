@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,13 +24,15 @@ from typing import Any
 from feedsvc.archives import Archives, PageCache, parse_archive_path
 from feedsvc.documents import make_document
 from feedsvc.model import Document, Problem, ScanStats, Snapshot
-from feedsvc.output import remove_stale_archives, remove_stale_feeds, write_atomically, write_documents
+from feedsvc.output import remove_unlisted, write_atomically, write_documents
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"
 MANIFEST_FORMAT = 1
 # A manifest is small: even 10,000 categories stay far below this.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# What a new filesystem already holds: a directory with only these in it counts as empty.
+EMPTY_ENTRIES = frozenset({"lost+found"})
 
 
 class BuildError(ValueError):
@@ -135,19 +137,106 @@ def write_build(
     out: Path,
     previous: Snapshot | None = None,
     archives: Mapping[str, ArchiveFile] | None = None,
+    listed: Collection[str] | None = None,
 ) -> tuple[int, int]:
-    """Write a snapshot's documents, then its manifest, then remove feeds and archive pages it no longer has.
+    """Write a snapshot's documents, then its manifest, then remove what the previous manifest listed and it has not.
 
     The archive pages (`write_archives`) are written before: in that order, a server that
     reads the old manifest meanwhile still finds its files. Documents with the ETag they
-    had in `previous` (the snapshot written last) are not written again. Returns how many
-    files were written and removed.
+    had in `previous` (the snapshot written last) are not written again. `listed` is what
+    the previous manifest listed (default: read from the one in `out`); no other file is
+    ever removed. Returns how many files were written and removed.
     """
+    before = listed_files(out) if listed is None else listed
     written = write_documents(snapshot, out, unchanged=previous.documents if previous is not None else {})
     written += write_atomically(out / MANIFEST, manifest_of(snapshot, archives))
-    removed = remove_stale_feeds(snapshot, out) + remove_stale_archives(archives or {}, out)
+    removed = remove_unlisted(out, before or (), files_of(snapshot, archives))
     write_atomically(out / STATUS, status_of(snapshot))  # each refresh's heartbeat: not counted as a change
     return written, removed
+
+
+def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> frozenset[str]:
+    """Return the files a build of the snapshot holds, as its manifest lists them (documents and archive pages)."""
+    return frozenset(snapshot.documents) | frozenset(archives or ())
+
+
+def listed_files(directory: Path) -> frozenset[str] | None:
+    """Return the files the manifest in `directory` lists; None when there is no manifest, or not one of feedsvc's."""
+    try:
+        return _listed(directory)
+    except BuildError:
+        return None
+
+
+def _listed(directory: Path) -> frozenset[str]:
+    data = _read_json(directory)
+    documents, archives = data.get("documents"), data.get("archives") or {}
+    if not isinstance(documents, dict) or not isinstance(archives, dict):
+        raise BuildError(f"{directory / MANIFEST}: documents: not a mapping (expected a manifest of feedsvc build)")
+    paths = frozenset(documents) | frozenset(archives)
+    for path in paths:
+        _document_path(directory, str(path))  # a name that would leave the directory: not a manifest of ours
+    return frozenset(str(path) for path in paths)
+
+
+def _overlaps(out: Path, other: Path) -> bool:
+    return out == other or out.is_relative_to(other) or other.is_relative_to(out)
+
+
+def claim_build_directory(
+    out: Path, *, force: bool = False, keep_out: Iterable[Path] = (), never_inside: Iterable[Path] = ()
+) -> frozenset[str]:
+    """Check that a build may write to `out`; return the files its previous manifest lists (all it may ever remove).
+
+    Refused, even with `force`: the filesystem root, the home directory or a folder
+    above it, a directory that overlaps one of `keep_out` (the content, the cache: a
+    build directory is published whole), or one that holds one of `never_inside` (the
+    config file). Without `force`, a directory that is not empty must hold a manifest
+    of feedsvc's; with it, its files stay (those of the same name as a built file are
+    replaced) and none is removed.
+
+    Raises:
+        BuildError: the message names the directory and says why.
+    """
+    where = out.expanduser().resolve()
+    if where.parent == where:
+        raise BuildError(f"{out}: the root of the filesystem (expected a directory of the build's own)")
+    try:
+        home = Path.home().resolve()
+    except (RuntimeError, KeyError):  # no home directory known
+        home = None
+    if home is not None and home.is_relative_to(where):
+        raise BuildError(f"{out}: the home directory or a folder above it (expected a directory of the build's own)")
+    for other in keep_out:
+        if _overlaps(where, other.expanduser().resolve()):
+            raise BuildError(
+                f"{out}: overlaps {other} (expected a directory apart from the content and the cache: "
+                "a build directory is published whole)"
+            )
+    for other in never_inside:
+        if other.expanduser().resolve().is_relative_to(where):
+            raise BuildError(f"{out}: holds {other} (expected a directory apart from it: a build is published whole)")
+    if not where.exists():
+        return frozenset()
+    if not where.is_dir():
+        raise BuildError(f"{out}: not a directory (expected a directory, or a name that is not taken yet)")
+    why = "no manifest.json"
+    if (where / MANIFEST).exists():
+        try:
+            return _listed(where)
+        except BuildError as error:
+            why = str(error)
+    try:
+        entries = sorted(set(os.listdir(where)) - EMPTY_ENTRIES)
+    except OSError as error:
+        raise BuildError(f"{out}: cannot be read: {error.strerror or error} (expected a build directory)") from None
+    if entries and not force:
+        shown = ", ".join(entries[:3]) + (", …" if len(entries) > 3 else "")
+        raise BuildError(
+            f"{out}: not empty ({shown}) and not a build of feedsvc's ({why}) (expected an empty directory or an "
+            "earlier build's; --force writes into it, replacing files of the same name and removing none)"
+        )
+    return frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,12 +6,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from feedsvc import __version__
 from feedsvc.config import Settings, config_path, load_settings
 from feedsvc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from feedsvc.builder import Builder
 
 # The commands import what they use when they run: `serve` supervises a worker process
 # and needs none of the pipeline itself, so its supervisor stays small.
@@ -121,15 +125,18 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
     is_flag=True,
     help="Keep the directory up to date, rescanning on the schedule, until SIGTERM or Ctrl-C.",
 )
-def build(config: Path | None, out: Path, watch: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write into a non-empty directory that holds no earlier build (its files stay; same names are replaced).",
+)
+def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     """Write every feed, the OPML, the index page and a manifest as static files, then exit (or --watch)."""
-    from feedsvc.builder import start_builder
-
     settings = _settings(config)
     if watch:
-        _keep_building(settings, out)
+        _keep_building(settings, out, force=force)
         return
-    builder = start_builder(settings, out, watch=False)
+    builder = _start_builder(settings, out, watch=False, force=force)
     builder.stop()
     snapshot = builder.refresher.store.snapshot
     if snapshot.degraded:
@@ -144,12 +151,22 @@ def build(config: Path | None, out: Path, watch: bool) -> None:
     )
 
 
-def _keep_building(settings: Settings, out: Path) -> None:
+def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
+    """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
+    from feedsvc.builder import start_builder
+    from feedsvc.builds import BuildError
+
+    try:
+        return start_builder(settings, out, watch=watch, force=force)
+    except BuildError as error:
+        click.echo(f"feedsvc: build directory refused: {error}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
     """Build, then keep building on the schedule until SIGTERM, SIGINT or Ctrl-C; exit 0."""
     import signal
     import threading
-
-    from feedsvc.builder import start_builder
 
     stopping = threading.Event()
 
@@ -158,7 +175,7 @@ def _keep_building(settings: Settings, out: Path) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    builder = start_builder(settings, out, watch=True)
+    builder = _start_builder(settings, out, watch=True, force=force)
     logging.getLogger("feedsvc.build").info("watching %s, building into %s", settings.content_dir, out)
     try:
         stopping.wait()

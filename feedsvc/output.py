@@ -1,15 +1,13 @@
-"""Write a snapshot as static files laid out like the URLs, each replaced atomically."""
+"""Write a snapshot as static files laid out like the URLs, each replaced atomically; remove only listed files."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
-from feedsvc.model import Document, Format, Snapshot
-
-FEED_SUFFIXES = tuple(f".{fmt.value}" for fmt in Format)
+from feedsvc.model import Document, Snapshot
 
 
 def write_atomically(path: Path, data: bytes) -> bool:
@@ -48,35 +46,38 @@ def write_documents(snapshot: Snapshot, out: Path, unchanged: Mapping[str, Docum
     return written
 
 
-def remove_stale_feeds(snapshot: Snapshot, out: Path) -> int:
-    """Remove the feed files under `out` that the snapshot no longer has; return how many."""
-    removed = 0
-    feeds_dir = out / "feeds"
-    if feeds_dir.is_dir():
-        for path in feeds_dir.iterdir():
-            if path.suffix in FEED_SUFFIXES and f"feeds/{path.name}" not in snapshot.documents and path.is_file():
-                path.unlink()
-                removed += 1
-    return removed
+def _listed_path(out: Path, relative: str) -> Path | None:
+    """The file a manifest entry names under `out`, or None for a name that would leave it."""
+    parts = relative.split("/")
+    if not relative or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
+        return None
+    return out.joinpath(*parts)
 
 
-def remove_stale_archives(pages: Mapping[str, object], out: Path) -> int:
-    """Remove the archive pages under `out` (feeds/*/archive/*) not in `pages`, and folders left empty."""
+def remove_unlisted(out: Path, before: Iterable[str], now: Collection[str]) -> int:
+    """Remove the files under `out` that `before` lists and `now` does not, and folders left empty; return how many.
+
+    `before` is what the previous manifest of this build listed: a file no manifest
+    listed (one the directory held before the first build) is never removed.
+    """
     removed = 0
-    feeds_dir = out / "feeds"
-    if not feeds_dir.is_dir():
-        return 0
-    for archive in sorted(feeds_dir.glob("*/archive")):
-        if not archive.is_dir() or archive.is_symlink():
+    root = out.resolve()
+    for relative in sorted(set(before) - set(now)):
+        path = _listed_path(out, relative)
+        # A folder replaced by a link to elsewhere since: what is there is not the build's.
+        if path is None or not path.parent.resolve().is_relative_to(root):
             continue
-        for path in archive.iterdir():
-            relative = f"feeds/{archive.parent.name}/archive/{path.name}"
-            if path.suffix in FEED_SUFFIXES and relative not in pages and path.is_file():
+        try:
+            if path.is_file() or path.is_symlink():
                 path.unlink()
                 removed += 1
-        for folder in (archive, archive.parent):
+        except FileNotFoundError:
+            continue
+        folder = path.parent
+        while folder != out:
             try:
                 folder.rmdir()  # only when empty
             except OSError:
                 break
+            folder = folder.parent
     return removed
