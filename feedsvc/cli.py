@@ -136,11 +136,13 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     if watch:
         _keep_building(settings, out, force=force)
         return
+    from feedsvc.logs import escape_controls
+
     builder = _start_builder(settings, out, watch=False, force=force)
     builder.stop()
     snapshot = builder.refresher.store.snapshot
     if snapshot.degraded:
-        click.echo(f"feedsvc: {snapshot.degraded}", err=True)
+        click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
     if builder.written is not snapshot:
         click.echo(f"feedsvc: cannot write the build to {out}", err=True)
@@ -189,6 +191,7 @@ def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
     from feedsvc.cache import open_cache
+    from feedsvc.logs import escape_controls
     from feedsvc.model import Article
     from feedsvc.progress import ScanProgress
     from feedsvc.refresh import Refresher
@@ -209,14 +212,15 @@ def check(config: Path | None) -> None:
             cache.close()
     snapshot = report.snapshot
     if snapshot.degraded:
-        click.echo(f"feedsvc: {snapshot.degraded}", err=True)
+        click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
+    # One line each, whatever a file name holds: a newline in one must not print a line of its own.
     for problem in snapshot.problems:
-        click.echo(f"problem: {problem}")
+        click.echo(f"problem: {escape_controls(str(problem))}")
     articles = [e.result for e in refresher.index.entries.values() if isinstance(e.result, Article)]
     for article in sorted(articles, key=lambda a: a.source):
         for warning in article.warnings:
-            click.echo(f"warning: {article.source}: {warning}")
+            click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
         f"{len(snapshot.problems)} problems; {snapshot.feeds} feed documents"
@@ -252,7 +256,10 @@ def health(url: str, timeout: float, strict: bool) -> None:
         click.echo(f"feedsvc: {url}: no answer: {error}", err=True)
         sys.exit(EXIT_PROBLEMS)
     status = report.get("status") if isinstance(report, dict) else None
-    click.echo(f"{url}: {status}" + (f" ({report.get('reason')})" if status == "degraded" else ""))
+    from feedsvc.logs import escape_controls
+
+    reason = f" ({escape_controls(str(report.get('reason')))})" if status == "degraded" else ""
+    click.echo(escape_controls(f"{url}: {status}") + reason)  # what a service answers is outside text
     if status == "ok" or (status == "degraded" and not strict):
         return
     sys.exit(EXIT_PROBLEMS)

@@ -4,6 +4,11 @@ Every logger goes through the root handler set here, the WSGI server's own
 (granian's) and the request log included, so `--log-format json` makes every
 line of a process JSON. The format reaches server worker processes through
 the environment (FEEDSVC_LOG_FORMAT), set by the command line.
+
+A log line is one line whatever outside text (a file name, a problem, a header)
+a message carries: both formats escape every character that would end a line or
+fake one (C0 and C1 controls, U+2028 and U+2029, bidirectional overrides). A
+traceback, our own text, keeps its lines.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +26,34 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # The attributes every LogRecord has; anything else was passed with `extra=` and belongs in the JSON.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# What would break a line, or make one look like another: C0 and C1 controls, DEL, the line and paragraph
+# separators (str.splitlines() and many log viewers break there), the bidirectional overrides, and the
+# lone surrogates of a file name that is not UTF-8 (which could not be written as they are).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# json.dumps escapes C0 controls itself; with ensure_ascii=False it leaves these as they are.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """Escape the characters that would end a line or fake one (`\\n`, `\\r`, `\\t`, `\\xNN`, `\\uNNNN`)."""
+    return _UNSAFE.sub(_escaped, text)
+
+
+class TextFormatter(logging.Formatter):
+    """The text format: the record's line with outside text escaped, then its traceback, if any, as it is."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -39,12 +73,13 @@ class JsonFormatter(logging.Formatter):
             data["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             data["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        # Inside JSON these characters can only be in strings: their \\u escapes are the same string.
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, default=str))
 
 
 def formatter(log_format: str) -> logging.Formatter:
     """Return the formatter of a log format name ("text" or "json")."""
-    return JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    return JsonFormatter() if log_format == "json" else TextFormatter(TEXT_FORMAT)
 
 
 def configure(level: int | str = logging.INFO, log_format: str | None = None) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,11 +14,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedsvc import logs
 from feedsvc.builder import start_builder
 from feedsvc.builds import MANIFEST, BuildError
 from feedsvc.cli import main
 from feedsvc.output import remove_unlisted
-from tests.conftest import make_settings
+from feedsvc.refresh import Refresher
+from feedsvc.store import Store
+from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
 
 # --- build --out: only the build's own files ---------------------------------------------------------------------
@@ -208,3 +215,98 @@ def test_only_what_the_previous_manifest_listed_is_removed(
     gone = set(on_disk) & (set(before) - set(now))
     assert removed == len(gone)
     assert set(_files(out)) == set(on_disk) - gone
+
+
+# --- log lines: one per record, whatever a file name holds -------------------------------------------------------
+
+FAKE = "\n2026-01-01 00:00:00 CRITICAL feedsvc: fake"
+# The text format's line: the time with milliseconds, the level, a logger of feedsvc's.
+TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S+: ")
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """Put the root logger back as it was after a test that configures it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _refresh_with_a_fake_record(content_dir: Path) -> None:
+    write_corpus(content_dir, 2)
+    # U+2028 too: JSON allows it raw in a string, but str.splitlines() and log viewers break the line there.
+    (content_dir / f"bad{FAKE}\u2028.md").write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+    refresher = Refresher(make_settings(content_dir), Store(), clock=Clock())
+    refresher.refresh()
+    assert any(FAKE in problem.source for problem in refresher.store.snapshot.problems)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_a_file_name_cannot_fake_a_text_log_line(content_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the text format serve uses, a problem naming a file with a newline in it is one escaped line."""
+    logs.configure(logging.INFO, "text")
+
+    _refresh_with_a_fake_record(content_dir)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert lines
+    assert all(TEXT_LINE.match(line) for line in lines), lines
+    assert any("bad\\n2026-01-01 00:00:00 CRITICAL feedsvc: fake\\u2028.md" in line for line in lines)
+
+
+@pytest.mark.usefixtures("root_logging")
+def test_a_file_name_is_a_string_in_the_json_log(content_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the JSON format, every record is one line that parses, the file name whole inside its message string."""
+    logs.configure(logging.INFO, "json")
+
+    _refresh_with_a_fake_record(content_dir)
+
+    records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert any(f"bad{FAKE}\u2028.md" in record["message"] for record in records)
+    assert all(isinstance(record["message"], str) for record in records)
+
+
+def test_check_prints_one_line_per_problem(runner: CliRunner, tmp_path: Path, content_dir: Path) -> None:
+    """`check` prints a problem naming a file with a newline in it on one line, escaped."""
+    (content_dir / f"bad{FAKE}.md").write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+
+    result = runner.invoke(main, ["check", "--config", str(_config(tmp_path, content_dir))])
+
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert all(line.startswith(("problem: ", "warning: ")) or " files: " in line for line in lines), lines
+    assert any("bad\\n2026-01-01" in line for line in lines)
+
+
+@settings(max_examples=200, deadline=None)
+@given(message=st.text(), args=st.lists(st.text(), max_size=2), fmt=st.sampled_from(logs.FORMATS))
+def test_any_message_is_one_log_line(message: str, args: list[str], fmt: str) -> None:
+    """Whatever text a message and its arguments hold, a record formats as one line; JSON keeps the message exactly."""
+    record = logging.makeLogRecord(
+        {"name": "feedsvc.refresh", "levelno": logging.WARNING, "levelname": "WARNING", "msg": "%s" * len(args)}
+    )
+    record.msg, record.args = message.replace("%", "%%") + " %s" * len(args), tuple(args)
+
+    line = logs.formatter(fmt).format(record)
+
+    assert len(line.splitlines()) == 1
+    line.encode("utf-8")  # no lone surrogate left: it could not be written
+    if fmt == "json":
+        assert json.loads(line)["message"] == record.getMessage()
+    else:
+        assert line.endswith(logs.escape_controls(record.getMessage()))
+
+
+def test_a_traceback_keeps_its_lines() -> None:
+    """Escaping applies to the record's line: the traceback after it (our own text) keeps its lines."""
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord("feedsvc", logging.ERROR, __file__, 1, "failed:\n%s", ("x",), sys.exc_info())
+
+    text = logs.formatter("text").format(record)
+
+    assert text.splitlines()[0].endswith("failed:\\nx")
+    assert text.splitlines()[1] == "Traceback (most recent call last):"
