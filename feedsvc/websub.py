@@ -11,20 +11,27 @@ refused URL then fails alone.
 
 A URL queued again while it waits is sent once; a failed request is tried again
 after a back-off that doubles up to a cap, and a URL is given up (logged once, with
-the hub's answer) after the last retry. Standard library only.
+the hub's answer) after the last retry. Each request has a deadline for the whole of
+it (connecting, TLS, the answer's headers and body): a hub that answers a byte at a
+time is cut off there, and a few requests go out at once, so one slow request never
+holds the others back. Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import http.client
 import logging
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
 from urllib.parse import urlencode
 
 from feedsvc import __version__
@@ -37,8 +44,9 @@ log = logging.getLogger("feedsvc.websub")
 RETRIES = 8
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 60.0
-REQUEST_TIMEOUT = 10.0
-STOP_WAIT = 2.0  # longest stop() waits for a request under way; the thread is left to end with its timeout
+REQUEST_TIMEOUT = 10.0  # for the whole request: connecting, TLS, the answer's headers and body
+SENDERS = 4  # requests under way at once: a slow one holds no other back
+STOP_WAIT = 2.0  # longest stop() waits for requests under way; their threads are left to end by their deadline
 MAX_PENDING = 100_000  # distinct URLs waiting: far more than any site has feeds
 ANSWER_BYTES = 300  # of the hub's answer, for the log
 FEED_SUFFIXES = tuple(f".{fmt.value}" for fmt in Format)
@@ -72,6 +80,79 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class _Deadline:
+    """The deadline of one request: when it passes, the request's connections are shut, whatever it waits for.
+
+    A socket timeout bounds each read only: a hub that sends a header line every few
+    seconds would hold a request forever. A watchdog thread shuts the sockets down,
+    which ends any read or write under way, and keeps doing so until the request ends
+    (a connection still connecting when the deadline passes gets its socket later).
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.passed = False
+        self._connections: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="feedsvc-websub-deadline", daemon=True)
+
+    def __enter__(self) -> _Deadline:
+        self._watchdog.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._done.set()
+
+    def track(self, factory: Callable[..., http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+        """Return a connection factory like `factory` whose connections this deadline shuts."""
+
+        def make(host: str, **options: Any) -> http.client.HTTPConnection:
+            connection = factory(host, **options)
+            with self._lock:
+                self._connections.append(connection)
+            return connection
+
+        return make
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.passed = True
+        while True:
+            with self._lock:
+                sockets = [c.sock for c in self._connections if c.sock is not None]
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            if self._done.wait(0.05):
+                return
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    """Plain HTTP whose connections a deadline shuts."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.deadline.track(http.client.HTTPConnection), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    """HTTPS (certificates checked as by default) whose connections a deadline shuts."""
+
+    def __init__(self, deadline: _Deadline) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.deadline.track(http.client.HTTPSConnection), req)
+
+
 @dataclass(slots=True)
 class _Entry:
     """A URL waiting to be sent: when, which attempt it is, and a later send a newer change still needs."""
@@ -83,11 +164,12 @@ class _Entry:
 
 
 class HubNotifier:
-    """A queue of feed URLs to tell one hub about, emptied by a background thread.
+    """A queue of feed URLs to tell one hub about, emptied by `senders` background threads.
 
     `publish()` only queues (it never waits for the hub); `stop()` waits at most
-    `stop_wait` seconds for a request under way. `delay` postpones each first
-    attempt; `retry_delays` are the waits before each retry (tests make them short).
+    `stop_wait` seconds for requests under way. `timeout` is each request's deadline,
+    for the whole of it. `delay` postpones each first attempt; `retry_delays` are the
+    waits before each retry (tests make them short).
     """
 
     def __init__(
@@ -98,6 +180,7 @@ class HubNotifier:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         timeout: float = REQUEST_TIMEOUT,
         stop_wait: float = STOP_WAIT,
+        senders: int = SENDERS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hub = hub
@@ -106,23 +189,25 @@ class HubNotifier:
         self.timeout = timeout
         self.stop_wait = stop_wait
         self._clock = clock
-        self._opener = urllib.request.build_opener(_NoRedirects)
+        self.senders = max(1, senders)
         self._cond = threading.Condition()
         self._pending: dict[str, _Entry] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._stopping = False
         self._full_reported = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self.sent = 0  # URLs the hub accepted
         self.given_up = 0  # URLs that failed for good
 
     def start(self) -> HubNotifier:
-        """Start the thread that sends; returns the notifier."""
+        """Start the threads that send; returns the notifier."""
         with self._cond:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="feedsvc-websub", daemon=True)
-                self._thread.start()
+            if not self._threads:
+                for number in range(self.senders):
+                    thread = threading.Thread(target=self._run, name=f"feedsvc-websub-{number}", daemon=True)
+                    self._threads.append(thread)
+                    thread.start()
         return self
 
     @property
@@ -154,10 +239,11 @@ class HubNotifier:
             self._pending.clear()
             self._heap.clear()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(self.stop_wait)
-            if self._thread.is_alive():
-                log.debug("WebSub: a request to %s is still under way; it ends with its timeout", self.hub)
+        until = time.monotonic() + self.stop_wait
+        for thread in self._threads:
+            thread.join(max(0.0, until - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            log.debug("WebSub: a request to %s is still under way; it ends by its deadline", self.hub)
         if left:
             log.info("WebSub: stopping with %d feed(s) not yet notified to %s", len(left), self.hub)
         return left
@@ -207,12 +293,11 @@ class HubNotifier:
             except Exception:  # a bug: logged, and the thread goes on with the next URL
                 log.exception("WebSub: notifying %s of %s failed", self.hub, url)
             else:
-                self.sent += 1
                 log.debug("WebSub: %s notified of %s", self.hub, url)
-                if entry.then is not None:
-                    with self._cond:
-                        if url not in self._pending and not self._stopping:
-                            self._add(url, entry.then)
+                with self._cond:
+                    self.sent += 1
+                    if entry.then is not None and url not in self._pending and not self._stopping:
+                        self._add(url, entry.then)
 
     def _failed(self, url: str, entry: _Entry, failure: _Failed) -> None:
         attempts = entry.attempt + 1
@@ -250,14 +335,20 @@ class HubNotifier:
             method="POST",
             headers={"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT},
         )
-        try:
-            with self._opener.open(request, timeout=self.timeout) as response:
-                response.read(ANSWER_BYTES)
-        except urllib.error.HTTPError as error:
-            raise _answer(error) from None
-        except (OSError, ValueError, http.client.HTTPException) as error:  # refused, timed out, reset, bad answer
-            reason = error.reason if isinstance(error, urllib.error.URLError) else error
-            raise _Failed(f"no answer ({_describe(reason)})") from None
+        late = _Failed(f"no whole answer within {self.timeout:g} s")
+        with _Deadline(self.timeout) as deadline:
+            opener = urllib.request.build_opener(_NoRedirects, _HTTPHandler(deadline), _HTTPSHandler(deadline))
+            try:
+                with opener.open(request, timeout=self.timeout) as response:
+                    response.read(ANSWER_BYTES)
+            except urllib.error.HTTPError as error:
+                failure = _answer(error)
+                raise (late if deadline.passed else failure) from None
+            except (OSError, ValueError, http.client.HTTPException) as error:  # refused, timed out, reset, bad answer
+                reason = error.reason if isinstance(error, urllib.error.URLError) else error
+                raise (late if deadline.passed else _Failed(f"no answer ({_describe(reason)})")) from None
+            if deadline.passed:  # an answer cut off: its headers may look whole, its status cannot be trusted
+                raise late
 
 
 def _describe(reason: object) -> str:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -21,6 +27,7 @@ from feedsvc.cli import main
 from feedsvc.output import remove_unlisted
 from feedsvc.refresh import Refresher
 from feedsvc.store import Store
+from feedsvc.websub import HubNotifier
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
 
@@ -310,3 +317,157 @@ def test_a_traceback_keeps_its_lines() -> None:
 
     assert text.splitlines()[0].endswith("failed:\\nx")
     assert text.splitlines()[1] == "Traceback (most recent call last):"
+
+
+# --- WebSub: a hub that answers a header line at a time ----------------------------------------------------------
+
+SLOW_URL = "http://feeds.example/feeds/slow.rss"
+DEADLINE = 1.0  # the notifier's deadline in these tests
+DRIBBLE = 0.25  # seconds between the slow hub's header lines: far less than any per-read timeout
+
+
+@dataclass
+class SlowHub:
+    """A hub on 127.0.0.1 that answers publish requests for SLOW_URL one header line at a time, forever.
+
+    Every other URL gets 204 at once. It records when each request arrived and when the
+    client gave up on a slow answer (its connection closed under the dribble).
+    """
+
+    listener: socket.socket
+    arrived: dict[str, float] = field(default_factory=dict)
+    cut_off: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    closing: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/hub"
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.05)  # closing a listener does not wake an accept() under way
+        while not self.closing.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.settimeout(None)
+            threading.Thread(target=self.answer, args=(connection,), daemon=True).start()
+
+    def answer(self, connection: socket.socket) -> None:
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(4096)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(re.search(rb"Content-Length: (\d+)", head, re.IGNORECASE).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += connection.recv(4096)
+            (url,) = urllib.parse.parse_qs(body.decode("ascii"))["hub.url"]
+            with self.lock:
+                self.arrived[url] = time.monotonic()
+            if url != SLOW_URL:
+                connection.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                return
+            try:
+                connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                for line in range(200):
+                    if self.closing.wait(DRIBBLE):
+                        return
+                    connection.sendall(f"X-Line-{line}: still coming\r\n".encode())
+                    # A peer that shut its end sends EOF: recv returns b"" instead of waiting.
+                    connection.settimeout(0.001)
+                    with contextlib.suppress(TimeoutError):
+                        if connection.recv(1) == b"":
+                            raise ConnectionResetError
+                    connection.settimeout(None)
+            except OSError:
+                with self.lock:
+                    self.cut_off[url] = time.monotonic()
+
+
+@contextlib.contextmanager
+def slow_hub() -> Iterator[SlowHub]:
+    """Run a slow hub until the block ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    hub = SlowHub(listener)
+    thread = threading.Thread(target=hub.serve, daemon=True)
+    thread.start()
+    try:
+        yield hub
+    finally:
+        hub.closing.set()
+        listener.close()
+        thread.join(5)
+
+
+def _until(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_a_hub_that_dribbles_its_answer_is_cut_off_at_the_deadline(caplog: pytest.LogCaptureFixture) -> None:
+    """A hub sending a header line every 0.25 s is cut off at the whole request's deadline, and told as a failure."""
+    caplog.set_level(logging.WARNING, "feedsvc.websub")
+    with slow_hub() as hub:
+        sender = HubNotifier(hub.url, timeout=DEADLINE, retry_delays=()).start()
+        try:
+            sender.publish([SLOW_URL])
+            _until(lambda: sender.given_up == 1)
+        finally:
+            sender.stop()
+        _until(lambda: SLOW_URL in hub.cut_off)
+        took = hub.cut_off[SLOW_URL] - hub.arrived[SLOW_URL]
+    assert DEADLINE - 0.1 <= took <= DEADLINE + 1.0
+    assert sender.sent == 0
+    assert f"no whole answer within {DEADLINE:g} s" in caplog.text
+
+
+@pytest.mark.slow
+def test_other_feeds_are_told_while_a_request_is_held() -> None:
+    """While one request dribbles, the feeds queued after it reach the hub at once, not after the deadline."""
+    others = [f"http://feeds.example/feeds/{n}.rss" for n in range(6)]
+    with slow_hub() as hub:
+        sender = HubNotifier(hub.url, timeout=DEADLINE, retry_delays=()).start()
+        try:
+            sender.publish([SLOW_URL, *others])
+            _until(lambda: sender.sent == len(others))
+            with hub.lock:
+                assert SLOW_URL not in hub.cut_off  # still held when every other feed had been told
+                assert all(hub.arrived[url] - hub.arrived[SLOW_URL] < DEADLINE / 2 for url in others)
+        finally:
+            sender.stop()
+
+
+@pytest.mark.slow
+def test_a_tls_handshake_that_dribbles_is_cut_off_at_the_deadline() -> None:
+    """An https hub that sends its handshake a byte at a time is cut off at the deadline too."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def dribble() -> None:
+        connection, _ = listener.accept()
+        with connection, contextlib.suppress(OSError):
+            connection.recv(4096)  # the ClientHello
+            connection.sendall(b"\x16\x03\x03\x40\x00")  # a handshake record of 16 KB, then a byte at a time
+            while not stop.wait(DRIBBLE):
+                connection.sendall(b"\x00")
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    sender = HubNotifier(f"https://127.0.0.1:{listener.getsockname()[1]}/", timeout=DEADLINE, retry_delays=())
+    started = time.monotonic()
+    try:
+        sender.start().publish([SLOW_URL])
+        _until(lambda: sender.given_up == 1)
+        assert time.monotonic() - started <= DEADLINE + 1.0
+    finally:
+        sender.stop()
+        stop.set()
+        listener.close()
+        thread.join(5)
