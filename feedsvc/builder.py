@@ -15,6 +15,7 @@ from pathlib import Path
 
 from feedsvc.archives import Archives
 from feedsvc.builds import (
+    CLAIM,
     ArchiveFile,
     claim_build_directory,
     files_of,
@@ -86,6 +87,8 @@ class Builder:
         except OSError as error:
             log.error("cannot write the build to %s: %s; trying again at the next refresh", self.out, error)
             return snapshot
+        if self.written is None:
+            (self.out / CLAIM).unlink(missing_ok=True)  # the manifest says whose the directory is now
         self.written = snapshot
         self.listed = files_of(snapshot, self.archive_files)
         self.files_written, self.files_removed = written, removed
@@ -150,10 +153,9 @@ def start_builder(settings: Settings, out: Path, *, watch: bool, force: bool = F
     """
     protected, config = protected_paths(settings), config_of(settings)
     listed = claim_build_directory(out, force=force, keep_out=protected, never_inside=config)
-    foreign = force and not listed and out.is_dir() and any(out.iterdir())
     pipeline = open_pipeline(settings, Store(), watch=watch)
     pipeline.refresher.make_every_archive_page()
-    builder = Builder(settings, out, pipeline, listed=None if foreign else listed)
+    builder = Builder(settings, out, pipeline, listed=listed)
     if watch and settings.websub_hub:
         pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()

@@ -33,6 +33,9 @@ MANIFEST_FORMAT = 1
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 # What a new filesystem already holds: a directory with only these in it counts as empty.
 EMPTY_ENTRIES = frozenset({"lost+found"})
+# Written into a directory given to a first build, removed once its manifest is there: a first build
+# stopped before its manifest (killed, out of memory) leaves a directory a build may go on with.
+CLAIM = ".feedsvc-build"
 
 
 class BuildError(ValueError):
@@ -185,15 +188,18 @@ def _overlaps(out: Path, other: Path) -> bool:
 
 def claim_build_directory(
     out: Path, *, force: bool = False, keep_out: Iterable[Path] = (), never_inside: Iterable[Path] = ()
-) -> frozenset[str]:
+) -> frozenset[str] | None:
     """Check that a build may write to `out`; return the files its previous manifest lists (all it may ever remove).
+
+    None: a directory that holds files of no build's, written into with `force`.
 
     Refused, even with `force`: the filesystem root, the home directory or a folder
     above it, a directory that overlaps one of `keep_out` (the content, the cache: a
     build directory is published whole), or one that holds one of `never_inside` (the
     config file). Without `force`, a directory that is not empty must hold a manifest
-    of feedsvc's; with it, its files stay (those of the same name as a built file are
-    replaced) and none is removed.
+    of feedsvc's (or the CLAIM of a first build that did not finish); with it, its files
+    stay (those of the same name as a built file are replaced) and none is removed.
+    A directory without a manifest gets the CLAIM.
 
     Raises:
         BuildError: the message names the directory and says why.
@@ -216,9 +222,7 @@ def claim_build_directory(
     for other in never_inside:
         if other.expanduser().resolve().is_relative_to(where):
             raise BuildError(f"{out}: holds {other} (expected a directory apart from it: a build is published whole)")
-    if not where.exists():
-        return frozenset()
-    if not where.is_dir():
+    if where.exists() and not where.is_dir():
         raise BuildError(f"{out}: not a directory (expected a directory, or a name that is not taken yet)")
     why = "no manifest.json"
     if (where / MANIFEST).exists():
@@ -226,6 +230,9 @@ def claim_build_directory(
             return _listed(where)
         except BuildError as error:
             why = str(error)
+    if not where.exists() or (where / CLAIM).is_file():
+        _claim(out)
+        return frozenset()
     try:
         entries = sorted(set(os.listdir(where)) - EMPTY_ENTRIES)
     except OSError as error:
@@ -236,7 +243,17 @@ def claim_build_directory(
             f"{out}: not empty ({shown}) and not a build of feedsvc's ({why}) (expected an empty directory or an "
             "earlier build's; --force writes into it, replacing files of the same name and removing none)"
         )
-    return frozenset()
+    _claim(out)
+    return None if entries else frozenset()
+
+
+def _claim(out: Path) -> None:
+    """Mark a directory as given to a first build (see CLAIM), creating it if need be."""
+    try:
+        write_atomically(out / CLAIM, b"Given to feedsvc build; its manifest.json will list the files it wrote.\n")
+    except OSError as error:
+        reason = error.strerror or error
+        raise BuildError(f"{out}: cannot be written: {reason} (expected a directory to write to)") from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from feedsvc import logs
 from feedsvc.builder import start_builder
-from feedsvc.builds import MANIFEST, BuildError
+from feedsvc.builds import CLAIM, MANIFEST, BuildError
 from feedsvc.cli import main
 from feedsvc.output import remove_unlisted
 from feedsvc.refresh import Refresher
@@ -471,3 +472,19 @@ def test_a_tls_handshake_that_dribbles_is_cut_off_at_the_deadline() -> None:
         stop.set()
         listener.close()
         thread.join(5)
+
+
+def test_a_first_build_stopped_before_its_manifest_can_be_run_again(tmp_path: Path, content_dir: Path) -> None:
+    """A first build killed before its manifest leaves its claim: the next build goes on without --force."""
+    write_corpus(content_dir, 2)
+    out = tmp_path / "site"
+    settings = make_settings(content_dir)
+    with mock.patch("feedsvc.builds.manifest_of", side_effect=RuntimeError("killed")), pytest.raises(RuntimeError):
+        start_builder(settings, out, watch=False)  # the documents are written, not the manifest
+    assert not (out / MANIFEST).exists()
+    assert (out / "index.html").is_file()
+
+    start_builder(settings, out, watch=False).stop()
+
+    assert (out / MANIFEST).is_file()
+    assert not (out / CLAIM).exists()
