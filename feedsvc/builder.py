@@ -51,8 +51,8 @@ class Builder:
     files_removed: int = 0
     archive_files: dict[str, ArchiveFile] | None = field(default=None, repr=False)  # as the manifest lists them
     archived_version: int | None = None  # the catalog version whose archive pages were written last
-    # The files the last manifest listed: the only ones a build may remove. None: a directory that held
-    # files of no build of feedsvc's (written into with --force), each replaced one named in the log.
+    # The files the last manifest listed: the only ones a build may remove. None: a directory that holds
+    # files of no build of feedsvc's (written into with --force); the first build names those it replaces.
     listed: frozenset[str] | None = field(default=frozenset(), repr=False)
 
     @property
