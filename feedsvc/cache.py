@@ -312,26 +312,28 @@ def _inode(location: Path) -> int | None:
         return None
 
 
-def _move_aside(location: Path, inode: int | None, error: BaseException) -> None:
+def _move_aside(location: Path, inode: int | None, error: BaseException, then: str) -> None:
     """Move a corrupt cache file (and its write-ahead log) to `<name>.corrupt-<UTC time>`; drop its index file.
 
     Only the file found corrupt: another process over the same content directory may have
-    moved it aside already and started a new one, which stays.
+    moved it aside already and started a new one, which stays. One warning says what
+    happened and `then` what happens next.
     """
     if inode is not None and _inode(location) != inode:
+        log.warning("cache %s was corrupt (%s) and is replaced already: %s", location, error, then)
         return
     aside = location.with_name(f"{location.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
     try:
         os.replace(location, aside)
         os.utime(aside)  # kept a week from now (see _remove_stale), whatever its age
     except OSError as failure:
-        log.warning("cache %s is corrupt (%s) and cannot be moved aside: %s", location, error, failure)
+        log.warning("cache %s is corrupt (%s) and cannot be moved aside (%s): %s", location, error, failure, then)
         return
     with contextlib.suppress(OSError):
         os.replace(f"{location}-wal", f"{aside}-wal")
     with contextlib.suppress(OSError):
         os.unlink(f"{location}-shm")
-    log.warning("cache %s is corrupt (%s): moved aside to %s, a new one is started", location, error, aside.name)
+    log.warning("cache %s is corrupt (%s): moved aside to %s, %s", location, error, aside.name, then)
 
 
 class Cache:
@@ -371,7 +373,7 @@ class Cache:
             except sqlite3.DatabaseError as error:
                 if not _is_corrupt(error):
                     raise
-                _move_aside(location, inode, error)
+                _move_aside(location, inode, error, "a new one is started")
                 connection = _connect(location, identity)
         except Exception as error:  # whatever it is, the service runs without the cache
             log.warning("cache %s cannot be used, running without it: %s", location, error)
@@ -388,8 +390,7 @@ class Cache:
         """Give up the cache for this process after a failure of the file; a corrupt file is moved aside."""
         self._close()
         if _is_corrupt(error):
-            _move_aside(self.location, self._inode, error)
-            log.warning("cache %s: running without it until the next start", self.location)
+            _move_aside(self.location, self._inode, error, "running without a cache until the next start")
         else:
             log.warning("cache %s failed, running without it from now on: %s", self.location, error)
 
@@ -410,7 +411,7 @@ class Cache:
     def _restart(self, error: BaseException) -> None:
         """Move a corrupt file aside and start a new, empty one (when nothing is held from the old one yet)."""
         self._close()
-        _move_aside(self.location, self._inode, error)
+        _move_aside(self.location, self._inode, error, "a new one is started")
         try:
             self._db = _connect(self.location, self._identity)
         except Exception as failure:  # the service runs without the cache

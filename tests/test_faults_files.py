@@ -468,3 +468,37 @@ def test_corrupt_copies_go_after_a_week(content_dir: Path, tmp_path: Path) -> No
 
     assert not old.exists()
     assert recent.exists()
+
+
+class _CorruptConnection:
+    """A connection to a file found corrupt while the service runs: every statement fails as sqlite says it."""
+
+    def execute(self, *args: object) -> None:
+        error = sqlite3.DatabaseError("database disk image is malformed")
+        error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT  # type: ignore[attr-defined]
+        raise error
+
+    def close(self) -> None:
+        """Close nothing."""
+
+
+def test_cache_found_corrupt_while_running_is_moved_aside(
+    content_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache found corrupt by a read while serving is moved aside (one warning); the service goes on without it."""
+    cache = open_cache(cached_settings(content_dir, tmp_path / "cache"))
+    assert cache is not None
+    cache.close()
+    cache._db = _CorruptConnection()  # type: ignore[assignment]
+
+    with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
+        assert cache.content("a.md", "f") is None
+        assert cache.document("feeds/all.rss", "i") is None
+        cache.save_entries(ContentIndex({}), [], ["a.md"])
+
+    warnings = cache_warnings(caplog)
+    assert len(warnings) == 1, warnings
+    assert "moved aside" in warnings[0]
+    assert "until the next start" in warnings[0]
+    assert list(cache.location.parent.glob("*.corrupt-*"))
+    assert not cache.location.exists()
