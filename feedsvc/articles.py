@@ -312,6 +312,20 @@ def article_link(slug: str, published: dt.datetime, settings: Settings) -> str:
     return settings.site_link + path.lstrip("/")
 
 
+def _mtime_date(mtime: float, settings: Settings) -> dt.datetime | None:
+    """Return a file's modification time as an article date, or None when no calendar holds it.
+
+    Any stat value reaches here: a clock gone wrong or tmpfs gives years past 9999 or before 1.
+    The permalink takes the date in the site's zone, so it must exist there too (as in parse_date).
+    """
+    try:
+        published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
+        published.astimezone(settings.timezone)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return published
+
+
 def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) -> Article | Problem:
     """Parse a content file's bytes into an Article, or a Problem naming every field that is wrong.
 
@@ -352,7 +366,12 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
 
     fingerprint = digest(raw)
     if published is None:
-        published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
+        published = _mtime_date(mtime, settings)
+        if published is None:
+            reason = (
+                f"date: missing, and the file's modification time ({mtime:.0f}) is no date either (expected a date)"
+            )
+            return Problem(source, reason), ""
         reader.warn("date", "missing, using the file's modification time (expected a date)")
         fingerprint += f":{published.timestamp():.0f}"
     updated = max(updated or published, published)

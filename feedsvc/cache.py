@@ -3,8 +3,10 @@
 One SQLite file per content directory under the cache directory holds every
 file's stamp and parse result, the content of the articles feeds show, and the
 rendered documents with the inputs they were rendered from. Stored as plain
-columns and JSON: nothing in the cache is executed. Any failure here disables
-the cache for the process with one warning; feeds never depend on it.
+columns and JSON: nothing in the cache is executed. Feeds never depend on it:
+a failure of the file disables the cache for the process with one warning, a
+corrupt file is moved aside and a new one started, and a value that cannot be
+stored or read back costs only its own row (that file is read again).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +136,22 @@ def _article(source: str, text: str) -> Article:
     )
 
 
+def _path_value(path: str | None) -> str | bytes | None:
+    """Return a path as the cache stores it: text, or its bytes when it is no UTF-8 (a name in another encoding)."""
+    if path is None:
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _path_of(value: str | bytes | None) -> str | None:
+    """Return the path a stored value stands for (see _path_value)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
 # Lists of names in one column: the unit separator never occurs in front matter text.
 _SEP = "\x1f"
 _FILE_COLUMNS = (
@@ -152,13 +170,13 @@ def _file_row(source: str, entry: Entry) -> tuple[Any, ...]:
     last_good = _article_json(entry.last_good if entry.last_good is not entry.result else None)
     result = entry.result
     if isinstance(result, Problem):
-        return (source, size, mtime_ns, entry.path, result.reason, *([None] * 14), last_good)
+        return (source, size, mtime_ns, _path_value(entry.path), result.reason, *([None] * 14), last_good)
     author = result.author
     return (
         source,
         size,
         mtime_ns,
-        entry.path,
+        _path_value(entry.path),
         None,
         # As UTF-8 bytes: binding a str makes sqlite3 keep a UTF-8 copy inside the (long-lived) title.
         result.title.encode("utf-8"),
@@ -210,6 +228,7 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> Entry:
     (source, size, mtime_ns, path, problem, title, link, identity, published, updated, categories, tags) = row[:12]
     (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good) = row[12:]
     stamp = cached_stamp(size, mtime_ns)
+    path = _path_of(path)
     good = None if last_good is None else _article(source, last_good)
     if problem is not None:
         return Entry(stamp=stamp, result=Problem(source, problem), last_good=good, path=path)
@@ -246,18 +265,90 @@ def _remove_stale(directory: Path, prefix: str, keep: Path) -> None:
     """Remove the cache files of one content directory made by other settings and unused for a week."""
     cutoff = time.time() - STALE_SECONDS
     for path in directory.glob(f"{prefix}-*.sqlite3*"):
-        if not path.name.startswith(keep.name):
+        # Copies of a corrupt file are kept a week for a look, then go too.
+        if not path.name.startswith(keep.name) or ".corrupt-" in path.name:
             with contextlib.suppress(OSError):
                 if path.stat().st_mtime < cutoff:
                     path.unlink()
 
 
-class Cache:
-    """An open cache file; every method is a no-op once the cache has failed."""
+# What sqlite says of a file that is not, or no longer, a database: a file cut short,
+# overwritten, or not written by sqlite. It will not get better: it is moved aside.
+_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+# What binding a value of a row can raise: the row is skipped, not the whole write.
+_ROW_ERRORS = (ValueError, TypeError, OverflowError, sqlite3.InterfaceError, sqlite3.ProgrammingError)
 
-    def __init__(self, connection: sqlite3.Connection, location: Path) -> None:
+
+def _is_corrupt(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.DatabaseError) and code is not None and code & 0xFF in _CORRUPT_CODES
+
+
+def _connect(location: Path, identity: str) -> sqlite3.Connection:
+    """Open the cache file at `location`, made ready for `identity` (emptied when it was made for other settings)."""
+    connection = sqlite3.connect(location, check_same_thread=False, timeout=30, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        stored = connection.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
+        wanted = f"{FORMAT}:{identity}"
+        if stored is None or stored[0] != wanted:
+            with connection:
+                connection.execute("BEGIN")
+                for table in ("files", "contents", "documents"):
+                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+                connection.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (wanted,))
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _inode(location: Path) -> int | None:
+    try:
+        return location.stat().st_ino
+    except OSError:
+        return None
+
+
+def _move_aside(location: Path, inode: int | None, error: BaseException, then: str) -> None:
+    """Move a corrupt cache file (and its write-ahead log) to `<name>.corrupt-<UTC time>`; drop its index file.
+
+    Only the file found corrupt: another process over the same content directory may have
+    moved it aside already and started a new one, which stays. One warning says what
+    happened and `then` what happens next.
+    """
+    if inode is not None and _inode(location) != inode:
+        log.warning("cache %s was corrupt (%s) and is replaced already: %s", location, error, then)
+        return
+    aside = location.with_name(f"{location.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%SZ}")
+    try:
+        os.replace(location, aside)
+        os.utime(aside)  # kept a week from now (see _remove_stale), whatever its age
+    except OSError as failure:
+        log.warning("cache %s is corrupt (%s) and cannot be moved aside (%s): %s", location, error, failure, then)
+        return
+    with contextlib.suppress(OSError):
+        os.replace(f"{location}-wal", f"{aside}-wal")
+    with contextlib.suppress(OSError):
+        os.unlink(f"{location}-shm")
+    log.warning("cache %s is corrupt (%s): moved aside to %s, %s", location, error, aside.name, then)
+
+
+class Cache:
+    """An open cache file; every method is a no-op once the cache has failed.
+
+    No method raises: whatever goes wrong in here (the file, a value, a bug) costs the
+    cache, never a refresh.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, location: Path, identity: str = "") -> None:
         self._db: sqlite3.Connection | None = connection
         self.location = location
+        self._identity = identity
+        self._inode = _inode(location)
+        self._logged: set[str] = set()  # the operations whose failure was logged already
 
     @classmethod
     def open(cls, directory: Path, content_dir: Path, identity: str) -> Cache | None:
@@ -266,7 +357,8 @@ class Cache:
         One file per content directory and settings, so that two services with other
         settings over one directory never mix their results; files of the same directory
         left by earlier settings and unused for a week are removed. A file whose stored
-        identity differs is emptied. Returns None (after one warning) when the cache
+        identity differs is emptied; a file that is not a database (any more) is moved
+        aside and a new one started. Returns None (after one warning) when the cache
         directory cannot be used.
         """
         name = hashlib.sha1(os.path.realpath(content_dir).encode("utf-8", "backslashreplace"), usedforsecurity=False)
@@ -275,67 +367,149 @@ class Cache:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             _remove_stale(directory, prefix, keep=location)
-            connection = sqlite3.connect(location, check_same_thread=False, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.executescript(_SCHEMA)
-            stored = connection.execute("SELECT value FROM meta WHERE key = 'identity'").fetchone()
-            wanted = f"{FORMAT}:{identity}"
-            if stored is None or stored[0] != wanted:
-                with connection:
-                    connection.execute("BEGIN")
-                    for table in ("files", "contents", "documents"):
-                        connection.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
-                    connection.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (wanted,))
-        except (OSError, sqlite3.Error) as error:
+            inode = _inode(location)
+            try:
+                connection = _connect(location, identity)
+            except sqlite3.DatabaseError as error:
+                if not _is_corrupt(error):
+                    raise
+                _move_aside(location, inode, error, "a new one is started")
+                connection = _connect(location, identity)
+        except Exception as error:  # whatever it is, the service runs without the cache
             log.warning("cache %s cannot be used, running without it: %s", location, error)
             return None
-        return cls(connection, location)
+        return cls(connection, location, identity)
 
-    def _fail(self, error: Exception) -> None:
-        log.warning("cache %s failed, running without it from now on: %s", self.location, error)
+    def _close(self) -> None:
         if self._db is not None:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(Exception):
                 self._db.close()
         self._db = None
 
+    def _fail(self, error: BaseException) -> None:
+        """Give up the cache for this process after a failure of the file; a corrupt file is moved aside."""
+        self._close()
+        if _is_corrupt(error):
+            _move_aside(self.location, self._inode, error, "running without a cache until the next start")
+        else:
+            log.warning("cache %s failed, running without it from now on: %s", self.location, error)
+
+    def _failed(self, operation: str, error: Exception) -> None:
+        """Handle an exception from one operation: the file's failures end the cache, any other only the operation."""
+        if isinstance(error, sqlite3.Error) and not isinstance(error, _ROW_ERRORS):
+            self._fail(error)
+        elif operation not in self._logged:
+            self._logged.add(operation)
+            log.warning(
+                "cache %s: %s failed, done without the cache: %s: %s",
+                self.location,
+                operation,
+                type(error).__name__,
+                error,
+            )
+
+    def _restart(self, error: BaseException) -> None:
+        """Move a corrupt file aside and start a new, empty one (when nothing is held from the old one yet)."""
+        self._close()
+        _move_aside(self.location, self._inode, error, "a new one is started")
+        try:
+            self._db = _connect(self.location, self._identity)
+        except Exception as failure:  # the service runs without the cache
+            log.warning("cache %s cannot be started again, running without it: %s", self.location, failure)
+            return
+        self._inode = _inode(self.location)
+
     def load_index(self) -> ContentIndex:
-        """Return the index as the cache last saw it (stamps without inode or change time)."""
+        """Return the index as the cache last saw it (stamps without inode or change time).
+
+        A row that does not read back is left out (its file is read again); a corrupt file
+        is moved aside and a new one started.
+        """
         if self._db is None:
             return ContentIndex(entries={})
+        entries: dict[str, Entry] = {}
+        unreadable: list[str] = []
+        first_error: Exception | None = None
         try:
             rows = self._db.execute(f"SELECT {_FILE_COLUMNS} FROM files")  # noqa: S608 - a constant
             shared = _SharedParts()
-            entries = {row[0]: _entry(row, shared) for row in rows}
-        except (sqlite3.Error, ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
-            # A row that does not read back (a NULL title has no .decode) is a broken cache, not a
-            # reason for the service not to start: it is dropped like any other failure.
-            self._fail(error)
+            for row in rows:
+                try:
+                    entries[row[0]] = _entry(row, shared)
+                except Exception as error:  # one row that does not read back costs only itself
+                    unreadable.append(repr(row[0])[:80] if row else "?")
+                    first_error = first_error or error
+        except Exception as error:  # the cache is never a reason for the service not to start
+            if _is_corrupt(error):
+                self._restart(error)
+            else:
+                self._failed("reading the index", error)
             return ContentIndex(entries={})
+        if unreadable:
+            log.warning(
+                "cache %s: %d rows do not read back (first %s: %s), their files are read again",
+                self.location,
+                len(unreadable),
+                unreadable[0],
+                first_error,
+            )
         return ContentIndex(entries=entries)
 
     def save_entries(self, index: ContentIndex, changed: Iterable[str], removed: Iterable[str]) -> None:
-        """Store the entries of changed sources and forget removed ones."""
+        """Store the entries of changed sources and forget removed ones; an entry that cannot be stored is left out."""
         if self._db is None:
             return
+        db = self._db
         insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join(['?'] * 20)})"  # noqa: S608 - constants
+        skipped: list[tuple[Any, Exception]] = []
+
+        def write(batch: list[tuple[Any, ...]]) -> None:
+            try:
+                db.executemany(insert, batch)
+            except _ROW_ERRORS:
+                # One row in the batch is wrong: store the others one by one. INSERT OR REPLACE
+                # makes the rows written before the wrong one harmless to write again.
+                for row in batch:
+                    try:
+                        db.execute(insert, row)
+                    except _ROW_ERRORS as error:
+                        skipped.append((row[0], error))
+                        # Its earlier row is not left to stand for a file that changed since.
+                        with contextlib.suppress(*_ROW_ERRORS):
+                            db.execute("DELETE FROM files WHERE source = ?", (row[0],))
+
         try:
-            with self._db:
-                self._db.execute("BEGIN")
-                self._db.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in removed])
+            with db:
+                db.execute("BEGIN")
+                db.executemany("DELETE FROM files WHERE source = ?", [(s,) for s in removed])
                 # In batches: the rows of 100,000 files at once would cost more memory than the index.
                 batch: list[tuple[Any, ...]] = []
                 for source in changed:
                     entry = index.entries.get(source)
                     if entry is None:
                         continue
-                    batch.append(_file_row(source, entry))
+                    try:
+                        batch.append(_file_row(source, entry))
+                    except Exception as error:  # one entry that cannot be made a row costs only itself
+                        skipped.append((source, error))
+                        continue
                     if len(batch) >= _BATCH:
-                        self._db.executemany(insert, batch)
+                        write(batch)
                         batch.clear()
-                self._db.executemany(insert, batch)
-        except sqlite3.Error as error:
-            self._fail(error)
+                write(batch)
+        except Exception as error:  # a write that fails is dropped; the feeds do not need it
+            self._failed("saving files", error)
+            return
+        if skipped:
+            first, reason = skipped[0]
+            log.warning(
+                "cache %s: %d files not stored (first %r: %s: %s), they are read again after a restart",
+                self.location,
+                len(skipped),
+                first,
+                type(reason).__name__,
+                reason,
+            )
 
     def content(self, source: str, fingerprint: str) -> ArticleContent | None:
         """Return the stored feed content of one version of an article."""
@@ -345,10 +519,15 @@ class Cache:
             row = self._db.execute(
                 "SELECT html, summary, image FROM contents WHERE source = ? AND fingerprint = ?", (source, fingerprint)
             ).fetchone()
-        except sqlite3.Error as error:
-            self._fail(error)
+            if row is None:
+                return None
+            content = ArticleContent(html=row[0], summary=row[1], image=row[2])
+            if not isinstance(content.html, str) or not isinstance(content.summary, str):
+                raise TypeError(f"content of {source!r} is not text")
+        except Exception as error:  # the content is made again instead
+            self._failed("reading contents", error)
             return None
-        return None if row is None else ArticleContent(html=row[0], summary=row[1], image=row[2])
+        return content
 
     def save_contents(self, contents: Mapping[tuple[str, str], ArticleContent], keep: set[tuple[str, str]]) -> None:
         """Store new article contents and drop those of articles no feed shows any more."""
@@ -366,8 +545,8 @@ class Cache:
                     "DELETE FROM contents WHERE source = ? AND fingerprint = ?",
                     [row for row in stored if (row[0], row[1]) not in keep],
                 )
-        except sqlite3.Error as error:
-            self._fail(error)
+        except Exception as error:  # a write that fails is dropped; the feeds do not need it
+            self._failed("saving contents", error)
 
     def document(self, path: str, inputs: str) -> Document | None:
         """Return the stored document at `path` if it was rendered from the same inputs."""
@@ -378,34 +557,34 @@ class Cache:
                 "SELECT body, etag, media_type, last_modified FROM documents WHERE path = ? AND inputs = ?",
                 (path, inputs),
             ).fetchone()
-        except sqlite3.Error as error:
-            self._fail(error)
+            if row is None:
+                return None
+            if not isinstance(row[0], bytes) or not isinstance(row[1], str) or not isinstance(row[2], str):
+                raise TypeError(f"document {path!r} is not stored as bytes and text")
+            modified = None if row[3] is None else datetime.fromisoformat(row[3])
+            return Document(body=bytes(row[0]), etag=row[1], media_type=row[2], last_modified=modified)
+        except Exception as error:  # the document is rendered again instead
+            self._failed("reading documents", error)
             return None
-        if row is None:
-            return None
-        modified = None if row[3] is None else datetime.fromisoformat(row[3])
-        return Document(body=bytes(row[0]), etag=row[1], media_type=row[2], last_modified=modified)
 
     def save_documents(self, documents: Mapping[str, tuple[str, Document]], paths: Iterable[str]) -> None:
         """Store re-rendered documents with their inputs; forget documents at paths no longer served."""
         if self._db is None:
             return
-        rows: list[tuple[Any, ...]] = [
-            (path, inputs, doc.body, doc.etag, doc.media_type, doc.last_modified and doc.last_modified.isoformat())
-            for path, (inputs, doc) in documents.items()
-        ]
-        served = set(paths)
         try:
+            rows: list[tuple[Any, ...]] = [
+                (path, inputs, doc.body, doc.etag, doc.media_type, doc.last_modified and doc.last_modified.isoformat())
+                for path, (inputs, doc) in documents.items()
+            ]
+            served = set(paths)
             with self._db:
                 self._db.execute("BEGIN")
                 self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)", rows)
                 stored = [row[0] for row in self._db.execute("SELECT path FROM documents")]
                 self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in stored if p not in served])
-        except sqlite3.Error as error:
-            self._fail(error)
+        except Exception as error:  # a write that fails is dropped; the feeds do not need it
+            self._failed("saving documents", error)
 
     def close(self) -> None:
         """Close the file."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        self._close()

@@ -486,19 +486,35 @@ class Refresher:
         """Write the pending changes: file results, article contents, rendered documents.
 
         Done after the new snapshot already serves, and for a first refresh not before
-        the service answers: writing 100,000 parse results takes seconds.
+        the service answers: writing 100,000 parse results takes seconds. Whatever happens
+        here, the pending changes are let go: a write that failed is logged and dropped,
+        never tried again at the start of every later refresh.
         """
         if self._cache is None:
             return
+        try:
+            self._write_pending(self._cache)
+        except Exception:
+            # The cache catches its own failures; this is one of ours (making what it is given).
+            log.exception("writing the parse cache failed; the changes are not cached")
+            self._unsaved.clear()
+            self._saved_in_feeds = self._pending_in_feeds
+        finally:
+            self._pending_files.clear()
+            self._pending_everything = False
+            self._pending_removed.clear()
+            self._pending_documents.clear()
+
+    def _write_pending(self, cache: Cache) -> None:
         if self._pending_everything:
-            self._cache.save_entries(self._index, sorted(self._index.entries), sorted(self._pending_removed))
+            cache.save_entries(self._index, sorted(self._index.entries), sorted(self._pending_removed))
         elif self._pending_files or self._pending_removed:
-            self._cache.save_entries(self._index, sorted(self._pending_files), sorted(self._pending_removed))
+            cache.save_entries(self._index, sorted(self._pending_files), sorted(self._pending_removed))
         in_feeds = self._pending_in_feeds
         if self._unsaved or in_feeds != self._saved_in_feeds:
             # New contents to keep, or articles that left every feed: their contents go.
             fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
-            self._cache.save_contents(fresh, in_feeds)
+            cache.save_contents(fresh, in_feeds)
             self._unsaved.clear()
             self._saved_in_feeds = in_feeds
         documents = {
@@ -507,11 +523,7 @@ class Refresher:
             if path in self._rendered
         }
         if self._pending_documents:
-            self._cache.save_documents(documents, self._rendered)
-        self._pending_files.clear()
-        self._pending_everything = False
-        self._pending_removed.clear()
-        self._pending_documents.clear()
+            cache.save_documents(documents, self._rendered)
 
 
 class _OnFirstUse(Executor):

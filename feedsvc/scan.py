@@ -48,20 +48,38 @@ Progress = Callable[[int, int], None]
 _STAMP = struct.Struct("<qqQq")
 _NO_IDENTITY = bytes(16)
 Stamp = bytes
+_BITS = 1 << 64
+_HALF = 1 << 63
+
+
+def _signed64(value: int) -> int:
+    """Return `value` wrapped into a signed 64-bit number (itself when it fits).
+
+    A stat value need not fit: a modification time after 2262 or before 1677 is more
+    nanoseconds than 64 bits hold (ext4 goes to 2446, tmpfs and a bad clock further).
+    Wrapped, it still tells a change (two times 584 years apart look alike, nothing
+    else), and it fits the cache's INTEGER column, which is signed 64-bit too.
+    """
+    return value if -_HALF <= value < _HALF else (value + _HALF) % _BITS - _HALF
 
 
 def stamp_of(info: os.stat_result) -> Stamp:
-    """Return the stamp of a file from its stat."""
-    return _STAMP.pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+    """Return the stamp of a file from its stat; any stat value gives one."""
+    return _STAMP.pack(
+        _signed64(int(info.st_size)),
+        _signed64(int(info.st_mtime_ns)),
+        int(info.st_ino) % _BITS,
+        _signed64(int(info.st_ctime_ns)),
+    )
 
 
 def cached_stamp(size: int, mtime_ns: int) -> Stamp:
-    """Return the stamp of a file known only by size and modification time."""
-    return _STAMP.pack(size, mtime_ns, 0, 0)
+    """Return the stamp of a file known only by size and modification time (any integers)."""
+    return _STAMP.pack(_signed64(size), _signed64(mtime_ns), 0, 0)
 
 
 def stamp_size_mtime(stamp: Stamp) -> tuple[int, int]:
-    """Return the size and modification time (ns) a stamp holds."""
+    """Return the size and modification time (ns) a stamp holds, each a signed 64-bit number."""
     size, mtime_ns, _, _ = _STAMP.unpack(stamp)
     return size, mtime_ns
 

@@ -470,10 +470,10 @@ def test_disabled_cache_opens_nothing(content_dir: Path, cache_dir: Path) -> Non
     assert not cache_dir.exists()
 
 
-def test_corrupt_cache_file_warns_and_the_service_runs_without(
+def test_corrupt_cache_file_is_moved_aside_and_a_new_one_started(
     runs: Runs, site: Settings, caplog: pytest.LogCaptureFixture, clock: Clock
 ) -> None:
-    """A cache file of garbage bytes gives one warning; the service reads everything and serves as without a cache."""
+    """A cache file of garbage bytes is moved aside with one warning; a new cache serves the next start."""
     cache = open_cache(site)
     assert cache is not None
     cache.close()
@@ -482,12 +482,16 @@ def test_corrupt_cache_file_warns_and_the_service_runs_without(
     with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
         report = runs.run(site)
 
-    assert runs.cache is None
+    assert runs.cache is not None
     assert report.stats.files_parsed == 33
     assert_same_documents(report.snapshot, Refresher(site, Store(), clock=clock).refresh().snapshot)
     warnings = [r for r in caplog.records if r.name == CACHE_LOGGER and r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "without it" in warnings[0].getMessage()
+    assert "moved aside" in warnings[0].getMessage()
+    aside = list(cache.location.parent.glob(cache.location.name + ".corrupt-*"))
+    assert len(aside) == 1
+    assert aside[0].read_bytes().startswith(b"\x00garbage")
+    assert runs.run(site).stats.files_parsed == 0
 
 
 @pytest.mark.parametrize(
@@ -499,24 +503,25 @@ def test_corrupt_cache_file_warns_and_the_service_runs_without(
     ],
     ids=["bad-date", "null-title", "bad-last-good"],
 )
-def test_cache_holding_a_malformed_row_warns_and_is_not_used(
+def test_cache_holding_a_malformed_row_warns_and_rereads_only_its_file(
     runs: Runs, site: Settings, caplog: pytest.LogCaptureFixture, damage: str
 ) -> None:
-    """A stored row that does not read back gives a warning; the service reads every file and keeps serving."""
+    """A stored row that does not read back gives a warning; its file is read again, the other rows serve."""
     first = runs.run(site)
     runs.stop()
     cache = open_cache(site)
     assert cache is not None
     cache.close()
     with contextlib.closing(sqlite3.connect(cache.location)) as connection, connection:
-        connection.execute(damage)
+        damaged = connection.execute(damage).rowcount
 
     with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
         refresher = runs.start(site)
         second = refresher.refresh()
         third = refresher.refresh()
 
-    assert second.stats.files_parsed == first.stats.files_parsed
+    assert 0 < damaged < first.stats.files_parsed
+    assert second.stats.files_parsed == damaged
     assert third.reread == ()
     assert_same_documents(first.snapshot, second.snapshot)
     assert any(r.levelno == logging.WARNING for r in caplog.records if r.name == CACHE_LOGGER)
