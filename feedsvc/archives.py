@@ -39,7 +39,8 @@ _ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9_-]*)/archive/([1-9][0-9]{0,8
 
 # How long a request waits for its page to be made (most take well under 0.1 s; one with a
 # pathological article may take many seconds), and how many requests may wait at once: the
-# others answer 503 at once, so that requests for pages never hold every request thread.
+# others answer 503 at once, so that requests for pages never hold every request thread
+# (`serve` runs two: one may wait here, the other answers from memory).
 RENDER_WAIT_SECONDS = 1.0
 RENDER_WAITERS = 1
 # Pages waiting to be made (not counting the one being made): a crawler asking for thousands
@@ -60,10 +61,7 @@ def page_count(total: int, size: int) -> int:
 
 
 def page_articles(shelf: tuple[Article, ...], number: int, size: int) -> tuple[Article, ...]:
-    """Return the articles of page `number` of a feed whose articles are `shelf` (newest first), newest first.
-
-    Pages are counted from the oldest article: page 1 holds the `size` oldest.
-    """
+    """Return page `number` of a feed's articles (`shelf`, newest first), newest first; page 1 holds the oldest."""
     end = len(shelf) - (number - 1) * size
     if number < 1 or end <= 0:
         return ()

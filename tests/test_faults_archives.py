@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedsvc import render
-from feedsvc.archives import Archives, PageCache, RenderQueue
+from feedsvc.archives import Archives, PageCache, RenderQueue, page_articles, page_count
 from feedsvc.documents import make_document
 from feedsvc.model import Document, Format
 from tests.corpus import write_article
@@ -197,6 +199,18 @@ def test_the_render_thread_ends_when_idle_and_starts_again() -> None:
     assert threads[1] is not threads[0]
     assert renders.document("a", make(b"x")).body == b"a"  # from the cache
     assert len(threads) == 2
+
+
+@given(st.integers(0, 400), st.integers(1, 60))
+def test_the_pages_of_a_snapshots_shelf_hold_each_article_once(total: int, size: int) -> None:
+    """For any number of articles and page size, the pages hold each article once, all but the newest one full."""
+    shelf = tuple(range(total, 0, -1))  # newest first, as the catalog keeps them
+    pages = page_count(total, size)
+    read = [page_articles(shelf, number, size) for number in range(pages, 0, -1)]  # type: ignore[arg-type]
+    assert tuple(item for page in read for item in page) == shelf
+    assert all(len(page) == size for page in read[1:])
+    assert 0 < len(read[0]) <= size if read else total == 0
+    assert page_articles(shelf, pages + 1, size) == page_articles(shelf, 0, size) == ()  # type: ignore[arg-type]
 
 
 # --- the real server ---------------------------------------------------------------------------------------------
