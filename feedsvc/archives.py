@@ -11,19 +11,25 @@ At 100,000 articles the pages hold every article four times over (`all` and its
 categories) in three formats: far too much to render at every refresh or to hold.
 A page is rendered when first asked for and kept in a cache bounded in bytes,
 keyed by what it is made of, so a rendered page serves until its entries change.
+`serve` renders in one thread of its own, never in a request's: a request waits
+for its page a short while, else it answers 503 (the page is cached when made).
 `feedsvc build` writes every page, and again only those whose key changed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
-from feedsvc.model import Article, Document, Feed, FeedSpec, Format, Paging, archive_path
+from feedsvc.model import Article, Document, Feed, FeedSpec, Format, PageNotReady, Paging, archive_path
+
+log = logging.getLogger("feedsvc.archives")
 
 # Rendered pages kept in memory: about 60 pages of 50 articles with their full content; the
 # rest are made again when asked for (a CDN in front keeps the complete ones for good).
@@ -31,8 +37,20 @@ PAGE_CACHE_BYTES = 8 * 1024 * 1024
 # A slug as config.py and catalog.py make them (a configured one may hold `_`).
 _ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9_-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)")
 
-# (category name or None, page number) -> (its articles newest first, how many the category has now)
-PageReader = Callable[[str | None, int], tuple[tuple[Article, ...], int]]
+# How long a request waits for its page to be made (most take well under 0.1 s; one with a
+# pathological article may take many seconds), and how many requests may wait at once: the
+# others answer 503 at once, so that requests for pages never hold every request thread
+# (`serve` runs two: one may wait here, the other answers from memory).
+RENDER_WAIT_SECONDS = 1.0
+RENDER_WAITERS = 1
+# Pages waiting to be made (not counting the one being made): a crawler asking for thousands
+# of pages queues this many; the rest answer 503 until there is room.
+RENDER_QUEUE = 16
+# What a 503 for a page being made tells the client (seconds): about when to ask again.
+RETRY_AFTER_SECONDS = 5
+# The render thread ends after this long without work; the next page asked for starts another.
+RENDER_IDLE_SECONDS = 30.0
+
 # (the feed with the page's articles, format, paging) -> the page
 PageRenderer = Callable[[Feed, Format, Paging], Document]
 
@@ -40,6 +58,14 @@ PageRenderer = Callable[[Feed, Format, Paging], Document]
 def page_count(total: int, size: int) -> int:
     """Return how many archive pages `total` articles fill (0 when archives are off)."""
     return 0 if size <= 0 else -(-total // size)
+
+
+def page_articles(shelf: tuple[Article, ...], number: int, size: int) -> tuple[Article, ...]:
+    """Return page `number` of a feed's articles (`shelf`, newest first), newest first; page 1 holds the oldest."""
+    end = len(shelf) - (number - 1) * size
+    if number < 1 or end <= 0:
+        return ()
+    return shelf[max(0, end - size) : end]
 
 
 def parse_archive_path(path: str) -> tuple[str, int, Format] | None:
@@ -59,8 +85,8 @@ class PageCache:
     """Rendered pages by the digest of what they are made of, least recently used out first.
 
     Shared by the snapshots of one refresher (a page made for one serves the next, if
-    its entries did not change). `rendering` lets one page be made at a time: a burst of
-    requests for a page not yet made renders it once.
+    its entries did not change). `rendering` lets one page be made at a time (the render
+    thread's or a build's): what a render keeps of article contents is not shared safely.
     """
 
     def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
@@ -92,6 +118,122 @@ class PageCache:
                 self._bytes -= len(dropped.body)
 
 
+@dataclass(eq=False)
+class _Render:
+    """A page to make: requests for it wait on `done`, then read `document` (or `error`)."""
+
+    key: str
+    make: Callable[[], Document]
+    done: threading.Event = field(default_factory=threading.Event)
+    document: Document | None = None
+    error: Exception | None = None
+
+
+class RenderQueue:
+    """Pages waiting to be made, and the one thread that makes them, in turn, into the page cache.
+
+    A request asks for its page, waits `wait` seconds at most (only `waiters` requests at
+    once), and gets it or `PageNotReady`; the render goes on, and the request's retry finds
+    the page in the cache. Requests for a page already queued or being made wait on that
+    one render; at most `queue` pages wait to be made.
+    """
+
+    def __init__(
+        self,
+        cache: PageCache,
+        *,
+        wait: float = RENDER_WAIT_SECONDS,
+        waiters: int = RENDER_WAITERS,
+        queue: int = RENDER_QUEUE,
+        retry_after: int = RETRY_AFTER_SECONDS,
+        idle: float = RENDER_IDLE_SECONDS,
+    ) -> None:
+        self.cache = cache
+        self.wait = wait
+        self.retry_after = retry_after
+        self.queue = queue
+        self._idle = idle
+        self._waiting = threading.BoundedSemaphore(max(1, waiters))
+        self._may_wait = waiters > 0
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)
+        self._renders: dict[str, _Render] = {}  # queued or being made, by key
+        self._todo: deque[_Render] = deque()  # queued, oldest first
+        self._thread: threading.Thread | None = None
+
+    def document(self, key: str, make: Callable[[], Document]) -> Document:
+        """Return the page made of `key`: from the cache, or made by the render thread within the wait.
+
+        Raises:
+            PageNotReady: the page is not made yet (it will be), or the queue is full.
+        """
+        document = self.cache.get(key)
+        if document is not None:
+            return document
+        render = self._submit(key, make)
+        if not render.done.is_set() and self._may_wait and self._waiting.acquire(blocking=False):
+            try:
+                render.done.wait(self.wait)
+            finally:
+                self._waiting.release()
+        if not render.done.is_set():
+            raise PageNotReady(self.retry_after)
+        if render.document is None:  # set before `done` unless the render raised
+            raise RuntimeError(f"archive page {key}: its render failed") from render.error
+        return render.document
+
+    @property
+    def pending(self) -> int:
+        """Return how many pages are queued or being made."""
+        with self._lock:
+            return len(self._renders)
+
+    def _submit(self, key: str, make: Callable[[], Document]) -> _Render:
+        with self._lock:
+            render = self._renders.get(key)
+            if render is not None:
+                return render
+            render = _Render(key, make)
+            document = self.cache.get(key)  # made since the request looked
+            if document is not None:
+                render.document = document
+                render.done.set()
+                return render
+            if len(self._todo) >= self.queue:
+                raise PageNotReady(self.retry_after)
+            self._renders[key] = render
+            self._todo.append(render)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="feedsvc-archive-pages", daemon=True)
+                self._thread.start()
+            self._work.notify()
+            return render
+
+    def _run(self) -> None:
+        """Make queued pages one after the other; end after `idle` seconds without any."""
+        while True:
+            with self._lock:
+                if not self._todo:
+                    self._work.wait(self._idle)
+                if not self._todo:
+                    self._thread = None
+                    return
+                render = self._todo.popleft()
+            try:
+                with self.cache.rendering:
+                    document = render.make()
+                self.cache.rendered += 1
+                self.cache.put(render.key, document)
+                render.document = document
+            except Exception as error:  # a bug: logged; the requests waiting get a 500, a retry renders again
+                log.exception("archive page %s: its render failed", render.key)
+                render.error = error
+            finally:
+                with self._lock:  # after the cache has it: a request finds the page in one or the other
+                    del self._renders[render.key]
+                render.done.set()
+
+
 @dataclass(frozen=True, slots=True)
 class ArchivePage:
     """One archive page of a feed in one format, with the digest of everything its bytes come from."""
@@ -106,11 +248,13 @@ class ArchivePage:
 class Archives:
     """The archive pages of one snapshot's feeds: what `Snapshot.archives` is for `serve` and `build`.
 
-    `read_page` gives a page's articles from the catalog as it stands (under the
-    refresher's catalog lock); `render` makes a page's document; `identity` is a digest
-    of the settings, part of every page's key; `version` that of the catalog's lists
-    when the snapshot was made (the same version, the same pages: a build need not
-    look at them again).
+    `shelves` holds each feed's articles (newest first, by category; None: every article)
+    as the catalog held them when the snapshot was made: a page is read from the snapshot,
+    without a lock. `renders` makes pages off the request thread, into its page cache;
+    `render` makes one now (a build). `identity` is a digest of the settings, part of every
+    page's key; `version` that of the catalog's lists when the snapshot was made (the same
+    version, the same pages: a build need not look at them again, a snapshot may share
+    `keys` with the one before).
     """
 
     def __init__(
@@ -118,25 +262,27 @@ class Archives:
         feeds: Mapping[str, Feed],
         *,
         size: int,
-        read_page: PageReader,
+        shelves: Mapping[str | None, tuple[Article, ...]],
         render: PageRenderer,
-        cache: PageCache,
+        renders: RenderQueue,
         identity: str,
         version: int = 0,
+        keys: dict[str, str] | None = None,
     ) -> None:
         self._feeds = feeds
         self._size = size
-        self._read_page = read_page
+        self._shelves = shelves
         self._render = render
-        self._cache = cache
+        self._renders = renders
+        self._cache = renders.cache
         self._identity = identity
         self.version = version
-        # path -> the key of the page it had when first asked for in this snapshot: a page asked
-        # for again is one dict look-up away from the cache, not a catalog read and a digest.
-        self._keys: dict[str, str] = {}
+        # path -> the key of the page it had when first asked for: a page asked for again is one
+        # dict look-up away from the cache, not a slice of its shelf and a digest.
+        self.keys: dict[str, str] = {} if keys is None else keys
 
     def page(self, slug: str, number: int, fmt: Format) -> ArchivePage | None:
-        """Return archive page `number` of the feed `slug` as the catalog holds it now; None if there is none."""
+        """Return archive page `number` of the feed `slug` as the snapshot holds it; None if there is none."""
         feed = self._feeds.get(slug)
         if feed is None or number < 1:
             return None
@@ -144,11 +290,12 @@ class Archives:
         return None if pages is None else pages[fmt]
 
     def _formats(self, spec: FeedSpec, number: int) -> dict[Format, ArchivePage] | None:
-        articles, total = self._read_page(spec.category, number)
+        shelf = self._shelves.get(spec.category, ())
+        articles = page_articles(shelf, number, self._size)
         if not articles:
             return None
-        paging = Paging(number, page_count(total, self._size))
-        page_feed = Feed(spec, articles, total)
+        paging = Paging(number, page_count(len(shelf), self._size))
+        page_feed = Feed(spec, articles, len(shelf))
         entries = repr((self._identity, spec, number, paging.complete, entries_key(articles)))
         return {
             fmt: ArchivePage(
@@ -162,12 +309,12 @@ class Archives:
         }
 
     def render(self, page: ArchivePage) -> Document:
-        """Return a page's document: from the cache, or made now (one page at a time)."""
+        """Return a page's document: from the cache, or made now in this thread (a build; one page at a time)."""
         document = self._cache.get(page.key)
         if document is not None:
             return document
         with self._cache.rendering:
-            document = self._cache.get(page.key)  # made meanwhile, by the request that held the lock
+            document = self._cache.get(page.key)  # made meanwhile, by the render thread
             if document is None:
                 document = self._render(page.feed, page.fmt, page.paging)
                 self._cache.rendered += 1
@@ -175,8 +322,12 @@ class Archives:
         return document
 
     def document(self, path: str) -> Document | None:
-        """Return the archive page at a URL path, made when first asked for; None if there is no such page."""
-        key = self._keys.get(path)
+        """Return the archive page at a URL path, made when first asked for; None if there is no such page.
+
+        Raises:
+            PageNotReady: the page is being made and was not ready in time (or too many are queued).
+        """
+        key = self.keys.get(path)
         if key is not None:
             document = self._cache.get(key)
             if document is not None:
@@ -187,8 +338,8 @@ class Archives:
         page = self.page(*parsed)
         if page is None:
             return None
-        self._keys[path] = page.key
-        return self.render(page)
+        self.keys[path] = page.key
+        return self._renders.document(page.key, partial(self._render, page.feed, page.fmt, page.paging))
 
     def pages(self) -> Iterator[ArchivePage]:
         """Every archive page of every feed and format, pages of the same time together.

@@ -233,11 +233,23 @@ class ScanStats:
         }
 
 
+class PageNotReady(Exception):
+    """An archive page is being made and was not ready in time: ask again in `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the page is being made; ask again in {retry_after} s")
+        self.retry_after = retry_after
+
+
 class ArchiveShelf(Protocol):
     """The archive pages of a snapshot's feeds, made or read when first asked for."""
 
     def document(self, path: str) -> Document | None:
-        """Return the archive page at `path` (as `archive_path` writes it), or None if there is none."""
+        """Return the archive page at `path` (as `archive_path` writes it), or None if there is none.
+
+        Raises:
+            PageNotReady: the page is being made, off the request thread, and was not ready in time.
+        """
 
 
 @dataclass(frozen=True, slots=True)

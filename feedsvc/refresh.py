@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from feedsvc.archives import Archives, PageCache, page_count
+from feedsvc.archives import Archives, PageCache, RenderQueue, page_count
 from feedsvc.articles import digest, parse_for_scan, read_body
 from feedsvc.cache import Cache, inputs_digest, settings_identity
 from feedsvc.catalog import Catalog, CatalogState
@@ -133,9 +133,9 @@ class Refresher:
         self._content_error: str | None = None
         self._last_full: float | None = None
         self._lock = threading.Lock()
-        # Held while the catalog changes, and while an archive page reads its articles from it.
-        self._catalog_lock = threading.Lock()
         self.pages = PageCache()
+        self.renders = RenderQueue(self.pages)  # archive pages `serve` is asked for, made off the request thread
+        self._shelves: tuple[int, dict[str | None, tuple[Article, ...]], dict[str, str]] | None = None
         self._archive_contents: OrderedDict[tuple[str, str], ArticleContent] = OrderedDict()
         self._archive_contents_kept = ARCHIVE_CONTENTS
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
@@ -155,10 +155,9 @@ class Refresher:
             clock_start = time.perf_counter()
             scan = self._scan(started.timestamp())
             self._log_changes(scan)
-            with self._catalog_lock:
-                self._update_catalog(scan, started)
-                catalog = self._catalog.catalog()
-                version = self._catalog.version
+            self._update_catalog(scan, started)
+            catalog = self._catalog.catalog()
+            version = self._catalog.version
             bodies_read = [0]
             documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
             stats = ScanStats(
@@ -405,25 +404,34 @@ class Refresher:
         return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
 
     def _archives(self, catalog: Catalog, version: int) -> Archives | None:
-        """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off)."""
+        """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off).
+
+        They read the feeds' articles as the catalog holds them now (each feed's list, copied
+        when it changed): the render thread and request threads never look at the catalog,
+        which the next refresh changes.
+        """
         if self.settings.archive_size <= 0:
             return None
+        if self._shelves is None or self._shelves[0] != version:
+            # Page 1 at the size of the whole list: every article of the feed, newest first.
+            shelves = {
+                f.spec.category: self._catalog.archive_page(f.spec.category, 1, f.total)[0] for f in catalog.feeds
+            }
+            self._shelves = (version, shelves, {})
+        _, shelves, keys = self._shelves
         return Archives(
             {feed.spec.slug: feed for feed in catalog.feeds},
             size=self.settings.archive_size,
-            read_page=self._archive_page,
+            shelves=shelves,
             render=self._render_archive_page,
-            cache=self.pages,
+            renders=self.renders,
             identity=self._identity,
             version=version,
+            keys=keys,
         )
 
-    def _archive_page(self, category: str | None, number: int) -> tuple[tuple[Article, ...], int]:
-        with self._catalog_lock:
-            return self._catalog.archive_page(category, number, self.settings.archive_size)
-
     def _render_archive_page(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
-        """Render an archive page (one at a time: Archives holds its cache's lock).
+        """Render an archive page (one at a time: the caller holds the page cache's render lock).
 
         Its 50 articles' bodies, HTML trees and feedgen's elements are garbage after it: given
         back to the system (as after a large scan), or pages asked for by a crawler would leave
@@ -445,8 +453,9 @@ class Refresher:
     def _archive_content(self, article: Article) -> ArticleContent:
         """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
 
-        Called from request threads, under the page cache's render lock: of the refresher's
-        state it reads the index and the feeds' contents, and changes only the few it keeps here.
+        Called from the render thread (or a build's), under the page cache's render lock: of the
+        refresher's state it reads the index and the feeds' contents (each a dict a refresh
+        replaces whole or only adds to), and changes only the few it keeps here.
         """
         key = (article.source, article.fingerprint)
         content = self._contents.get(key) or self._archive_contents.get(key)

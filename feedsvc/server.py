@@ -94,7 +94,7 @@ def run_server(
         interface=Interfaces.WSGI,
         factory=True,
         workers=1,
-        blocking_threads=1,
+        blocking_threads=2,  # one request may wait for an archive page (archives.py) while the other answers
         http=HTTPModes.http1,
         respawn_failed_workers=True,
         workers_kill_timeout=30,

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics
-from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, PageNotReady, Snapshot
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.web")
@@ -41,6 +41,19 @@ def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Res
     response = Response(text + "\n", status=status, mimetype="text/plain")
     response.headers.update(headers or {})
     return response
+
+
+_NOT_READY_BODY = b"this archive page is being made; ask again shortly\n"
+
+
+def not_ready_headers(busy: PageNotReady) -> list[tuple[str, str]]:
+    """The headers of a 503 for an archive page being made: when to ask again; kept by no cache."""
+    return [
+        ("Retry-After", str(busy.retry_after)),
+        ("Cache-Control", "no-store"),
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(_NOT_READY_BODY))),
+    ]
 
 
 def _accepts_gzip(value: str) -> bool:
@@ -171,7 +184,13 @@ class DocumentFastPath:
             page = _PAGE_PATHS.get(path)
             key = page or (path[1:] if path.startswith("/feeds/") else None)
             snapshot = self._store.snapshot
-            document, archived = (None, False) if key is None else find_feed(snapshot, key)
+            try:
+                document, archived = (None, False) if key is None else find_feed(snapshot, key)
+            except PageNotReady as busy:  # made in the render thread meanwhile: the retry finds it
+                start_response("503 Service Unavailable", not_ready_headers(busy))
+                sent = b"" if method == "HEAD" else _NOT_READY_BODY
+                self._metrics.observe("archive", path.rsplit(".", 1)[-1], 503, len(sent))
+                return [sent]
             if document is not None and key is not None:
                 is_feed = page is None
                 status, headers, body = answer_document(
@@ -278,6 +297,11 @@ def create_app(store: Store) -> Flask:
     def prometheus() -> Response:
         request.environ["feedsvc.route"] = ("metrics", "text")
         return Response(metrics.exposition(), headers={"Content-Type": METRICS_TYPE, "Cache-Control": "no-store"})
+
+    @app.errorhandler(PageNotReady)
+    def not_ready(busy: PageNotReady) -> Response:
+        request.environ["feedsvc.route"] = ("archive", request.path.rsplit(".", 1)[-1])
+        return Response(_NOT_READY_BODY, status=503, headers=not_ready_headers(busy))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:

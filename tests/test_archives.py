@@ -447,27 +447,18 @@ def test_pages_are_rendered_when_asked_for_and_kept(content_dir: Path, history: 
 
 
 def test_concurrent_requests_for_a_new_page_render_it_once(history: Served, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests arriving together for a page not yet made render it once; every one gets the same bytes."""
+    """Requests together for a page not yet made render it once: one waits, the others get 503 at once; then all 200."""
     requests = 8
     cache = history.refresher.pages
-    asked = 0
-    ready = threading.Condition()
-    real_get = cache.get
+    answered = threading.Semaphore(0)
 
-    def counting_get(key: str) -> Any:
-        nonlocal asked
-        with ready:
-            asked += 1
-            ready.notify_all()
-        return real_get(key)
-
-    def render_once_all_asked(*args: Any, **kwargs: Any) -> bytes:
-        with ready:  # every request has looked in the cache (and found nothing) before this render ends
-            ready.wait_for(lambda: asked >= requests, timeout=10)
+    def render_once_the_others_answered(*args: Any, **kwargs: Any) -> bytes:
+        for _ in range(requests - 1):  # every request but the one waiting has had its 503
+            answered.acquire(timeout=10)
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr(cache, "get", counting_get)
-    monkeypatch.setattr("feedsvc.refresh.render_feed", render_once_all_asked)
+    monkeypatch.setattr("feedsvc.refresh.render_feed", render_once_the_others_answered)
+    history.refresher.renders.wait = 10.0
     app = history.client.application
     start = threading.Barrier(requests)
 
@@ -475,14 +466,18 @@ def test_concurrent_requests_for_a_new_page_render_it_once(history: Served, monk
         client = app.test_client()
         start.wait(timeout=10)
         response = client.get(page_path("markets", 2, Format.ATOM))
+        if response.status_code == 503:
+            answered.release()
         return response.status_code, response.get_data()
 
     with ThreadPoolExecutor(requests) as pool:
         answers = list(pool.map(ask, range(requests)))
 
     assert cache.rendered == 1
-    assert {status for status, _ in answers} == {200}
-    assert len({body for _, body in answers}) == 1
+    assert sorted(status for status, _ in answers) == [200] + [503] * (requests - 1)
+    made = next(body for status, body in answers if status == 200)
+    assert {history.body(page_path("markets", 2, Format.ATOM)) for _ in range(requests)} == {made}
+    assert cache.rendered == 1
 
 
 def test_two_refreshers_over_the_same_content_make_the_same_pages(content_dir: Path) -> None:
