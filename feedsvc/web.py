@@ -23,6 +23,7 @@ from werkzeug.http import http_date, parse_accept_header, parse_date, parse_etag
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication
 
+from feedsvc.config import fold_name
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
@@ -135,6 +136,23 @@ def find_feed(snapshot: Snapshot, key: str) -> tuple[Document | None, bool]:
     if document is not None or snapshot.archives is None or "/archive/" not in key:
         return document, False
     return snapshot.archives.document(key), True
+
+
+def find_redirect(snapshot: Snapshot, stem: str) -> str | None:
+    """Return where a category's name or alias (percent-decoded) is found: `/feeds/{slug}` or its archive page.
+
+    Names are looked up as written, then folded (case, width and spacing ignored). A name
+    that is itself a feed's slug is never sent elsewhere, nor are that feed's archive pages.
+    """
+    redirects = snapshot.redirects
+    name, page = stem, ""
+    if stem not in redirects and "/archive/" in stem:
+        name, number = stem.rsplit("/archive/", 1)
+        page = f"/archive/{number}"
+    slug = redirects.get(name) or redirects.get(fold_name(name))
+    if slug is None or slug == name or any(f"feeds/{name}.{fmt.value}" in snapshot.documents for fmt in Format):
+        return None
+    return f"/feeds/{slug}{page}"
 
 
 def feed_links(snapshot: Snapshot, key: str) -> str | None:
@@ -253,17 +271,13 @@ def create_app(store: Store) -> Flask:
                 browser_type=fmt is not Format.JSON,
                 links=None if archived else feed_links(snapshot, key),
             )
-        # A category's name or alias (percent-decoded by now): moved for good to its slug,
-        # for the feed and for its archive pages alike.
-        name, page = stem, ""
-        if stem not in snapshot.redirects and "/archive/" in stem:
-            name, number = stem.rsplit("/archive/", 1)
-            page = f"/archive/{number}"
-        slug = snapshot.redirects.get(name)
-        if slug is not None:
+        target = find_redirect(snapshot, stem)
+        if target is not None:
             request.environ["feedsvc.route"] = ("redirect", fmt.value)
-            target = f"/feeds/{slug}{page}.{fmt.value}"
-            response = _plain(f"moved to {target}", 301, {"Location": quote(target, safe="/")})
+            target = f"{target}.{fmt.value}"
+            # Found, not moved for good: the name may come to mean another feed (a category
+            # renamed, its articles deleted), and a reader keeps asking by the name it was given.
+            response = _plain(f"found at {target}", 302, {"Location": quote(target, safe="/")})
             response.headers["Cache-Control"] = f"public, max-age={snapshot.max_age}"
             return response
         return _plain("not found", 404)
