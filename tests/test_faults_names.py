@@ -287,14 +287,17 @@ def test_a_suffixed_url_keeps_answering_when_the_senior_is_gone(content_dir: Pat
 def test_a_name_lookup_of_a_found_category_is_not_permanent(content_dir: Path) -> None:
     """`/feeds/<name>.rss` of a category found in content answers 302, never 301 or 308."""
     site = Site(content_dir)
-    site.write("a.md", {"title": "a", "date": "2026-11-01", "categories": ["股票"]})
+    site.write("a.md", {"title": "a", "date": "2026-11-01", "categories": ["股票", "Wall Street"]})
 
     response = site.client.get(f"/feeds/{quote('股票')}.rss")
-    folded = site.client.get("/feeds/%EF%BC%A2.rss")  # a full-width B: folded to b, not a category
+    folded = site.client.get(f"/feeds/{quote('ＷＡＬＬ  street')}.atom")
+    unknown = site.client.get("/feeds/%EF%BC%A2.rss")  # a full-width B: folded to b, not a category
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/feeds/gu-piao.rss"
-    assert folded.status_code == 404
+    assert folded.status_code == 302
+    assert folded.headers["Location"] == "/feeds/wall-street.atom"
+    assert unknown.status_code == 404
 
 
 def test_a_category_named_all_does_not_redirect_archive_pages(content_dir: Path) -> None:
