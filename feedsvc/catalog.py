@@ -14,7 +14,6 @@ import functools
 import hashlib
 import heapq
 import logging
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -125,14 +124,14 @@ class CatalogState:
         self._warned: set[tuple[str, str]] = set()  # (source, fingerprint) told of a future `updated`
         self._shelves: dict[str | None, list[Article]] = {None: []}  # None: every published article
         # The spellings each found category has in published articles, to choose its title
-        self._spellings: dict[str, Counter[str]] = {}
+        self._spellings: dict[str, dict[str, int]] = {}
         self._bulk = False
-        self._now = datetime.min.replace(tzinfo=UTC)
+        self._horizon = datetime.min.replace(tzinfo=UTC)  # now + FUTURE_SKEW: later `updated` dates wait
         self.version = 0  # counts changes to the lists: the same version, the same archive pages
 
     def update(self, removed: Iterable[str], added: Iterable[Article], now: datetime) -> None:
         """Forget the articles of `removed` sources, take in `added` ones (new or changed), publish what is due."""
-        self._now = now
+        self._horizon = now + FUTURE_SKEW
         for source in removed:
             self._forget(source)
         if not self._live and not self._held:
@@ -163,7 +162,7 @@ class CatalogState:
                 del self._held[source]
                 self._place(due)
         # An `updated` that was ahead of its time has come: feeds show it from now on.
-        while self._edits and self._edits[0][0] <= (now + FUTURE_SKEW).timestamp():
+        while self._edits and self._edits[0][0] <= self._horizon.timestamp():
             _, source = heapq.heappop(self._edits)
             self._replace_live(source)
 
@@ -177,9 +176,10 @@ class CatalogState:
             if len(self._keys_of) >= 65_536:  # tuples are shared between articles: rarely more
                 self._keys_of.clear()
             pairs: dict[str, str] = {}
+            meaning = self._meaning
             for name in categories:
                 folded = fold_name(name)
-                pairs.setdefault(self._meaning.get(folded, folded), name)
+                pairs.setdefault(meaning.get(folded, folded), name)
             keys = self._keys_of[categories] = tuple(pairs.items())
         return keys
 
@@ -239,7 +239,7 @@ class CatalogState:
             spelled = self._spelled(article.categories)
             if spelled != article.categories:
                 changes["categories"] = shared_names(spelled)
-        if article.updated > self._now + FUTURE_SKEW:
+        if article.updated > self._horizon:
             # Dated ahead of now (a typo, 9999-12-31): it would hold the feed's Last-Modified there,
             # and If-Modified-Since would miss every later change. Until that moment comes, feeds
             # show the publication date: the same on every rescan, unlike now.
@@ -257,10 +257,7 @@ class CatalogState:
 
     def _spelled(self, categories: tuple[str, ...]) -> tuple[str, ...]:
         """Return an article's category names with configured ones as configured (aliases resolved, once each)."""
-        result: dict[str, None] = {}
-        for name in categories:
-            result.setdefault(self._meaning.get(fold_name(name), name), None)
-        return tuple(result)
+        return tuple(key if key in self._configured else name for key, name in self._keys(categories))
 
     def _place(self, article: Article) -> None:
         self.version += 1
@@ -282,9 +279,13 @@ class CatalogState:
         for key, name in keys:
             if key in self._configured:
                 continue
-            counts = self._spellings.setdefault(key, Counter())
-            counts[name] += step
-            if counts[name] <= 0:
+            counts = self._spellings.get(key)
+            if counts is None:
+                counts = self._spellings[key] = {}
+            count = counts.get(name, 0) + step
+            if count > 0:
+                counts[name] = count
+            else:
                 del counts[name]
                 if not counts:
                     del self._spellings[key]
