@@ -149,6 +149,10 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 def _scalar_text(value: object) -> str | None:
     """Text of a scalar as the author wrote it; None for lists, mappings and null."""
     if isinstance(value, bool):
@@ -249,12 +253,11 @@ class _Reader:
                 if text:
                     result.setdefault(fold_name(text), text)
             if too_long:
-                self.warn(name, f"{too_long:,} names over {longest:,} characters left out (expected shorter names)")
+                shown = _count(too_long, "name")
+                self.warn(name, f"{shown} over {longest:,} characters left out (expected shorter names)")
             if extra:
-                self.warn(
-                    name,
-                    f"{extra:,} names past the first {limit:,} left out (expected at most {limit:,} names an article)",
-                )
+                shown = _count(extra, "name")
+                self.warn(name, f"{shown} past the first {limit:,} left out (expected at most {limit:,} an article)")
         return tuple(result.values())
 
     def text(self, name: str) -> str | None:

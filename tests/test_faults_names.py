@@ -81,9 +81,7 @@ def test_two_thousand_categories_keep_the_first_fifty_with_a_warning(settings: S
     article = parse({"title": "x", "date": "2026-11-01", "categories": [f"c{n}" for n in range(2000)]}, settings)
 
     assert article.categories == tuple(f"c{n}" for n in range(50))
-    assert article.warnings == (
-        "categories: 1,950 names past the first 50 left out (expected at most 50 names an article)",
-    )
+    assert article.warnings == ("categories: 1,950 names past the first 50 left out (expected at most 50 an article)",)
 
 
 def test_tags_are_limited_too(settings: Settings) -> None:
@@ -104,7 +102,7 @@ def test_an_overlong_category_name_is_left_out_and_the_rest_kept(settings: Setti
     assert isinstance(article, Article), article
 
     assert article.categories == ("金融", "要闻")
-    assert article.warnings == ("categories: 1 names over 200 characters left out (expected shorter names)",)
+    assert article.warnings == ("categories: 1 name over 200 characters left out (expected shorter names)",)
 
 
 def test_limits_are_settings(tmp_path: Path) -> None:
