@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from frontmatter.default_handlers import YAMLHandler
 
-from feedsvc.config import Settings
+from feedsvc.config import Settings, fold_name
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
@@ -26,6 +26,7 @@ from feedsvc.text import one_line, remove_controls, shorten, xml_safe
 from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
+MAX_EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321)
 IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")
 SUMMARY_FIELDS = ("description", "summary", "excerpt")
 _HANDLER = YAMLHandler()
@@ -148,6 +149,10 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
 def _scalar_text(value: object) -> str | None:
     """Text of a scalar as the author wrote it; None for lists, mappings and null."""
     if isinstance(value, bool):
@@ -219,22 +224,41 @@ class _Reader:
             return None
 
     def names(self, *fields: str) -> tuple[str, ...]:
-        """Read categories or tags: a name or a list of names, nested lists flattened."""
-        result: dict[str, None] = {}
+        """Read categories or tags: a name or a list of names, nested lists flattened.
+
+        Names that differ only by case, width or spacing are one (the first spelling is
+        kept). At most `content.max_categories` names, each at most `content.max_name_chars`
+        long: the rest are left out with a warning, so that one file cannot make thousands of
+        feeds, each carrying its thousands of terms.
+        """
+        limit, longest = self.settings.max_categories, self.settings.max_name_chars
+        result: dict[str, str] = {}
         for name in fields:
             value = self.data.get(name)
             if isinstance(value, dict):
                 self.problem(name, "is a mapping (expected a name or a list of names)")
                 continue
+            extra = too_long = 0
             for item in _flatten(value):
                 text = _scalar_text(item)
                 if text is None:
                     self.problem(name, f"holds {_kind(item)} (expected names)")
                     continue
-                text = one_line(text)
+                if len(result) >= limit:
+                    extra += 1  # counted, not read: a list of 20,000 names costs no more than its YAML
+                    continue
+                if len(text) > longest * 4 or len(text := one_line(text)) > longest:
+                    too_long += 1
+                    continue
                 if text:
-                    result.setdefault(text, None)
-        return tuple(result)
+                    result.setdefault(fold_name(text), text)
+            if too_long:
+                shown = _count(too_long, "name")
+                self.warn(name, f"{shown} over {longest:,} characters left out (expected shorter names)")
+            if extra:
+                shown = _count(extra, "name")
+                self.warn(name, f"{shown} past the first {limit:,} left out (expected at most {limit:,} an article)")
+        return tuple(result.values())
 
     def text(self, name: str) -> str | None:
         value = self.data.get(name)
@@ -253,9 +277,9 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, dict):
-            name = one_line(_scalar_text(value.get("name")) or "")
+            name = self._author_name(_scalar_text(value.get("name")) or "")
             email = one_line(_scalar_text(value.get("email")) or "")
-            if email and not _EMAIL.fullmatch(email):
+            if len(email) > MAX_EMAIL_CHARS or (email and not _EMAIL.fullmatch(email)):
                 self.warn("author", f"email {_shown(email)} is not an address, ignored (expected name@host)")
                 email = ""
             if not name and not email:
@@ -266,7 +290,16 @@ class _Reader:
         if text is None or not one_line(text):
             self.warn("author", f"{_shown(value)} is not a name, ignored (expected text or name/email)")
             return None
-        return Author(name=one_line(text))
+        return Author(name=self._author_name(text))
+
+    def _author_name(self, text: str) -> str:
+        """Return an author's name on one line, cut (with a warning) at `content.max_name_chars`."""
+        longest = self.settings.max_name_chars
+        name = one_line(text[: longest * 4 + 1])  # enough to fill the limit after spaces collapse
+        if len(name) > longest:
+            self.warn("author", f"name of {len(text):,} characters cut to {longest:,} (expected a shorter name)")
+            name = shorten(name, longest)
+        return name
 
     def image(self) -> str | None:
         for name in IMAGE_FIELDS:

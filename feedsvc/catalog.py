@@ -13,18 +13,22 @@ import dataclasses
 import functools
 import hashlib
 import heapq
-from collections import Counter
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slugify import slugify
 
-from feedsvc.config import RESERVED_SLUGS, CategorySettings, Settings
-from feedsvc.model import Article, Feed, FeedSpec
+from feedsvc.config import RESERVED_SLUGS, CategorySettings, Settings, fold_name
+from feedsvc.model import Article, Feed, FeedSpec, shared_names
+
+log = logging.getLogger("feedsvc.catalog")
 
 ALL = "all"
 MAX_SLUG_CHARS = 80
+# An `updated` up to this far ahead of now is taken as it is (clocks differ a little).
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,30 +52,27 @@ def _base_slug(name: str) -> str:
 
 
 def assign_slugs(configured: Mapping[str, str | None], found: Iterable[str]) -> dict[str, str]:
-    """Give every category a unique, stable URL slug.
+    """Give every category a unique URL slug that a newcomer never takes over.
 
-    A configured slug is kept. Others are transliterated from the name; one that
-    is empty becomes `c-` and 6 hex digits of the name's SHA-1; one that is `all`,
-    or is shared, gets `-` and those 6 digits appended.
+    A configured slug is kept. Others are transliterated from the name; one that is
+    empty becomes `c-` and 6 hex digits of the name's SHA-1. They are claimed in
+    order: configured categories first (in any order: their names are sorted), then
+    `found` as given, which is the order of seniority (the catalog gives it oldest
+    first). A category whose natural slug is `all` or already claimed gets `-` and
+    those 6 digits appended, so the category that held the slug first keeps it.
     """
-    names = list(dict.fromkeys([*configured, *found]))
     fixed = {name: slug for name, slug in configured.items() if slug}
-    base = {name: _base_slug(name) for name in names if name not in fixed}
-    counts = Counter(base.values())
     taken = set(fixed.values()) | RESERVED_SLUGS
     slugs = dict(fixed)
-    for name, natural in base.items():
-        shared = counts[natural] > 1 or natural in taken
-        slugs[name] = f"{natural}-{_hash6(name)}" if shared else natural
-    # A suffixed slug could, in theory, equal another category's natural or configured one.
-    # Configured slugs are claimed first, so they always keep their own; the rest in name
-    # order, so the outcome does not depend on the order the names came in.
-    seen: dict[str, str] = {}
-    for name in sorted(names, key=lambda n: (n not in fixed, n)):
-        if slugs[name] in seen or slugs[name] in RESERVED_SLUGS:
-            digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
-            slugs[name] = f"{_base_slug(name)}-{digest}"
-        seen[slugs[name]] = name
+    claimants = [*sorted(n for n in configured if n not in fixed), *(n for n in found if n not in configured)]
+    for name in dict.fromkeys(claimants):
+        natural = _base_slug(name)
+        slug = natural if natural not in taken else f"{natural}-{_hash6(name)}"
+        if slug in taken:  # a suffixed slug equal to another's: rare, and longer digits settle it
+            digest = hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()
+            slug = next(s for n in (12, 40) if (s := f"{natural}-{digest[:n]}") not in taken or n == 40)
+        taken.add(slug)
+        slugs[name] = slug
     return slugs
 
 
@@ -94,16 +95,20 @@ class CatalogState:
     first, so adding or removing an article costs a binary search, and a feed is the
     first `limit` articles of its list. The lists hold the articles themselves and
     compute sort keys as they search: 100,000 stored keys would cost 8 MB.
+
+    A category's list is keyed by its configured name, or else by its folded name
+    (`fold_name`): names that differ only by case, width or spacing are one category.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._configured: dict[str, CategorySettings] = {c.name: c for c in settings.categories}
-        self._meaning = {name: name for name in self._configured}
+        # A folded name or alias -> the configured name it means.
+        self._meaning: dict[str, str] = {fold_name(name): name for name in self._configured}
         for category in settings.categories:
             for alias in category.aliases:
-                self._meaning.setdefault(alias, category.name)
-        self._aliases = frozenset(n for n, meant in self._meaning.items() if n != meant)
+                self._meaning.setdefault(fold_name(alias), category.name)
+        self._keys_of: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         # Every article is in exactly one of: `_live` (published, as feeds show it) or `_held`
         # (a draft, or dated in the future). `_originals` keeps the parsed article only where
         # feeds show it changed (a shared id, an alias): one dict of 100,000 entries, not two.
@@ -114,12 +119,19 @@ class CatalogState:
         # (a set per id would cost more than the article itself)
         self._ids: dict[str, str | set[str]] = {}
         self._future: list[SortKey] = []  # (publication timestamp, source) of held articles: a heap
+        # (timestamp, source) of published articles whose `updated` is still ahead: a heap
+        self._edits: list[SortKey] = []
+        self._warned: set[tuple[str, str]] = set()  # (source, fingerprint) told of a future `updated`
         self._shelves: dict[str | None, list[Article]] = {None: []}  # None: every published article
+        # The spellings each found category has in published articles, to choose its title
+        self._spellings: dict[str, dict[str, int]] = {}
         self._bulk = False
+        self._horizon = datetime.min.replace(tzinfo=UTC)  # now + FUTURE_SKEW: later `updated` dates wait
         self.version = 0  # counts changes to the lists: the same version, the same archive pages
 
     def update(self, removed: Iterable[str], added: Iterable[Article], now: datetime) -> None:
         """Forget the articles of `removed` sources, take in `added` ones (new or changed), publish what is due."""
+        self._horizon = now + FUTURE_SKEW
         for source in removed:
             self._forget(source)
         if not self._live and not self._held:
@@ -136,7 +148,7 @@ class CatalogState:
             everything = self._shelves[None]
             everything.sort(key=_sort_key)
             for live in everything:
-                for name in live.categories:
+                for name, _ in self._keys(live.categories):
                     self._shelves.setdefault(name, []).append(live)
         else:
             for article in added:
@@ -149,6 +161,27 @@ class CatalogState:
             if due is not None and not due.draft and due.published <= now:
                 del self._held[source]
                 self._place(due)
+        # An `updated` that was ahead of its time has come: feeds show it from now on.
+        while self._edits and self._edits[0][0] <= self._horizon.timestamp():
+            _, source = heapq.heappop(self._edits)
+            self._replace_live(source)
+
+    def _keys(self, categories: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """Return the lists an article's categories put it on, each with the first name that led there.
+
+        A list is keyed by the configured name a category name or alias means, else by the folded name.
+        """
+        keys = self._keys_of.get(categories)
+        if keys is None:
+            if len(self._keys_of) >= 65_536:  # tuples are shared between articles: rarely more
+                self._keys_of.clear()
+            pairs: dict[str, str] = {}
+            meaning = self._meaning
+            for name in categories:
+                folded = fold_name(name)
+                pairs.setdefault(meaning.get(folded, folded), name)
+            keys = self._keys_of[categories] = tuple(pairs.items())
+        return keys
 
     def _original(self, source: str) -> Article | None:
         return self._originals.get(source) or self._live.get(source) or self._held.get(source)
@@ -180,6 +213,7 @@ class CatalogState:
             return
         self._unplace(source)
         self._originals.pop(source, None)
+        self._warned.discard((source, article.fingerprint))
         claimed = self._ids[article.id]
         if isinstance(claimed, str):
             del self._ids[article.id]
@@ -197,13 +231,33 @@ class CatalogState:
             self._place(original)
 
     def _effective(self, article: Article) -> Article:
-        """The article as feeds show it: a shared id made unique, category aliases resolved."""
+        """The article as feeds show it: a shared id made unique, category aliases resolved, no future `updated`."""
         changes: dict[str, object] = {}
         if isinstance(self._ids.get(article.id), set):
             changes["id"] = f"{article.link}#{_path_digest(article.source)}"
-        if self._aliases and not self._aliases.isdisjoint(article.categories):
-            changes["categories"] = tuple(dict.fromkeys(self._meaning.get(n, n) for n in article.categories))
+        if self._meaning:
+            spelled = self._spelled(article.categories)
+            if spelled != article.categories:
+                changes["categories"] = shared_names(spelled)
+        if article.updated > self._horizon:
+            # Dated ahead of now (a typo, 9999-12-31): it would hold the feed's Last-Modified there,
+            # and If-Modified-Since would miss every later change. Until that moment comes, feeds
+            # show the publication date: the same on every rescan, unlike now.
+            changes["updated"] = article.published
+            changes["fingerprint"] = article.fingerprint + ":updated-ahead"
+            heapq.heappush(self._edits, (article.updated.timestamp(), article.source))
+            if (article.source, article.fingerprint) not in self._warned:
+                self._warned.add((article.source, article.fingerprint))
+                log.warning(
+                    "%s: updated: %s is in the future, the date is used until then (expected a time before now)",
+                    article.source,
+                    article.updated.isoformat(),
+                )
         return dataclasses.replace(article, **changes) if changes else article  # type: ignore[arg-type]
+
+    def _spelled(self, categories: tuple[str, ...]) -> tuple[str, ...]:
+        """Return an article's category names with configured ones as configured (aliases resolved, once each)."""
+        return tuple(key if key in self._configured else name for key, name in self._keys(categories))
 
     def _place(self, article: Article) -> None:
         self.version += 1
@@ -213,22 +267,41 @@ class CatalogState:
             self._originals.pop(article.source, None)
         else:
             self._originals[article.source] = article
+        keys = self._keys(live.categories)
+        self._count_spellings(keys, 1)
         if self._bulk:  # a first load: only the list of everything, sorted and dealt out at its end
             self._shelves[None].append(live)
             return
-        for name in (None, *live.categories):
+        for name in (None, *(key for key, _ in keys)):
             bisect.insort(self._shelves.setdefault(name, []), live, key=_sort_key)
+
+    def _count_spellings(self, keys: tuple[tuple[str, str], ...], step: int) -> None:
+        for key, name in keys:
+            if key in self._configured:
+                continue
+            counts = self._spellings.get(key)
+            if counts is None:
+                counts = self._spellings[key] = {}
+            count = counts.get(name, 0) + step
+            if count > 0:
+                counts[name] = count
+            else:
+                del counts[name]
+                if not counts:
+                    del self._spellings[key]
 
     def _unplace(self, source: str) -> None:
         live = self._live.pop(source, None)
         if live is None:
             return
         self.version += 1
+        keys = self._keys(live.categories)
+        self._count_spellings(keys, -1)
         if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
             self._shelves[None].remove(live)
             return
         key = _sort_key(live)
-        for name in (None, *live.categories):
+        for name in (None, *(key for key, _ in keys)):
             shelf = self._shelves[name]
             del shelf[bisect.bisect_left(shelf, key, key=_sort_key)]
             if not shelf and name is not None:
@@ -250,6 +323,18 @@ class CatalogState:
     def _newest(self, name: str | None, limit: int) -> tuple[Article, ...]:
         return tuple(self._shelves.get(name, [])[:limit])
 
+    def _seniority(self, key: str) -> tuple[float, str, str]:
+        """Order found categories by their oldest published article: the older holds a shared slug."""
+        oldest = self._shelves[key][-1]
+        return (oldest.published.timestamp(), oldest.source, key)
+
+    def _title(self, key: str) -> str:
+        """Return the name a found category shows: its most used spelling (the first in code order on a tie)."""
+        counts = self._spellings.get(key)
+        if not counts:
+            return key
+        return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+
     def catalog(self) -> Catalog:
         """Return the feeds as they stand: every category with its newest articles."""
         settings = self.settings
@@ -257,7 +342,7 @@ class CatalogState:
         found = sorted(n for n in self._shelves if n is not None and n not in configured)
         if not settings.auto_categories:
             found = []
-        slugs = assign_slugs({c.name: c.slug for c in settings.categories}, found)
+        slugs = assign_slugs({c.name: c.slug for c in settings.categories}, sorted(found, key=self._seniority))
         everything = self._shelves[None]
         feeds: list[Feed] = []
         if settings.all_feed:
@@ -269,31 +354,45 @@ class CatalogState:
                 category=None,
             )
             feeds.append(Feed(spec, self._newest(None, settings.limit), len(everything)))
-        redirects: dict[str, str] = {}
         for name in [*configured, *found]:
-            options = configured.get(name, CategorySettings(name=name))
-            title = options.title or name
+            options = configured.get(name)
+            if options is None:
+                shown = self._title(name)
+                options = CategorySettings(name=shown, aliases=tuple(sorted(set(self._spellings[name]) - {shown})))
+            title = options.title or options.name
             spec = FeedSpec(
                 slug=slugs[name],
                 title=f"{settings.site_title} - {title}",
                 description=options.description or title,
                 limit=options.limit or settings.limit,
                 category=name,
-                names=(name, *options.aliases),
+                names=(options.name, *options.aliases),
             )
             feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ()))))
-            for alias in spec.names:
-                if alias != spec.slug:
-                    redirects.setdefault(alias, spec.slug)
-        held = len(self._held)
-        return Catalog(feeds=tuple(feeds), redirects=redirects, published=len(self._live), held=held)
+        return Catalog(feeds=tuple(feeds), redirects=_redirects(feeds), published=len(self._live), held=len(self._held))
 
     @property
     def next_publication(self) -> datetime | None:
-        """Return when the next held article is due, if any (it may be stale after a removal)."""
-        if not self._future:
-            return None
-        return datetime.fromtimestamp(self._future[0][0], UTC)
+        """Return when the next held article is due or a future `updated` comes, if any (it may be stale)."""
+        due = min((heap[0][0] for heap in (self._future, self._edits) if heap), default=None)
+        return None if due is None else datetime.fromtimestamp(due, UTC)
+
+
+def _redirects(feeds: Iterable[Feed]) -> dict[str, str]:
+    """Map each category's names and aliases, as written and folded, to its slug.
+
+    A name that is some feed's slug (or `all`) is left out: that URL is the feed's own,
+    and its archive pages must never be sent to another feed's.
+    """
+    feeds = list(feeds)
+    slugs = {feed.spec.slug for feed in feeds} | RESERVED_SLUGS
+    redirects: dict[str, str] = {}
+    for feed in feeds:
+        for name in feed.spec.names:
+            for key in (name, fold_name(name)):
+                if key not in slugs:
+                    redirects.setdefault(key, feed.spec.slug)
+    return redirects
 
 
 def build_catalog(articles: Iterable[Article], settings: Settings, now: datetime) -> Catalog:

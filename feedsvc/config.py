@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import string
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -78,6 +80,8 @@ class Settings:
     all_feed: bool
     auto_categories: bool
     archive_size: int = 50  # entries per archive page (RFC 5005); 0: no archive
+    max_categories: int = 50  # categories (and, apart, tags) an article may name
+    max_name_chars: int = 200  # the longest category, tag or author name
     watch: bool = True
     full_rescan_seconds: int = 600
     workers: int = 0
@@ -270,6 +274,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Larger files are reported as problems and skipped without being read.",
     ),
     Setting(
+        "content.max_categories",
+        50,
+        _integer(1, 10_000),
+        "Categories an article may name, and tags apart; the rest are left out with a warning.",
+    ),
+    Setting(
+        "content.max_name_chars",
+        200,
+        _integer(1, 100_000),
+        "The longest category, tag or author name; a longer category or tag is left out, an author cut (warned).",
+    ),
+    Setting(
         "scan.interval_seconds",
         30,
         _integer(1, 86_400),
@@ -349,6 +365,16 @@ def _name(value: Any) -> str:
     return one_line(text)
 
 
+@functools.lru_cache(maxsize=65_536)
+def fold_name(name: str) -> str:
+    """Return the form in which category names that differ only by case, width or spacing are equal.
+
+    NFKC makes full-width and compatibility forms plain (`ＮＥＷＳ` is `NEWS`), casefold
+    ignores case (`News` is `news`), and runs of white space count as one space.
+    """
+    return one_line(unicodedata.normalize("NFKC", name).casefold())
+
+
 def _names(value: Any) -> tuple[str, ...]:
     """Read `aliases`: a name or a list of names."""
     items = value if isinstance(value, list) else [value]
@@ -420,7 +446,15 @@ def _categories(data: Any, where: Callable[[str], str]) -> tuple[CategorySetting
 def _check_categories(categories: list[CategorySettings], where: Callable[[str], str]) -> None:
     """Refuse two categories that would share a slug, or a name that means two categories."""
     slugs: dict[str, str] = {}
-    names: dict[str, str] = {c.name: c.name for c in categories}
+    # Names are compared folded: `News` and `ｎｅｗｓ` in front matter are one category.
+    names: dict[str, str] = {}
+    for category in categories:
+        other = names.setdefault(fold_name(category.name), category.name)
+        if other != category.name:
+            raise ConfigError(
+                f"{where(f'categories.{category.name}')}: {category.name!r} is the same category as "
+                f"{other!r}: names that differ only by case, width or spacing are one (expected each name once)"
+            )
     for category in categories:
         if category.slug is not None:
             if category.slug in slugs:
@@ -430,13 +464,12 @@ def _check_categories(categories: list[CategorySettings], where: Callable[[str],
                 )
             slugs[category.slug] = category.name
         for alias in category.aliases:
-            other = names.get(alias)
-            if other is not None and other != category.name:
+            other = names.setdefault(fold_name(alias), category.name)
+            if other != category.name:
                 raise ConfigError(
                     f"{where(f'categories.{category.name}.aliases')}: {alias!r} already means "
                     f"{other!r} (expected each name to mean one category)"
                 )
-            names[alias] = category.name
 
 
 def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | None = None) -> Settings:
@@ -504,6 +537,8 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         all_feed=values["feeds.all"],
         auto_categories=values["feeds.auto_categories"],
         archive_size=values["feeds.archive_size"],
+        max_categories=values["content.max_categories"],
+        max_name_chars=values["content.max_name_chars"],
         watch=values["scan.watch"],
         full_rescan_seconds=values["scan.full_rescan_seconds"],
         workers=values["scan.workers"],

@@ -7,8 +7,10 @@ the disk: every answer comes from the snapshot in the store.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -23,6 +25,7 @@ from werkzeug.http import http_date, parse_accept_header, parse_date, parse_etag
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication
 
+from feedsvc.config import RESERVED_SLUGS, fold_name
 from feedsvc.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.metrics import Metrics
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, PageNotReady, Snapshot
@@ -144,10 +147,70 @@ def find_feed(snapshot: Snapshot, key: str) -> tuple[Document | None, bool]:
 
     The flag tells an archive page.
     """
+    document, archived = _document(snapshot, key)
+    if document is None:
+        senior = _senior_key(snapshot, key)
+        if senior is not None:
+            document, archived = _document(snapshot, senior)
+    return document, archived
+
+
+def _document(snapshot: Snapshot, key: str) -> tuple[Document | None, bool]:
     document = snapshot.documents.get(key)
     if document is not None or snapshot.archives is None or "/archive/" not in key:
         return document, False
     return snapshot.archives.document(key), True
+
+
+# A slug with a category's 6 hex digits appended: what a category gets while an older one holds its slug.
+_SUFFIXED = re.compile(r"feeds/(?P<slug>.+)-(?P<digits>[0-9a-f]{6})(?P<rest>(?:/archive/[0-9]+)?\.[a-z]+)")
+_digests: list[tuple[Mapping[str, str], dict[str, set[str]]]] = []  # of the latest snapshot's redirects
+
+
+def _senior_key(snapshot: Snapshot, key: str) -> str | None:
+    """Return the key a suffixed feed URL answers from once its category holds the plain slug.
+
+    `news-3c6bdc` was the feed of a category while an older one held `news`; when that one
+    is gone the category's feed is `news`, and the URL readers stored keeps answering it.
+    """
+    match = _SUFFIXED.fullmatch(key)
+    if match is None or match["slug"] in RESERVED_SLUGS:
+        return None
+    slug, digits = match["slug"], match["digits"]
+    if f"feeds/{slug}.{Format.RSS.value}" not in snapshot.documents:
+        return None
+    redirects = snapshot.redirects
+    cached = _digests[-1] if _digests else None
+    if cached is None or cached[0] is not redirects:
+        by_slug: dict[str, set[str]] = {}
+        for name, target in redirects.items():
+            by_slug.setdefault(target, set()).add(_hash6(name))
+        cached = (redirects, by_slug)
+        _digests[:] = [cached]  # one snapshot's worth, built on the first such request after a refresh
+    if digits != _hash6(slug) and digits not in cached[1].get(slug, ()):
+        return None
+    return f"feeds/{slug}{match['rest']}"
+
+
+def _hash6(name: str) -> str:
+    return hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
+
+
+def find_redirect(snapshot: Snapshot, stem: str) -> str | None:
+    """Return where a category's name or alias (percent-decoded) is found: `/feeds/{slug}` or its archive page.
+
+    Names are looked up as written, then folded (case, width and spacing ignored). A name
+    that is itself a feed's slug is never sent elsewhere, nor are that feed's archive pages.
+    """
+    redirects = snapshot.redirects
+    name, page = stem, ""
+    if stem not in redirects and "/archive/" in stem:
+        name, number = stem.rsplit("/archive/", 1)
+        page = f"/archive/{number}"
+    slug = redirects.get(name) or redirects.get(fold_name(name))
+    if slug is None or slug == name or any(f"feeds/{name}.{fmt.value}" in snapshot.documents for fmt in Format):
+        return None
+    return f"/feeds/{slug}{page}"
 
 
 def feed_links(snapshot: Snapshot, key: str) -> str | None:
@@ -272,17 +335,13 @@ def create_app(store: Store) -> Flask:
                 browser_type=fmt is not Format.JSON,
                 links=None if archived else feed_links(snapshot, key),
             )
-        # A category's name or alias (percent-decoded by now): moved for good to its slug,
-        # for the feed and for its archive pages alike.
-        name, page = stem, ""
-        if stem not in snapshot.redirects and "/archive/" in stem:
-            name, number = stem.rsplit("/archive/", 1)
-            page = f"/archive/{number}"
-        slug = snapshot.redirects.get(name)
-        if slug is not None:
+        target = find_redirect(snapshot, stem)
+        if target is not None:
             request.environ["feedsvc.route"] = ("redirect", fmt.value)
-            target = f"/feeds/{slug}{page}.{fmt.value}"
-            response = _plain(f"moved to {target}", 301, {"Location": quote(target, safe="/")})
+            target = f"{target}.{fmt.value}"
+            # Found, not moved for good: the name may come to mean another feed (a category
+            # renamed, its articles deleted), and a reader keeps asking by the name it was given.
+            response = _plain(f"found at {target}", 302, {"Location": quote(target, safe="/")})
             response.headers["Cache-Control"] = f"public, max-age={snapshot.max_age}"
             return response
         return _plain("not found", 404)

@@ -98,37 +98,48 @@ def test_name_slugifying_to_all_is_suffixed(name: str) -> None:
 
 
 @pytest.mark.parametrize("names", [("A股", "agu"), ("Wall Street", "wall-street"), ("ESG", "esg", "Esg")])
-def test_names_sharing_a_slug_are_each_suffixed(names: tuple[str, ...]) -> None:
-    """Names that transliterate to the same slug each get `-` and their own 6 hex digits."""
-    slugs = assign_slugs({}, list(names))
+def test_names_sharing_a_slug_the_first_keeps_it(names: tuple[str, ...]) -> None:
+    """Of names that transliterate to the same slug, the first (the senior) keeps it; the others get their 6 digits."""
+    for order in itertools.permutations(names):
+        slugs = assign_slugs({}, list(order))
 
-    natural = slugs[names[0]].rsplit("-", 1)[0]
-    assert slugs == {name: f"{natural}-{sha1_hex(name)[:6]}" for name in names}
-    assert len(set(slugs.values())) == len(names)
+        natural = slugs[order[0]]
+        assert slugs == {order[0]: natural} | {name: f"{natural}-{sha1_hex(name)[:6]}" for name in order[1:]}
 
 
 def test_configured_slug_keeps_its_own_when_shared() -> None:
-    """A configured slug stays as it is; only the generated slug it collides with gets suffixed."""
+    """A configured slug stays as it is, and configured names claim before found ones."""
     slugs = assign_slugs({"Finance": "finance", "A股": None}, ["finance", "agu"])
 
     assert slugs == {
         "Finance": "finance",
         "finance": "finance-" + sha1_hex("finance")[:6],
-        "A股": "agu-" + sha1_hex("A股")[:6],
+        "A股": "agu",
         "agu": "agu-" + sha1_hex("agu")[:6],
     }
 
 
-def test_slugs_do_not_depend_on_input_order() -> None:
-    """Every order of the same configured and found names gives the same slugs."""
+def test_slugs_do_not_depend_on_config_order() -> None:
+    """Every order of the configured names gives the same slugs; found names claim in the order given."""
     configured = [("金融", "finance"), ("Wall Street", None), ("要闻", None)]
     found = ["A股", "agu", "wall-street", "all", "😀", "finance", "证券时报网"]
     expected = assign_slugs(dict(configured), found)
 
     for order in itertools.permutations(configured):
-        for shuffled in (found, found[::-1], sorted(found), found[3:] + found[:3]):
-            assert assign_slugs(dict(order), shuffled) == expected
+        assert assign_slugs(dict(order), found) == expected
     assert len(set(expected.values())) == len(expected)
+
+
+def test_a_newcomer_never_takes_an_earlier_slug() -> None:
+    """Adding a found name after the others changes no earlier name's slug."""
+    found = ["A股", "wall-street", "all", "😀", "finance", "证券时报网", "ESG"]
+    before = assign_slugs({"金融": "finance"}, found)
+
+    for newcomer in ("agu", "Wall Street", "ALL", "esg", "zheng quan shi bao wang", "c-" + sha1_hex("😀")[:6]):
+        after = assign_slugs({"金融": "finance"}, [*found, newcomer])
+
+        assert {name: after[name] for name in before} == before
+        assert len(set(after.values())) == len(after)
 
 
 def test_configured_slug_wins_over_an_equal_suffixed_one_in_any_order() -> None:
@@ -382,10 +393,11 @@ def test_category_feeds_carry_spec_and_redirects(tmp_path: Path) -> None:
         "证券时报网",
         ("证券时报网",),
     )
+    # Both have the same oldest article: the folded names settle it ("agu" before "a股").
     assert catalog.redirects == {
         "证券时报网": "zheng-quan-shi-bao-wang",
-        "A股": "agu-" + sha1_hex("A股")[:6],
-        "agu": "agu-" + sha1_hex("agu")[:6],
+        "A股": "agu-" + sha1_hex("a股")[:6],
+        "a股": "agu-" + sha1_hex("a股")[:6],
     }
     assert feeds["all"].spec.category is None
 

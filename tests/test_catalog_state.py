@@ -17,8 +17,9 @@ from feedsvc.model import Article
 from tests.conftest import NOW, make_settings
 
 SOURCES = [f"posts/{n}.md" for n in range(8)]
-# 金融 is configured with the alias 财经; 要闻 is configured; the rest are found in content.
-CATEGORIES = ["金融", "财经", "要闻", "股票", "基金", "A股"]
+# 金融 is configured with the alias 财经; 要闻 is configured; the rest are found in content
+# (ａ股 and `a股 ` are other spellings of A股, and ＦＵＮＤ of fund: one category each).
+CATEGORIES = ["金融", "财经", "要闻", "股票", "基金", "A股", "ａ股", "a股 ", "fund", "ＦＵＮＤ"]
 IDS = ["shared-1", "shared-2"]  # ids several articles may claim; otherwise an article's id is its link
 HOUR = timedelta(hours=1)
 
