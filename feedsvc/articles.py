@@ -22,7 +22,7 @@ from feedsvc.config import Settings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
-from feedsvc.text import one_line, remove_controls, shorten, xml_safe
+from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
 from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
@@ -32,6 +32,8 @@ _HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Problems read `field: what is wrong (expected …)`; for undecodable bytes the field is "encoding".
 _EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
+# Stray NUL bytes a UTF-8 file may hold and still be text (or one in a hundred bytes, if more).
+MAX_STRAY_NULS = 16
 
 
 class NotText(ValueError):
@@ -49,6 +51,8 @@ _EMAIL = re.compile(
 def decode_text(raw: bytes) -> str:
     """Decode a content file: UTF-8 (BOM dropped), UTF-16 with a BOM, or GB18030; CRLF to LF; controls removed.
 
+    A few NUL bytes in otherwise valid UTF-8 are removed with the other controls.
+
     Raises:
         NotText: binary data, or bytes valid in none of those encodings.
     """
@@ -63,7 +67,7 @@ def _decode(raw: bytes) -> str:
         except UnicodeDecodeError:
             raise NotText(f"encoding: bytes are not text, invalid UTF-16 ({_EXPECTED_TEXT})") from None
     elif b"\x00" in raw:
-        raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})")
+        text = _decode_with_nuls(raw)
     else:
         try:
             text = raw.decode("utf-8-sig")
@@ -73,8 +77,32 @@ def _decode(raw: bytes) -> str:
             except UnicodeDecodeError:
                 raise NotText(f"encoding: bytes are not text ({_EXPECTED_TEXT})") from None
     if "\x00" in text:
-        raise NotText(f"encoding: bytes are not text, the file holds NUL characters ({_EXPECTED_TEXT})")
+        # Only from UTF-16 (a NUL character); removed with the other controls, and warned about.
+        text = text.replace("\x00", "\ufffe")
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def _decode_with_nuls(raw: bytes) -> str:
+    """Decode UTF-8 that holds a few stray NUL bytes (scraped text does), each made a character later removed.
+
+    Many NULs mean binary data or UTF-16 without a BOM (where every other byte of
+    Latin text is NUL), which must stay a problem rather than publish as garbage.
+
+    Raises:
+        NotText: more than a few NULs, or bytes that are not UTF-8 once they are removed.
+    """
+    nuls = raw.count(b"\x00")
+    if nuls > max(MAX_STRAY_NULS, len(raw) // 100):
+        raise NotText(
+            f"encoding: bytes are not text, the file holds {nuls} NUL bytes "
+            f"(binary data or UTF-16 without a BOM?) ({_EXPECTED_TEXT})"
+        )
+    try:
+        # U+FFFE is not a character: remove_controls drops it with the other controls,
+        # so that the body's NULs go where its other controls go, and are counted with them.
+        return raw.replace(b"\x00", "\ufffe".encode()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})") from None
 
 
 def _split(text: str) -> tuple[str, str, int]:
@@ -335,11 +363,19 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     try:
         # Only the front matter is cleaned of control characters here: the body's 6 KB are
         # cleaned when (and if) it is rendered, by render_content.
-        data, body = split_front_matter(_decode(raw))
+        text = _decode(raw)
+        data, body = split_front_matter(text)
     except ValueError as error:
         return Problem(source, str(error)), ""
 
     reader = _Reader(data, settings)
+    controls = count_controls(text)
+    if controls:
+        reader.warn(
+            "encoding",
+            f"{controls} control character{'s' if controls > 1 else ''} (such as NUL) removed "
+            "(expected text without control characters)",
+        )
     title = reader.title()
     draft = reader.flag("draft")
     published_flag = reader.flag("published")
