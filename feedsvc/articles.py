@@ -19,6 +19,7 @@ from urllib.parse import quote
 from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import Settings
+from feedsvc.content import body_warnings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
@@ -386,6 +387,7 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     if reader.problems:
         return Problem(source, "; ".join(reader.problems)), ""
 
+    reader.warnings.extend(body_warnings(body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes))
     fingerprint = digest(raw)
     if published is None:
         published = dt.datetime.fromtimestamp(mtime, dt.UTC).replace(microsecond=0)
