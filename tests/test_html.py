@@ -347,7 +347,8 @@ def test_web_url_keeps_only_http_urls_with_a_host(value: str, expected: str | No
 
 def test_cut_html_cuts_between_tags_and_closes_what_is_open() -> None:
     """Sanitized HTML cut at any length stays well-formed: no half tag or entity, every element closed, '…' added."""
-    html = sanitize('<div><p>hello <b>wor&amp;ld</b></p><ul><li>a</li><li>b<img src="/x.png"></li></ul>中文</div>', BASE)
+    source = '<div><p>hello <b>wor&amp;ld</b></p><ul><li>a</li><li>b<img src="/x.png"></li></ul>中文</div>'
+    html = sanitize(source, BASE)
     assert cut_html(html, len(html.encode())) is html
     for limit in range(1, len(html.encode())):
         cut = cut_html(html, limit)
