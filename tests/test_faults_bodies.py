@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedsvc.articles import parse_file
@@ -180,6 +180,9 @@ TAGS = [
 
 
 @settings(max_examples=25, deadline=None)
+@example(count=100_000, mix=[("div", "open")], paragraphs=0)
+@example(count=100_000, mix=[("span", "open"), ("div", "open"), ("span", "close")], paragraphs=0)
+@example(count=30, mix=[("b", "attr"), ("font", "open"), ("i", "open")], paragraphs=2_000)
 @given(
     count=st.integers(0, 100_000),
     mix=st.lists(st.tuples(st.sampled_from(TAGS), st.sampled_from(["open", "close", "both", "attr"])), min_size=1),
