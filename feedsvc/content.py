@@ -6,6 +6,9 @@ per body is bounded: nesting and re-opened formatting before sanitizing, the siz
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
+
 from markdown_it import MarkdownIt
 
 from feedsvc.html import cut_html, first_image, sanitize, text_of
@@ -24,6 +27,11 @@ MAX_HTML_BYTES = 2_000_000  # content.max_html_bytes
 # Markdown grows about threefold at most (a table: `|x` becomes `<td>x</td>`).
 AMPLIFICATION = 10
 _SLACK = 64 * 1024
+# The start or end of a tag that may hold others (void elements never do).
+# (Both cases spelled out: IGNORECASE makes the scan twice as slow.)
+_VOIDS = "area|br|col|embed|hr|img|input|link|meta|param|source|track|wbr"
+_TAG_EDGE = re.compile(rf"<(/?)(?!(?:{_VOIDS}|{_VOIDS.upper()})[\s/>])[A-Za-z]")
+_STEP = {"": 1, "/": -1}
 
 
 def markdown_to_html(body: str) -> str:
@@ -51,17 +59,27 @@ def body_html(body: str, base: str, *, max_depth: int, max_html_bytes: int) -> t
 def body_warnings(body: str, *, max_depth: int, max_html_bytes: int) -> tuple[str, ...]:
     """Tell what `body_html` will have to bound in a body: nothing, at the cost of a few counts, for most bodies.
 
-    Only a large body, or one with many more start tags than end tags (or much emphasis),
-    is rendered to find out. `body_html` bounds every body all the same; a body whose
-    tags balance but nest deep is only reported when it is rendered (in the log).
+    Only a large body, or one whose tags nest deep or are left open (or much emphasis),
+    is rendered to find out; `body_html` bounds every body all the same.
     """
     few = min(max_depth // 2, 256)
-    ends = body.count("</")
-    unclosed = body.count("<") - 2 * ends - body.count("<!")
     emphasis = body.count("*") + body.count("_") + body.count("~")
-    if unclosed <= few and emphasis <= few and AMPLIFICATION * len(body) <= max_html_bytes:
+    if (
+        emphasis <= few
+        and AMPLIFICATION * len(body) <= max_html_bytes
+        and (body.count("<") <= few or _nesting_estimate(body) <= few)
+    ):
         return ()
     return body_html(body, "https://localhost/", max_depth=max_depth, max_html_bytes=max_html_bytes)[1]
+
+
+def _nesting_estimate(body: str) -> int:
+    """Estimate how deep a body's tags nest, counting every start tag in and every end tag out.
+
+    Tags left open count as nested: a run of them (which a parser may re-open in every
+    paragraph) reads as deep as it is long.
+    """
+    return max(accumulate(map(_STEP.__getitem__, _TAG_EDGE.findall(body))), default=0)
 
 
 def render_content(

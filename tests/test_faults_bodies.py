@@ -112,6 +112,13 @@ def render(body: str, **content: int) -> tuple[Article, str, float]:
     return article, html, time.perf_counter() - started
 
 
+def test_deep_html_closed_at_the_end_is_warned_too() -> None:
+    """Thousands of nested divs, every one closed at the end, are flattened and warned about like unclosed ones."""
+    article, html, _seconds = render("<div>" * 5_000 + "deep" + "</div>" * 5_000)
+    assert [w.split(":")[0] for w in article.warnings] == ["body"]
+    assert depth(html) <= SETTINGS.max_depth + 2
+
+
 def test_deeply_nested_html_is_flattened_and_warned() -> None:
     """60,000 nested divs (300 KB) publish flattened to the nesting limit, with a body warning."""
     article, html, _seconds = render("<div>" * 60_000 + "deep text")
