@@ -19,10 +19,11 @@ from urllib.parse import quote
 from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import Settings, fold_name
+from feedsvc.content import body_warnings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import YamlError, load_yaml
-from feedsvc.text import one_line, remove_controls, shorten, xml_safe
+from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
 from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
@@ -33,6 +34,11 @@ _HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Problems read `field: what is wrong (expected …)`; for undecodable bytes the field is "encoding".
 _EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
+# The C0 controls remove_controls takes (tab, LF and CR stay), and the C1 ones as UTF-8 writes them.
+_C0_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+_C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
+# Stray NUL bytes a UTF-8 file may hold and still be text (or one in a hundred bytes, if more).
+MAX_STRAY_NULS = 16
 
 
 class NotText(ValueError):
@@ -50,6 +56,8 @@ _EMAIL = re.compile(
 def decode_text(raw: bytes) -> str:
     """Decode a content file: UTF-8 (BOM dropped), UTF-16 with a BOM, or GB18030; CRLF to LF; controls removed.
 
+    A few NUL bytes in otherwise valid UTF-8 are removed with the other controls.
+
     Raises:
         NotText: binary data, or bytes valid in none of those encodings.
     """
@@ -58,24 +66,64 @@ def decode_text(raw: bytes) -> str:
 
 def _decode(raw: bytes) -> str:
     """Decode and turn CRLF into LF, leaving control characters (the body's are removed when it is rendered)."""
+    return _decoded(raw)[0]
+
+
+def _decoded(raw: bytes) -> tuple[str, bool]:
+    """Decode as `_decode` does; also tell whether the bytes were UTF-8."""
+    utf8 = False
     if raw.startswith(_UTF16_BOMS):
         try:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
             raise NotText(f"encoding: bytes are not text, invalid UTF-16 ({_EXPECTED_TEXT})") from None
     elif b"\x00" in raw:
-        raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})")
+        text, utf8 = _decode_with_nuls(raw), True
     else:
         try:
-            text = raw.decode("utf-8-sig")
+            text, utf8 = raw.decode("utf-8-sig"), True
         except UnicodeDecodeError:
             try:
                 text = raw.decode("gb18030")
             except UnicodeDecodeError:
                 raise NotText(f"encoding: bytes are not text ({_EXPECTED_TEXT})") from None
     if "\x00" in text:
-        raise NotText(f"encoding: bytes are not text, the file holds NUL characters ({_EXPECTED_TEXT})")
-    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+        # Only from UTF-16 (a NUL character); removed with the other controls, and warned about.
+        text = text.replace("\x00", "\ufffe")
+    return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), utf8
+
+
+def _controls(raw: bytes, text: str, *, utf8: bool) -> int:
+    """Count the control characters `remove_controls` takes from a file (read in its UTF-8 bytes: faster)."""
+    if not utf8:
+        return count_controls(text)
+    count = len(raw) - len(raw.translate(None, _C0_BYTES))
+    if b"\xc2" in raw:
+        count += len(_C1_UTF8.findall(raw))
+    return count
+
+
+def _decode_with_nuls(raw: bytes) -> str:
+    """Decode UTF-8 that holds a few stray NUL bytes (scraped text does), each made a character later removed.
+
+    Many NULs mean binary data or UTF-16 without a BOM (where every other byte of
+    Latin text is NUL), which must stay a problem rather than publish as garbage.
+
+    Raises:
+        NotText: more than a few NULs, or bytes that are not UTF-8 once they are removed.
+    """
+    nuls = raw.count(b"\x00")
+    if nuls > max(MAX_STRAY_NULS, len(raw) // 100):
+        raise NotText(
+            f"encoding: bytes are not text, the file holds {nuls} NUL bytes "
+            f"(binary data or UTF-16 without a BOM?) ({_EXPECTED_TEXT})"
+        )
+    try:
+        # U+FFFE is not a character: remove_controls drops it with the other controls,
+        # so that the body's NULs go where its other controls go, and are counted with them.
+        return raw.replace(b"\x00", "\ufffe".encode()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})") from None
 
 
 def _split(text: str) -> tuple[str, str, int]:
@@ -382,11 +430,19 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     try:
         # Only the front matter is cleaned of control characters here: the body's 6 KB are
         # cleaned when (and if) it is rendered, by render_content.
-        data, body = split_front_matter(_decode(raw))
+        text, utf8 = _decoded(raw)
+        data, body = split_front_matter(text)
     except ValueError as error:
         return Problem(source, str(error)), ""
 
     reader = _Reader(data, settings)
+    controls = _controls(raw, text, utf8=utf8)
+    if controls:
+        reader.warn(
+            "encoding",
+            f"{controls} control character{'s' if controls > 1 else ''} (such as NUL) removed "
+            "(expected text without control characters)",
+        )
     title = reader.title()
     draft = reader.flag("draft")
     published_flag = reader.flag("published")
@@ -397,6 +453,7 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     if reader.problems:
         return Problem(source, "; ".join(reader.problems)), ""
 
+    reader.warnings.extend(body_warnings(body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes))
     fingerprint = digest(raw)
     if published is None:
         published = _mtime_date(mtime, settings)

@@ -89,6 +89,9 @@ class Settings:
     cache_dir: Path | None = None  # None: the user's cache directory
     websub_hub: str = ""  # empty: no WebSub
     websub_delay_seconds: int = 0
+    max_depth: int = 512  # HTML nesting kept in a body
+    max_html_bytes: int = 2_000_000  # sanitized HTML of one article
+    max_feed_content_bytes: int = 20_000_000  # contents of one feed document
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
 
@@ -286,6 +289,18 @@ SETTINGS: tuple[Setting, ...] = (
         "The longest category, tag or author name; a longer category or tag is left out, an author cut (warned).",
     ),
     Setting(
+        "content.max_depth",
+        512,
+        _integer(32, 100_000),
+        "HTML in a body nested deeper is flattened (tags dropped, text kept) before sanitizing, with a warning.",
+    ),
+    Setting(
+        "content.max_html_bytes",
+        2_000_000,
+        _integer(10_000, 1 << 31),
+        "An article's sanitized HTML is cut at this size (and at 10 times its body's), with a warning.",
+    ),
+    Setting(
         "scan.interval_seconds",
         30,
         _integer(1, 86_400),
@@ -335,6 +350,12 @@ SETTINGS: tuple[Setting, ...] = (
         50,
         _integer(0, 10_000),
         "Entries per archive page: every feed links its complete history, oldest page first (0: no archive pages).",
+    ),
+    Setting(
+        "feeds.max_content_bytes",
+        20_000_000,
+        _integer(10_000, 1 << 31),
+        "Once the contents in one feed document reach this size, its older entries carry only their summary.",
     ),
     Setting(
         "websub.hub",
@@ -546,6 +567,9 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         cache_dir=cache_dir,
         websub_hub=values["websub.hub"],
         websub_delay_seconds=values["websub.delay_seconds"],
+        max_depth=values["content.max_depth"],
+        max_html_bytes=values["content.max_html_bytes"],
+        max_feed_content_bytes=values["feeds.max_content_bytes"],
         categories=_categories(data.get("categories"), where),
         source=source,
     )

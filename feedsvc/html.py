@@ -16,6 +16,9 @@ from feedsvc.urls import absolute_url
 
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+# A tag of sanitized HTML, which nh3 writes well-formed: names in lower case, values quoted.
+_SANITIZED_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
+_VOID = frozenset({"area", "br", "col", "hr", "img", "wbr"})
 
 TAGS = frozenset(nh3.ALLOWED_TAGS)
 # Elements dropped with everything inside: their content is raw text or markup that a
@@ -154,3 +157,28 @@ def first_image(html: str) -> str | None:
         if urlsplit(src).scheme in ("http", "https"):
             return str(src)
     return None
+
+
+def cut_html(html: str, max_bytes: int) -> str:
+    """Cut sanitized HTML to about `max_bytes` UTF-8 bytes between tags, with '…' and the open elements closed.
+
+    Returns `html` itself when it is not longer.
+    """
+    if len(html) * 4 <= max_bytes or len(html.encode()) <= max_bytes:
+        return html
+    head = html.encode()[:max_bytes].decode("utf-8", "ignore")
+    start = head.rfind("<")
+    if start > head.rfind(">"):
+        head = head[:start]  # not in the middle of a tag
+    entity = head.rfind("&")
+    if entity > head.rfind(";"):
+        head = head[:entity]  # nor of an entity: nh3 writes every & as one
+    open_tags: list[str] = []
+    for match in _SANITIZED_TAG.finditer(head):
+        name = match[2]
+        if match[1]:
+            if open_tags and open_tags[-1] == name:  # well-formed: an end tag closes the last one open
+                open_tags.pop()
+        elif name not in _VOID and not match[0].endswith("/>"):
+            open_tags.append(name)
+    return head + "…" + "".join(f"</{name}>" for name in reversed(open_tags))

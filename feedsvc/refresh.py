@@ -340,7 +340,13 @@ class Refresher:
                 log.warning("%s: its body cannot be read again; published without content", article.source)
                 content = ArticleContent(html="", summary=article.summary or "", image=article.image)
             else:
-                content = render_content(article, body, summary_chars=self.settings.summary_chars)
+                content = render_content(
+                    article,
+                    body,
+                    summary_chars=self.settings.summary_chars,
+                    max_depth=self.settings.max_depth,
+                    max_html_bytes=self.settings.max_html_bytes,
+                )
             self._unsaved.add(key)
         self._contents[key] = content
         return content
@@ -467,7 +473,13 @@ class Refresher:
         if body is None:
             log.warning("%s: its body cannot be read again; archived without content", article.source)
             return ArticleContent(html="", summary=article.summary or "", image=article.image)
-        content = render_content(article, body, summary_chars=self.settings.summary_chars)
+        content = render_content(
+            article,
+            body,
+            summary_chars=self.settings.summary_chars,
+            max_depth=self.settings.max_depth,
+            max_html_bytes=self.settings.max_html_bytes,
+        )
         self._archive_contents[key] = content
         while len(self._archive_contents) > self._archive_contents_kept:
             self._archive_contents.popitem(last=False)

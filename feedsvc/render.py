@@ -223,13 +223,30 @@ def _generator(
         gen.history.archive = archive
     gen.link(href=settings.site_link, rel="alternate", type="text/html")
     gen.updated(updated)  # also lastBuildDate; otherwise feedgen stamps now()
+    budget = _Budget(settings.max_feed_content_bytes)
     for article in feed.articles:
         entry = gen.add_entry(order="append")  # feedgen prepends by default
-        _entry(entry, article, fmt, settings, content_of)
+        _entry(entry, article, fmt, settings, content_of, budget=budget)
     return gen
 
 
-def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, content_of: ContentOf) -> None:
+class _Budget:
+    """The content bytes one feed document may still carry: past them, older entries carry their summary only."""
+
+    def __init__(self, total: int) -> None:
+        self.left = total
+
+    def takes(self, html: str) -> bool:
+        """Tell whether an entry (the newest not yet rendered) may carry this content; once one may not, none may."""
+        if self.left >= 0:
+            size = len(html.encode())
+            self.left = self.left - size if size <= self.left else -1
+        return self.left >= 0
+
+
+def _entry(
+    entry: FeedEntry, article: Article, fmt: Format, settings: Settings, content_of: ContentOf, *, budget: _Budget
+) -> None:
     content = content_of(article)
     # feedgen's guid() also sets the Atom id, and id() resets isPermaLink: set only what this format shows.
     if fmt is Format.ATOM:
@@ -253,7 +270,7 @@ def _entry(entry: FeedEntry, article: Article, fmt: Format, settings: Settings, 
     if settings.content != "none" and content.summary:
         # The summary is text; readers take an RSS <description> as HTML: escaped, it reads as written.
         entry.summary(html.escape(content.summary, quote=False) if fmt is Format.RSS else content.summary)
-    if settings.content == "full":
+    if settings.content == "full" and budget.takes(content.html):
         entry.content(content.html, type="html")
     entry.media.image = content.image
 
@@ -308,12 +325,13 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf, paging: P
     if settings.websub_hub and not archive:
         document["hubs"] = [{"type": "WebSub", "url": settings.websub_hub}]
     items = []
+    budget = _Budget(settings.max_feed_content_bytes)
     for article in feed.articles:
         content = content_of(article)
         item: dict[str, object] = {"id": article.id, "url": article.link, "title": article.title}
-        if settings.content == "full":
+        if settings.content == "full" and budget.takes(content.html):
             item["content_html"] = content.html
-        elif settings.content == "summary":
+        elif settings.content != "none":
             item["content_text"] = content.summary
         else:
             item["content_text"] = ""

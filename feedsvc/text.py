@@ -21,6 +21,13 @@ def remove_controls(text: str) -> str:
     return _CONTROL.sub("", text)
 
 
+def count_controls(text: str) -> int:
+    """Count the characters `remove_controls` would remove."""
+    if _CONTROL.search(text) is None:  # the usual case, in one pass without a list
+        return 0
+    return len(_CONTROL.findall(text))
+
+
 def xml_safe(text: str) -> str:
     """Remove the characters XML forbids; keep tab, newline and carriage return."""
     return _XML_INVALID.sub("", text)

@@ -65,6 +65,14 @@ VALID: dict[str, dict[str, Any]] = {
         "published": utc(2023, 3, 1),
         "categories": ("样例",),
         "body": "<p>formfeed and bell</p>\n",
+        "warnings": ("encoding",),
+    },
+    "nul-bytes.md": {
+        "title": "Has a NUL byte",
+        "published": utc(2023, 3, 1),
+        "categories": ("样例",),
+        "body": "<p>scraped text</p>\n",
+        "warnings": ("encoding",),
     },
     "cr-only-line-endings.md": {"title": "Old Mac line endings", "published": utc(2023, 3, 1)},
     "leading-blank-lines.md": {"title": "Blank lines before the fence", "published": utc(2023, 3, 1)},
@@ -285,7 +293,6 @@ INVALID: dict[str, tuple[tuple[str, ...], str]] = {
     "categories-mapping.md": (("categories",), "is a mapping"),
     "draft-not-boolean.md": (("draft",), "'maybe' is not a boolean"),
     "several-bad-fields.md": (("title", "date", "categories"), "'2022-02-30' is not a date"),
-    "nul-bytes.md": (("encoding",), "not text"),
     "binary-png.markdown": (("encoding",), "not text"),
     "utf16-broken.markdown": (("encoding",), "invalid UTF-16"),
     "latin1.markdown": (("encoding",), "not text"),
@@ -399,6 +406,8 @@ def test_decode_text_reads_every_supported_encoding(raw: bytes) -> None:
         ("a\u0085b\u009fc".encode(), "abc"),
         ("a\ufffeb\uffffc".encode(), "abc"),
         (b"tab\tand\nnewline", "tab\tand\nnewline"),
+        (b"a stray\x00 NUL", "a stray NUL"),
+        (codecs.BOM_UTF16_LE + "a\x00b".encode("utf-16-le"), "ab"),
     ],
 )
 def test_decode_text_removes_control_characters(raw: bytes, expected: str) -> None:
@@ -409,11 +418,12 @@ def test_decode_text_removes_control_characters(raw: bytes, expected: str) -> No
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        (b"---\ntitle: a\x00b\n---\n", "NUL bytes"),
+        (b"---\ntitle: a\x00b\n---\n" * 2 + b"\x00" * 20, "NUL bytes"),
+        ("---\ntitle: UTF-16 without a BOM\n---\n".encode("utf-16-le"), "NUL bytes"),
+        (b"\x00\xff" * 40, "NUL bytes"),
         (bytes(range(128, 256)), "not text"),
         ("café".encode("latin-1") + b"\n", "not text"),
         (codecs.BOM_UTF16_LE + b"a\x00\x00\xd8", "invalid UTF-16"),
-        (codecs.BOM_UTF16_LE + "a\x00b".encode("utf-16-le"), "NUL characters"),
     ],
 )
 def test_decode_text_refuses_bytes_that_are_not_text(raw: bytes, fragment: str) -> None:

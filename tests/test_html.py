@@ -6,7 +6,7 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.html import first_image, sanitize, text_of
+from feedsvc.html import cut_html, first_image, sanitize, text_of
 from feedsvc.text import one_line, shorten, xml_safe
 from feedsvc.urls import absolute_url, web_url
 
@@ -343,3 +343,15 @@ def test_absolute_url(value: str, expected: str | None) -> None:
 def test_web_url_keeps_only_http_urls_with_a_host(value: str, expected: str | None) -> None:
     """web_url gives an absolute http(s) URL with a host, or None."""
     assert web_url(value, BASE) == expected
+
+
+def test_cut_html_cuts_between_tags_and_closes_what_is_open() -> None:
+    """Sanitized HTML cut at any length stays well-formed: no half tag or entity, every element closed, '…' added."""
+    source = '<div><p>hello <b>wor&amp;ld</b></p><ul><li>a</li><li>b<img src="/x.png"></li></ul>中文</div>'
+    html = sanitize(source, BASE)
+    assert cut_html(html, len(html.encode())) is html
+    for limit in range(1, len(html.encode())):
+        cut = cut_html(html, limit)
+        assert cut.endswith(("…", ">"))
+        assert "…" in cut
+        etree.fromstring(f"<root>{cut}</root>".replace("<br>", "<br/>").replace('.png">', '.png"/>'))
