@@ -88,6 +88,7 @@ def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None =
         },
         "archives": {path: page.entry() for path, page in sorted((archives or {}).items())},
         "redirects": dict(sorted(snapshot.redirects.items())),
+        "permanent_redirects": sorted(snapshot.permanent_redirects),
         "links": {"hub": snapshot.hub, "feed_url": snapshot.feed_url},
         "content": {
             "articles": snapshot.articles,
@@ -432,6 +433,7 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
         return Snapshot(
             documents=documents,
             redirects={str(k): str(v) for k, v in data["redirects"].items()},
+            permanent_redirects=frozenset(str(name) for name in data.get("permanent_redirects", ())),
             max_age=int(data["max_age"]),
             articles=int(health["articles"]),
             held=int(health["held"]),

@@ -39,6 +39,8 @@ class Catalog:
     redirects: Mapping[str, str]
     published: int
     held: int
+    # The names and aliases of configured categories: the config holds them to their slug.
+    permanent_redirects: frozenset[str] = frozenset()
 
 
 def _hash6(name: str) -> str:
@@ -367,9 +369,18 @@ class CatalogState:
                 limit=options.limit or settings.limit,
                 category=name,
                 names=(options.name, *options.aliases),
+                configured=name in configured,
             )
             feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ()))))
-        return Catalog(feeds=tuple(feeds), redirects=_redirects(feeds), published=len(self._live), held=len(self._held))
+        redirects = _redirects(feeds)
+        configured_slugs = {feed.spec.slug for feed in feeds if feed.spec.configured}
+        return Catalog(
+            feeds=tuple(feeds),
+            redirects=redirects,
+            published=len(self._live),
+            held=len(self._held),
+            permanent_redirects=frozenset(name for name, slug in redirects.items() if slug in configured_slugs),
+        )
 
     @property
     def next_publication(self) -> datetime | None:

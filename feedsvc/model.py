@@ -166,6 +166,7 @@ class FeedSpec:
     limit: int
     category: str | None  # None for the feed of every article
     names: tuple[str, ...] = ()  # the category name and its aliases, for redirects
+    configured: bool = False  # a category of the config file (its names redirect for good)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +258,14 @@ class Snapshot:
     """Every built document at one moment, with what `/healthz` reports about it.
 
     `documents` maps URL paths (`feeds/finance.rss`, `feeds.opml`, `index.html`)
-    to documents; `redirects` maps category names and aliases to slugs.
+    to documents; `redirects` maps category names and aliases to slugs, and
+    `permanent_redirects` names those the config file holds to their slug.
     """
 
     documents: Mapping[str, Document]
     redirects: Mapping[str, str]
     max_age: int
+    permanent_redirects: frozenset[str] = frozenset()
     articles: int = 0
     held: int = 0
     feeds: int = 0

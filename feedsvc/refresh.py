@@ -171,6 +171,7 @@ class Refresher:
             snapshot = Snapshot(
                 documents=documents,
                 redirects=dict(catalog.redirects),
+                permanent_redirects=catalog.permanent_redirects,
                 max_age=self.settings.interval_seconds,
                 articles=catalog.published,
                 held=catalog.held,

@@ -196,21 +196,25 @@ def _hash6(name: str) -> str:
     return hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:6]
 
 
-def find_redirect(snapshot: Snapshot, stem: str) -> str | None:
-    """Return where a category's name or alias (percent-decoded) is found: `/feeds/{slug}` or its archive page.
+def find_redirect(snapshot: Snapshot, stem: str) -> tuple[str, bool] | None:
+    """Return where a category's name or alias (percent-decoded) is found, and whether for good.
 
-    Names are looked up as written, then folded (case, width and spacing ignored). A name
-    that is itself a feed's slug is never sent elsewhere, nor are that feed's archive pages.
+    The target is `/feeds/{slug}` or its archive page. Names are looked up as written,
+    then folded (case, width and spacing ignored). A name that is itself a feed's slug is
+    never sent elsewhere, nor are that feed's archive pages. Only a configured category's
+    names are sent on for good: the config holds them to their slug, while the slug of a
+    category found in content may go to another (its articles deleted, an older one back).
     """
     redirects = snapshot.redirects
     name, page = stem, ""
     if stem not in redirects and "/archive/" in stem:
         name, number = stem.rsplit("/archive/", 1)
         page = f"/archive/{number}"
-    slug = redirects.get(name) or redirects.get(fold_name(name))
+    key = name if name in redirects else fold_name(name)
+    slug = redirects.get(key)
     if slug is None or slug == name or any(f"feeds/{name}.{fmt.value}" in snapshot.documents for fmt in Format):
         return None
-    return f"/feeds/{slug}{page}"
+    return f"/feeds/{slug}{page}", key in snapshot.permanent_redirects
 
 
 def feed_links(snapshot: Snapshot, key: str) -> str | None:
@@ -335,13 +339,14 @@ def create_app(store: Store) -> Flask:
                 browser_type=fmt is not Format.JSON,
                 links=None if archived else feed_links(snapshot, key),
             )
-        target = find_redirect(snapshot, stem)
-        if target is not None:
+        found = find_redirect(snapshot, stem)
+        if found is not None:
             request.environ["feedsvc.route"] = ("redirect", fmt.value)
-            target = f"{target}.{fmt.value}"
-            # Found, not moved for good: the name may come to mean another feed (a category
-            # renamed, its articles deleted), and a reader keeps asking by the name it was given.
-            response = _plain(f"found at {target}", 302, {"Location": quote(target, safe="/")})
+            target, permanent = f"{found[0]}.{fmt.value}", found[1]
+            # A found category's name is found, not moved for good: it may come to mean another
+            # feed (its articles deleted), and a reader keeps asking by the name it was given.
+            status, reason = (301, "moved to") if permanent else (302, "found at")
+            response = _plain(f"{reason} {target}", status, {"Location": quote(target, safe="/")})
             response.headers["Cache-Control"] = f"public, max-age={snapshot.max_age}"
             return response
         return _plain("not found", 404)

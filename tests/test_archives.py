@@ -403,9 +403,9 @@ def test_paths_that_are_no_archive_page_answer_404(history: Served, path: str) -
 
 @pytest.mark.parametrize("fmt", list(Format))
 def test_a_category_name_redirects_to_its_slugs_archive_page(history: Served, fmt: Format) -> None:
-    """`/feeds/<category name, percent-encoded>/archive/1.{fmt}` answers 302 to the slug's page."""
+    """A configured category's name, percent-encoded, answers 301 to the slug's archive page."""
     response = history.get(f"/feeds/{quote(MARKETS)}/archive/1.{fmt.value}")
-    assert response.status_code == 302
+    assert response.status_code == 301
     assert response.headers["Location"] == page_path("markets", 1, fmt)
 
 

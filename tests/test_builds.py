@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -39,6 +40,14 @@ def snapshot(content_dir: Path, settings: Settings) -> Snapshot:
     return built(settings)
 
 
+def test_a_build_keeps_which_redirects_are_permanent(tmp_path: Path, snapshot: Snapshot) -> None:
+    """The names a config holds to their slug stay permanent redirects when a build is read back."""
+    names = frozenset(list(snapshot.redirects)[:1]) or frozenset({"金融"})
+    write_build(dataclasses.replace(snapshot, permanent_redirects=names), tmp_path / "out")
+
+    assert read_build(tmp_path / "out").permanent_redirects == names
+
+
 def test_a_build_reads_back_as_the_snapshot_it_was(tmp_path: Path, snapshot: Snapshot) -> None:
     """Every document (bytes, type, ETag, Last-Modified), the redirects and the health survive the round trip."""
     out = tmp_path / "out"
@@ -56,6 +65,7 @@ def test_a_build_reads_back_as_the_snapshot_it_was(tmp_path: Path, snapshot: Sna
             document.last_modified,
         )
     assert again.redirects == snapshot.redirects
+    assert again.permanent_redirects == snapshot.permanent_redirects
     assert (again.max_age, again.articles, again.held, again.feeds) == (
         snapshot.max_age,
         snapshot.articles,

@@ -336,9 +336,9 @@ def test_head_gives_the_headers_of_get_without_a_body(
 def test_category_name_or_alias_redirects_to_the_slug(
     site: Refresher, client: FlaskClient, name: str, slug: str, fmt: Format
 ) -> None:
-    """A category name or alias, percent-encoded, answers 302 (found, not moved for good) to the slug URL."""
+    """A configured category's name or alias, percent-encoded, answers 301 (the config holds it) to the slug URL."""
     response = client.get(f"/feeds/{quote(name)}.{fmt.value}")
-    assert response.status_code == 302
+    assert response.status_code == 301
     assert response.headers["Location"] == f"/feeds/{slug}.{fmt.value}"
     assert client.get(response.headers["Location"]).status_code == 200
 
@@ -506,7 +506,7 @@ def test_metrics_parse_and_count_requests_by_route_format_and_status(site: Refre
     assert added("feed", "rss", "200") == 3
     assert added("feed", "json", "200") == 1
     assert added("feed", "atom", "404") == 1
-    assert added("redirect", "json", "302") == 1
+    assert added("redirect", "json", "301") == 1
     assert added("index", "html", "200") == 1
     assert sum(count for (route, _fmt, status), count in after.items() if status == "405") >= 1
     response = client.get("/metrics")
