@@ -86,6 +86,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class RefreshStopped(Exception):
+    """A refresh ended early because the service is stopping; the feeds served did not change."""
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
     """What one refresh did: the files it re-read and the documents it re-rendered."""
@@ -110,6 +114,7 @@ class Refresher:
         changes: ChangeSource | None = None,
         cache: Cache | None = None,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -141,6 +146,17 @@ class Refresher:
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
         self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
+        # Set when the service stops: a refresh under way ends at the next file.
+        self._stop = stop if stop is not None else threading.Event()
+
+    def stop(self) -> None:
+        """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Tell whether the refresher was stopped."""
+        return self._stop.is_set()
 
     @property
     def index(self) -> ContentIndex:
@@ -148,12 +164,19 @@ class Refresher:
         return self._index
 
     def refresh(self) -> RefreshReport:
-        """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot."""
+        """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot.
+
+        Raises:
+            RefreshStopped: the refresher was stopped; what was parsed is in the cache, nothing is published.
+        """
         with self._lock:
             self._write_cache()  # what the previous refresh changed, now that it has long been serving
             started = self._clock()
             clock_start = time.perf_counter()
             scan = self._scan(started.timestamp())
+            if scan.stopped:
+                self._keep_parsed(scan)
+                raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
             self._log_changes(scan)
             with self._catalog_lock:
                 self._update_catalog(scan, started)
@@ -199,6 +222,9 @@ class Refresher:
         """Run a refresh for the scheduler: log and count any failure, keep the old snapshot."""
         try:
             report = self.refresh()
+        except RefreshStopped as stopped:
+            log.info("refresh %s: the service is stopping", stopped)
+            return
         except Exception as error:
             self.failures += 1
             log.exception("refresh failed; the previous feeds keep serving")
@@ -233,10 +259,9 @@ class Refresher:
         executor: Executor | None = None
         try:
             if changed is None and self._workers() > 1:
-                if not self._index.entries:
-                    executor = self._executor()  # a first scan: workers start while the walk goes on
-                elif len(self._index.entries) >= PARALLEL_MIN_FILES:
-                    executor = _OnFirstUse(self._executor)  # only if many files turn out changed
+                # A first scan: workers start while the walk goes on. Otherwise only if many files
+                # turn out changed (a restart after a first scan that was stopped early finds many).
+                executor = self._executor() if not self._index.entries else _OnFirstUse(self._executor)
             scan = scan_content(
                 self.settings.content_dir,
                 self._index,
@@ -245,6 +270,7 @@ class Refresher:
                 changed=changed,
                 executor=executor,
                 progress=self.progress,
+                stop=self._stop,
             )
         finally:
             if executor is not None:
@@ -468,6 +494,12 @@ class Refresher:
         """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
         with self._lock:
             self._write_cache()
+
+    def _keep_parsed(self, scan: ScanResult) -> None:
+        """Write the files a stopped scan parsed to the cache: a restart need not parse them again."""
+        if self._cache is None or not scan.reread:
+            return
+        self._cache.save_entries(scan.index, sorted(scan.reread), ())
 
     def _remember(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
         """Note what the persistent cache must learn; it is written before the next refresh, or by flush()."""

@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
@@ -151,6 +152,8 @@ class ScanResult:
     full: bool = True
     bodies: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None  # the content directory itself could not be read
+    # Stopped on the way (the service is stopping): `index` holds only the files parsed so far.
+    stopped: bool = False
 
 
 class _Found(NamedTuple):
@@ -399,6 +402,7 @@ def scan_content(
     changed: Collection[str] | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
@@ -409,6 +413,9 @@ def scan_content(
     it is when a directory that held articles is now completely empty: that is
     what an unmounted volume looks like, far more often than a publisher
     deleting every article at once.
+
+    When `stop` is set, the scan ends at the next file (or chunk of files in worker
+    processes) with `stopped` set: its index then holds the files parsed so far.
     """
     full = changed is None or previous.has_links
     walk = _Walk()
@@ -437,6 +444,8 @@ def scan_content(
                     del entries[source]
                 dropped += inside
         for item in found:
+            if stop is not None and stop.is_set():
+                return ScanResult(previous, files_seen=0, reread=(), failed=0, full=full, stopped=True)
             old = previous.entries.get(item.source)
             if old is not None and stamps_match(old.stamp, item.stamp):
                 # Kept as it is, a stamp from the cache too (size and time still tell a change):
@@ -455,12 +464,20 @@ def scan_content(
     root_text = str(root)
     keep_bodies = len(to_read) <= MAX_KEPT_BODIES
     results = _parse_all(
-        to_read, root_text, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
+        to_read,
+        root_text,
+        parse,
+        max_bytes=max_bytes,
+        executor=executor,
+        keep_bodies=keep_bodies,
+        progress=progress,
+        stop=stop,
     )
     bodies: dict[str, str] = {}
     failed = 0
     reread: list[str] = []
-    for (item, old), (result, body) in zip(to_read, results, strict=True):
+    # Not strict: a stopped scan has results for the first files only (checked below).
+    for (item, old), (result, body) in zip(to_read, results):  # noqa: B905
         last_good = result if isinstance(result, Article) else (old.article if old is not None else None)
         if isinstance(result, Problem):
             failed += 1
@@ -473,6 +490,12 @@ def scan_content(
             stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=item.path
         )
         reread.append(result.source)
+    if len(reread) < len(to_read):
+        if stop is None or not stop.is_set():
+            raise RuntimeError(f"{len(reread)} parse results for {len(to_read)} files")
+        return ScanResult(
+            ContentIndex(entries), files_seen=len(entries), reread=tuple(reread), failed=failed, stopped=True
+        )
     if walk.unreadable:
         # Files under a folder that could not be listed this time are kept as they were.
         prefixes = tuple(walk.unreadable)
@@ -524,12 +547,15 @@ def _parse_all(
     executor: Executor | None,
     keep_bodies: bool,
     progress: Progress | None,
+    stop: threading.Event | None = None,
 ) -> Iterator[ParseResult]:
     """Read and parse every file to read, in worker processes when there are many; yield results in order.
 
     Results are handed on chunk by chunk, so that the caller can keep what it needs
     and let the rest go: a cold scan never holds two copies of the whole index.
-    Chunks are made as they are handed out, not all at once.
+    Chunks are made as they are handed out, not all at once. When `stop` is set, no
+    further file is read: in worker processes, the chunks already done are handed on
+    and the others dropped.
     """
     total = len(to_read)
     upcoming = _chunks(to_read, root)
@@ -541,6 +567,13 @@ def _parse_all(
             # that results never pile up faster than they are taken in.
             futures: deque[Future[list[ParseResult]]] = deque()
             while True:
+                if stop is not None and stop.is_set():
+                    # The chunks already parsed are handed on; the others are dropped.
+                    while futures and futures[0].done() and not futures[0].cancelled():
+                        yield from futures.popleft().result()
+                    for future in futures:
+                        future.cancel()
+                    return
                 while len(futures) < IN_FLIGHT_CHUNKS:
                     chunk = next(upcoming, None)
                     if chunk is None:
@@ -560,6 +593,15 @@ def _parse_all(
             # Worker processes are an optimisation: without them the same work is done here.
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
     for chunk in itertools.chain(unfinished, upcoming):
+        if stop is not None:
+            for item in chunk:  # one file at a time, to stop at the next file
+                if stop.is_set():
+                    return
+                yield from read_and_parse_chunk([item], parse, max_bytes, keep_bodies)
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+            continue
         batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
         done += len(batch)
         if progress is not None:

@@ -6,20 +6,28 @@ Each test runs the real `feedsvc serve` on a free 127.0.0.1 port.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import resource
 import selectors
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from feedsvc.cache import default_cache_dir, open_cache
+from feedsvc.config import load_settings
 from feedsvc.server import HEADER_READ_TIMEOUT_S
 from tests.corpus import write_corpus
 from tests.test_ops import _serve, _write_config
-from tests.test_server import BIN, _free_port
+from tests.test_server import BIN, _free_port, _wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +52,17 @@ def _open_quietly(port: int) -> socket.socket:
     with contextlib.suppress(BlockingIOError):
         sock.connect(("127.0.0.1", port))
     return sock
+
+
+def _get_quietly(url: str) -> int | None:
+    """GET a URL; return its status, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
 
 
 def _timed_get(url: str) -> float:
@@ -112,3 +131,59 @@ def test_a_cached_feed_answers_within_a_second_while_thousands_of_idle_and_slow_
             for sock in idle + slow:
                 sock.close()
         assert "up to 10000 connections" in log.read_text(encoding="utf-8")
+
+
+# --- case: SIGTERM during the first refresh ----------------------------------------------------------------------
+
+
+def _write_slow_corpus(content: Path, count: int, notes: int = 300) -> None:
+    """Write `count` articles whose long front matter takes a few ms each to parse (the body is short)."""
+    listing = "".join(f"  - note {i}\n" for i in range(notes))
+    for number in range(count):
+        folder = content / f"{number // 500:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"article-{number:05d}.md").write_text(
+            f"---\ntitle: Article {number}\ndate: 2024-01-01 00:{number // 60 % 60:02d}:{number % 60:02d}\n"
+            f"notes:\n{listing}---\n\n<p>Body of article {number}.</p>\n",
+            encoding="utf-8",
+        )
+
+
+def test_sigterm_during_the_first_refresh_stops_it_exits_zero_and_keeps_what_was_parsed(
+    tmp_path: Path, content_dir: Path
+) -> None:
+    """SIGTERM while the first refresh parses: it stops at the next file, exits 0 at once, the cache keeps it."""
+    _write_slow_corpus(content_dir, 4000)  # 2 workers take seconds: SIGTERM comes mid-way
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Site", extra="  workers: 2\n")
+    port = _free_port()
+    command = [str(BIN / "feedsvc"), "serve", "--no-access-log", "--config", str(config), "--port", str(port)]
+    cache_dir = default_cache_dir()
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        try:
+            # The worker opens the cache just before its first refresh starts.
+            _wait_for(lambda: any(cache_dir.glob("*.sqlite3")), "the first refresh to start")
+            time.sleep(1.0)
+            assert _get_quietly(f"http://127.0.0.1:{port}/healthz") is None, "the first refresh ended too soon"
+            process.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            code = process.wait(timeout=15)
+            took = time.monotonic() - stopped
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        text = Path(log.name).read_text(encoding="utf-8")
+    print(f"SIGTERM during the first refresh: exit {code} after {took:.2f} s")
+    assert code == 0, text
+    assert took < 5.0, text
+    parsed = re.search(r"refresh stopped after parsing (\d+) files", text)
+    assert parsed is not None, text
+    assert "Killing worker" not in text
+    cache = open_cache(load_settings(config))
+    assert cache is not None
+    try:
+        kept = len(cache.load_index().entries)
+    finally:
+        cache.close()
+    assert kept == int(parsed.group(1)) > 0
