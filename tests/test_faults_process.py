@@ -6,6 +6,7 @@ Each test runs the real `feedsvc serve` on a free 127.0.0.1 port.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import resource
@@ -27,7 +28,7 @@ from feedsvc.config import load_settings
 from feedsvc.server import HEADER_READ_TIMEOUT_S
 from tests.corpus import write_corpus
 from tests.test_ops import _serve, _write_config
-from tests.test_server import BIN, _free_port, _wait_for
+from tests.test_server import BIN, _free_port, _get, _wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -187,3 +188,47 @@ def test_sigterm_during_the_first_refresh_stops_it_exits_zero_and_keeps_what_was
     finally:
         cache.close()
     assert kept == int(parsed.group(1)) > 0
+
+
+# --- case: SIGHUP onto a content directory that cannot be read ---------------------------------------------------
+
+
+def test_sighup_onto_a_missing_content_directory_is_refused_and_the_last_good_feeds_keep_serving(
+    tmp_path: Path, content_dir: Path
+) -> None:
+    """A reload whose content directory is missing is refused, saying so; fixing the config and SIGHUP recovers."""
+    write_corpus(content_dir, 5)
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "feedsvc"), "serve", "--no-access-log", "--config", str(config), "--port", str(port)]
+    with _serve(command, port) as (process, log):
+        status, _, body = _get(base + "/feeds/all.rss")
+        assert status == 200
+        assert body.count(b"<item>") == 5
+        slugs = re.findall(r'href="feeds/([^"/]+)\.rss"', _get(base + "/")[2].decode())
+        category_feed = f"{base}/feeds/{next(s for s in slugs if s != 'all')}.rss"
+        assert _get(category_feed)[0] == 200
+
+        missing = tmp_path / "not-mounted-yet"
+        _write_config(config, missing, "New Title")
+        process.send_signal(signal.SIGHUP)
+        _wait_for(lambda: "config reload" in log.read_text(encoding="utf-8"), "the reload to be logged")
+        time.sleep(0.2)
+        text = log.read_text(encoding="utf-8")
+        assert "refused" in text
+        assert str(missing) in text
+        assert "is in force" not in text
+        status, _, body = _get(base + "/feeds/all.rss")
+        assert status == 200
+        assert body.count(b"<item>") == 5
+        assert b"Old Title" in body
+        assert _get(category_feed)[0] == 200
+        health = json.loads(_get(base + "/healthz")[2])
+        assert health["articles"] == 5
+
+        _write_config(config, content_dir, "New Title")
+        process.send_signal(signal.SIGHUP)
+        _wait_for(lambda: b"New Title" in _get(base + "/feeds/all.rss")[2], "the fixed config to take over")
+        assert _get(base + "/feeds/all.rss")[2].count(b"<item>") == 5
+        assert "is in force" in log.read_text(encoding="utf-8")
