@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
 from feedsvc.progress import ScanProgress
 from feedsvc.refresh import Refresher
+from feedsvc.scan import StopFlag
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.watch import Watcher
@@ -55,7 +55,7 @@ class Pipeline:
             self.changes = None
 
 
-def open_pipeline(settings: Settings, store: Store, *, watch: bool, stop: threading.Event | None = None) -> Pipeline:
+def open_pipeline(settings: Settings, store: Store, *, watch: bool, stop: StopFlag | None = None) -> Pipeline:
     """Start watching (when asked and configured) and open the cache: a refresher ready for its first refresh.
 
     Setting `stop` (or stopping the pipeline) ends a refresh under way at the next file.

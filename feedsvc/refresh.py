@@ -55,8 +55,10 @@ from feedsvc.scan import (
     ContentIndex,
     Progress,
     ScanResult,
+    StopFlag,
     read_source,
     scan_content,
+    watch_stop,
 )
 from feedsvc.store import Store
 
@@ -114,7 +116,7 @@ class Refresher:
         changes: ChangeSource | None = None,
         cache: Cache | None = None,
         progress: Progress | None = None,
-        stop: threading.Event | None = None,
+        stop: StopFlag | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -147,7 +149,8 @@ class Refresher:
         self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
         # Set when the service stops: a refresh under way ends at the next file.
-        self._stop = stop if stop is not None else threading.Event()
+        self._stop = stop if stop is not None else StopFlag()
+        self._pool_flags: list[ctypes.c_bool] = []  # those of the worker processes of the scan under way
 
     def stop(self) -> None:
         """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
@@ -275,6 +278,9 @@ class Refresher:
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
+            for flag in self._pool_flags:
+                self._stop.unshare(flag)
+            self._pool_flags.clear()
         if scan.full and scan.error is None:
             self._last_full = now
         if len(scan.reread) >= PARALLEL_MIN_FILES:
@@ -285,12 +291,16 @@ class Refresher:
         return self.settings.workers or (os.cpu_count() or 1)
 
     def _executor(self) -> Executor:
-        """Worker processes for a large batch of files."""
+        """Worker processes for a large batch of files; they stop at their next file when the refresher is stopped."""
         workers = self._workers()
         # forkserver: workers start from a clean process, not a fork of one running threads.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["feedsvc.articles"])
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        flag = self._stop.share(context)
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=watch_stop, initargs=(flag,)
+        )
+        self._pool_flags.append(flag)
         # Start the workers now, while the directory is walked, not when the first files are ready.
         for _ in range(workers):
             executor.submit(os.getpid)

@@ -9,6 +9,7 @@ in worker processes. Nothing outside the content directory is opened.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import os
@@ -19,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -134,6 +136,49 @@ class ContentIndex:
 
 
 EMPTY_INDEX = ContentIndex(entries={})
+
+
+class StopFlag:
+    """Asks a scan to stop at the next file, in this process and in the worker processes parsing for it.
+
+    Setting it is safe in a signal handler: it sets an event and writes flags in memory
+    shared with the workers, taking no lock the interrupted thread might hold.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._shared: list[ctypes.c_bool] = []
+
+    def set(self) -> None:
+        """Stop every scan that watches this flag, at its next file."""
+        for flag in list(self._shared):
+            flag.value = True
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Tell whether a stop was asked for."""
+        return self._event.is_set()
+
+    def share(self, context: BaseContext) -> ctypes.c_bool:
+        """Return a flag in shared memory for worker processes of `context`, set along with this one."""
+        flag = context.RawValue(ctypes.c_bool, False)
+        self._shared.append(flag)
+        if self.is_set():  # set meanwhile
+            flag.value = True
+        return flag
+
+    def unshare(self, flag: ctypes.c_bool) -> None:
+        """Forget a shared flag whose worker processes have ended."""
+        self._shared.remove(flag)
+
+
+# In a worker process: the flag its parent sets to stop it at the next file (see watch_stop).
+_WORKER_STOP: list[ctypes.c_bool] = []
+
+
+def watch_stop(flag: ctypes.c_bool) -> None:
+    """Start a worker process that reads and parses no further file once `flag` is set."""
+    _WORKER_STOP[:] = [flag]
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,9 +356,14 @@ def _read_and_parse(item: tuple[str, str, int, float], parse: Parse, max_bytes: 
 def read_and_parse_chunk(
     items: list[tuple[str, str, int, float]], parse: Parse, max_bytes: int, keep_bodies: bool
 ) -> list[ParseResult]:
-    """Read and parse a chunk of files (in a worker process); bodies come back only if asked for."""
+    """Read and parse a chunk of files (in a worker process); bodies come back only if asked for.
+
+    A worker process whose stop flag is set returns the files parsed so far: fewer than asked.
+    """
     results = []
     for item in items:
+        if _WORKER_STOP and _WORKER_STOP[0].value:
+            break
         result, body = _read_and_parse(item, parse, max_bytes)
         results.append((result, body if keep_bodies else ""))
     return results
@@ -402,7 +452,7 @@ def scan_content(
     changed: Collection[str] | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
 ) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
@@ -547,15 +597,15 @@ def _parse_all(
     executor: Executor | None,
     keep_bodies: bool,
     progress: Progress | None,
-    stop: threading.Event | None = None,
+    stop: StopFlag | None = None,
 ) -> Iterator[ParseResult]:
     """Read and parse every file to read, in worker processes when there are many; yield results in order.
 
     Results are handed on chunk by chunk, so that the caller can keep what it needs
     and let the rest go: a cold scan never holds two copies of the whole index.
     Chunks are made as they are handed out, not all at once. When `stop` is set, no
-    further file is read: in worker processes, the chunks already done are handed on
-    and the others dropped.
+    further file is read (worker processes that share it stop too, at their next file):
+    the files parsed until then are handed on, in order, and the rest dropped.
     """
     total = len(to_read)
     upcoming = _chunks(to_read, root)
@@ -568,9 +618,13 @@ def _parse_all(
             futures: deque[Future[list[ParseResult]]] = deque()
             while True:
                 if stop is not None and stop.is_set():
-                    # The chunks already parsed are handed on; the others are dropped.
-                    while futures and futures[0].done() and not futures[0].cancelled():
-                        yield from futures.popleft().result()
+                    # Chunks a worker has taken end at its next file: they are handed on, in order, up to
+                    # the first one cut short; chunks no worker has taken yet are dropped.
+                    while futures and not futures[0].cancel():
+                        batch = futures.popleft().result()
+                        yield from batch
+                        if len(batch) < len(unfinished.popleft()):
+                            break
                     for future in futures:
                         future.cancel()
                     return
@@ -584,7 +638,11 @@ def _parse_all(
                     return
                 batch = futures[0].result()
                 futures.popleft()  # let go of the future, and the results it holds
-                unfinished.popleft()
+                if len(batch) < len(unfinished.popleft()):  # its worker was stopped mid-chunk
+                    for future in futures:
+                        future.cancel()
+                    yield from batch
+                    return
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)

@@ -19,6 +19,7 @@ from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
 from feedsvc.model import Snapshot
 from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
+from feedsvc.scan import StopFlag
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -152,7 +153,7 @@ def _first_refresh(pipeline: Pipeline) -> None:
     )
 
 
-def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: threading.Event | None) -> Pipeline:
+def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: StopFlag | None) -> Pipeline:
     """Start watching, open the cache, run the first refresh into `store`, then the schedule."""
     pipeline = open_pipeline(settings, store, watch=scheduled, stop=stop)
     _first_refresh(pipeline)
@@ -161,7 +162,7 @@ def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: 
     return pipeline
 
 
-def start_service(settings: Settings, *, scheduled: bool = True, stop: threading.Event | None = None) -> Service:
+def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None) -> Service:
     """Build the first snapshot, then start the scheduler; the app is ready when this returns.
 
     Setting `stop` (the process is asked to end) ends the first refresh at the next file:

@@ -25,6 +25,7 @@ from flask import Flask
 from feedsvc import logs
 from feedsvc.config import EXIT_WITH_PARENT_VAR, FROM_VAR, config_path, load_settings
 from feedsvc.requestlog import ACCESS_LOG_VAR, RequestLog
+from feedsvc.scan import StopFlag
 from feedsvc.service import FollowingService, Service, start_following, start_service
 
 _PR_SET_PDEATHSIG = 1
@@ -58,7 +59,7 @@ class _StopOnSignal:
     first refresh of 20,000 files then ran to its end, and the worker served until killed.
     """
 
-    def __init__(self, stopping: threading.Event) -> None:
+    def __init__(self, stopping: StopFlag) -> None:
         self.stopping = stopping
         self.started = False
 
@@ -84,7 +85,7 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logs.configure(logging.INFO)  # in the format $FEEDSVC_LOG_FORMAT names
     build_dir = build_dir or os.environ.get(FROM_VAR) or None
-    stopping = threading.Event()
+    stopping = StopFlag()
     on_stop = _StopOnSignal(stopping)
     if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -249,15 +249,13 @@ def test_reload_onto_content_that_cannot_be_read_is_refused_and_the_feeds_keep_s
 @pytest.mark.parametrize("stop_after", [0, 1, 7, 19])
 def test_a_stopped_scan_ends_at_the_next_file_with_what_it_parsed(content_dir: Path, stop_after: int) -> None:
     """Stopped after any file, a scan parses no further file and holds exactly the files parsed so far."""
-    import threading
-
     from feedsvc.articles import parse_for_scan
-    from feedsvc.scan import EMPTY_INDEX, ParseResult, scan_content
+    from feedsvc.scan import EMPTY_INDEX, ParseResult, StopFlag, scan_content
     from tests.conftest import make_settings
 
     write_corpus(content_dir, 20)
     settings = make_settings(content_dir)
-    stop = threading.Event()
+    stop = StopFlag()
     parsed: list[str] = []
 
     def parse(raw: bytes, source: str, mtime: float) -> ParseResult:
@@ -277,16 +275,14 @@ def test_a_stopped_scan_ends_at_the_next_file_with_what_it_parsed(content_dir: P
 
 def test_a_stopped_refresh_publishes_nothing_and_caches_what_it_parsed(content_dir: Path) -> None:
     """A refresh stopped mid-scan leaves the served snapshot alone and writes the files it parsed to the cache."""
-    import threading
-
     from feedsvc.cache import open_cache
     from feedsvc.refresh import RefreshStopped
-    from feedsvc.scan import CHUNK_FILES
+    from feedsvc.scan import CHUNK_FILES, StopFlag
     from tests.conftest import make_settings
 
     write_corpus(content_dir, CHUNK_FILES + 20)
     settings = make_settings(content_dir, scan={"workers": 1})
-    stop = threading.Event()
+    stop = StopFlag()
     store = Store()
     before = store.snapshot
     cache = open_cache(settings)
