@@ -301,6 +301,33 @@ def test_a_stopped_refresh_publishes_nothing_and_caches_what_it_parsed(content_d
         reopened.close()
 
 
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1024, 1_048_576, 10_000, 10_256),  # raised as far as the connections need
+        (1024, 4096, 3840, 4096),  # raised to the hard limit, which caps the connections
+        (1024, 1024, 768, None),  # cannot be raised
+        (65_536, 65_536, 10_000, None),  # already enough
+    ],
+)
+def test_serve_raises_the_open_files_limit_and_holds_the_connections_it_allows(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: tuple[int, int, int, int | None]
+) -> None:
+    """The soft open-files limit is raised toward the hard one; the connections fit under it (a warning if few)."""
+    import resource
+
+    from feedsvc import server
+
+    soft, hard, limit, raised_to = case
+    set_to: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, hard))
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: set_to.append(limits))
+    caplog.set_level(logging.WARNING, "feedsvc")
+    assert server._connection_limit() == limit
+    assert set_to == ([] if raised_to is None else [(raised_to, hard)])
+    assert ("raise `ulimit -n`" in caplog.text) == (limit < server.MAX_CONNECTIONS)
+
+
 # --- the real server: JSON logs, SIGHUP and SIGTERM --------------------------------------------------------------
 
 
