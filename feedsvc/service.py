@@ -86,7 +86,7 @@ class Service:
             new = open_pipeline(settings, trial, watch=scheduled)
             self._starting = new
             try:
-                _first_refresh(new)
+                _first_refresh(new, f"config reload: {config_file}: the new config's first refresh")
             finally:
                 self._starting = None
             refusal = None if self.stopping.is_set() else _unreadable(settings, trial.snapshot, self.store.snapshot)
@@ -136,7 +136,7 @@ def _unreadable(settings: Settings, tried: Snapshot, served: Snapshot) -> str | 
     return None
 
 
-def _first_refresh(pipeline: Pipeline) -> None:
+def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
     """Run a pipeline's first refresh into its store, and log what it found (unless it was stopped)."""
     refresher = pipeline.refresher
     refresher.refresh_safely()
@@ -145,7 +145,8 @@ def _first_refresh(pipeline: Pipeline) -> None:
         return
     snapshot = refresher.store.snapshot
     log.info(
-        "first refresh: %d articles in %d feed documents, %d problems%s",
+        "%s: %d articles in %d feed documents, %d problems%s",
+        label,
         snapshot.articles,
         snapshot.feeds,
         len(snapshot.problems),
