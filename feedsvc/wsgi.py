@@ -48,7 +48,14 @@ def _on_hangup(service: Service | FollowingService, config_file: Path, signum: i
         if isinstance(service, FollowingService)
         else functools.partial(service.reload, config_file)
     )
-    threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+    # The thread, and those it starts (the new config's scheduler and watcher), never take
+    # SIGTERM, SIGINT or SIGHUP: one of them taking it would leave granian's main thread
+    # waiting on a lock, unaware, and the worker would be killed 30 s later.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    try:
+        threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _StopOnSignal:
