@@ -652,15 +652,14 @@ def _parse_all(
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
     for chunk in itertools.chain(unfinished, upcoming):
         if stop is not None:
+            batch = []
             for item in chunk:  # one file at a time, to stop at the next file
                 if stop.is_set():
+                    yield from batch
                     return
-                yield from read_and_parse_chunk([item], parse, max_bytes, keep_bodies)
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-            continue
-        batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
+                batch += read_and_parse_chunk([item], parse, max_bytes, keep_bodies)
+        else:
+            batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
         done += len(batch)
         if progress is not None:
             progress(done, total)
