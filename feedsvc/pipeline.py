@@ -12,6 +12,7 @@ from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
 from feedsvc.progress import ScanProgress
 from feedsvc.refresh import Refresher
+from feedsvc.scan import StopFlag
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.watch import Watcher
@@ -37,7 +38,8 @@ class Pipeline:
         self.schedule = start_scheduler(job, every=every, soon=soon)
 
     def stop(self) -> None:
-        """Stop the schedule (a refresh under way finishes first), the watcher, the cache and the hub's notifier."""
+        """Stop the schedule (a refresh under way ends at the next file), the watcher, the cache, the notifier."""
+        self.refresher.stop()
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
@@ -53,11 +55,14 @@ class Pipeline:
             self.changes = None
 
 
-def open_pipeline(settings: Settings, store: Store, *, watch: bool) -> Pipeline:
-    """Start watching (when asked and configured) and open the cache: a refresher ready for its first refresh."""
+def open_pipeline(settings: Settings, store: Store, *, watch: bool, stop: StopFlag | None = None) -> Pipeline:
+    """Start watching (when asked and configured) and open the cache: a refresher ready for its first refresh.
+
+    Setting `stop` (or stopping the pipeline) ends a refresh under way at the next file.
+    """
     watcher = Watcher(settings.content_dir) if watch and settings.watch else None
     if watcher is not None:
         watcher.start()  # before the first walk, so that nothing changed during it is missed
     cache = open_cache(settings)
-    refresher = Refresher(settings, store, changes=watcher, cache=cache, progress=ScanProgress())
+    refresher = Refresher(settings, store, changes=watcher, cache=cache, progress=ScanProgress(), stop=stop)
     return Pipeline(refresher, watcher=watcher, cache=cache)

@@ -55,8 +55,10 @@ from feedsvc.scan import (
     ContentIndex,
     Progress,
     ScanResult,
+    StopFlag,
     read_source,
     scan_content,
+    watch_stop,
 )
 from feedsvc.store import Store
 
@@ -86,6 +88,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class RefreshStopped(Exception):
+    """A refresh ended early because the service is stopping; the feeds served did not change."""
+
+
 @dataclass(frozen=True, slots=True)
 class RefreshReport:
     """What one refresh did: the files it re-read and the documents it re-rendered."""
@@ -110,6 +116,7 @@ class Refresher:
         changes: ChangeSource | None = None,
         cache: Cache | None = None,
         progress: Progress | None = None,
+        stop: StopFlag | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -141,6 +148,18 @@ class Refresher:
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
         self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
+        # Set when the service stops: a refresh under way ends at the next file.
+        self._stop = stop if stop is not None else StopFlag()
+        self._pool_flags: list[ctypes.c_bool] = []  # those of the worker processes of the scan under way
+
+    def stop(self) -> None:
+        """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        """Tell whether the refresher was stopped."""
+        return self._stop.is_set()
 
     @property
     def index(self) -> ContentIndex:
@@ -148,12 +167,19 @@ class Refresher:
         return self._index
 
     def refresh(self) -> RefreshReport:
-        """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot."""
+        """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot.
+
+        Raises:
+            RefreshStopped: the refresher was stopped; what was parsed is in the cache, nothing is published.
+        """
         with self._lock:
             self._write_cache()  # what the previous refresh changed, now that it has long been serving
             started = self._clock()
             clock_start = time.perf_counter()
             scan = self._scan(started.timestamp())
+            if scan.stopped:
+                self._keep_parsed(scan)
+                raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
             self._log_changes(scan)
             self._update_catalog(scan, started)
             catalog = self._catalog.catalog()
@@ -199,6 +225,9 @@ class Refresher:
         """Run a refresh for the scheduler: log and count any failure, keep the old snapshot."""
         try:
             report = self.refresh()
+        except RefreshStopped as stopped:
+            log.info("refresh %s: the service is stopping", stopped)
+            return
         except Exception as error:
             self.failures += 1
             log.exception("refresh failed; the previous feeds keep serving")
@@ -233,10 +262,9 @@ class Refresher:
         executor: Executor | None = None
         try:
             if changed is None and self._workers() > 1:
-                if not self._index.entries:
-                    executor = self._executor()  # a first scan: workers start while the walk goes on
-                elif len(self._index.entries) >= PARALLEL_MIN_FILES:
-                    executor = _OnFirstUse(self._executor)  # only if many files turn out changed
+                # A first scan: workers start while the walk goes on. Otherwise only if many files
+                # turn out changed (a restart after a first scan that was stopped early finds many).
+                executor = self._executor() if not self._index.entries else _OnFirstUse(self._executor)
             scan = scan_content(
                 self.settings.content_dir,
                 self._index,
@@ -245,10 +273,14 @@ class Refresher:
                 changed=changed,
                 executor=executor,
                 progress=self.progress,
+                stop=self._stop,
             )
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
+            for flag in self._pool_flags:
+                self._stop.unshare(flag)
+            self._pool_flags.clear()
         if scan.full and scan.error is None:
             self._last_full = now
         if len(scan.reread) >= PARALLEL_MIN_FILES:
@@ -259,12 +291,16 @@ class Refresher:
         return self.settings.workers or (os.cpu_count() or 1)
 
     def _executor(self) -> Executor:
-        """Worker processes for a large batch of files."""
+        """Worker processes for a large batch of files; they stop at their next file when the refresher is stopped."""
         workers = self._workers()
         # forkserver: workers start from a clean process, not a fork of one running threads.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["feedsvc.articles"])
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        flag = self._stop.share(context)
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=watch_stop, initargs=(flag,)
+        )
+        self._pool_flags.append(flag)
         # Start the workers now, while the directory is walked, not when the first files are ready.
         for _ in range(workers):
             executor.submit(os.getpid)
@@ -490,6 +526,12 @@ class Refresher:
         """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
         with self._lock:
             self._write_cache()
+
+    def _keep_parsed(self, scan: ScanResult) -> None:
+        """Write the files a stopped scan parsed to the cache: a restart need not parse them again."""
+        if self._cache is None or not scan.reread:
+            return
+        self._cache.save_entries(scan.index, sorted(scan.reread), ())
 
     def _remember(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
         """Note what the persistent cache must learn; it is written before the next refresh, or by flush()."""

@@ -9,15 +9,18 @@ in worker processes. Nothing outside the content directory is opened.
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import logging
 import os
 import stat
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -153,6 +156,49 @@ class ContentIndex:
 EMPTY_INDEX = ContentIndex(entries={})
 
 
+class StopFlag:
+    """Asks a scan to stop at the next file, in this process and in the worker processes parsing for it.
+
+    Setting it is safe in a signal handler: it sets an event and writes flags in memory
+    shared with the workers, taking no lock the interrupted thread might hold.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._shared: list[ctypes.c_bool] = []
+
+    def set(self) -> None:
+        """Stop every scan that watches this flag, at its next file."""
+        for flag in list(self._shared):
+            flag.value = True
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Tell whether a stop was asked for."""
+        return self._event.is_set()
+
+    def share(self, context: BaseContext) -> ctypes.c_bool:
+        """Return a flag in shared memory for worker processes of `context`, set along with this one."""
+        flag = context.RawValue(ctypes.c_bool, False)
+        self._shared.append(flag)
+        if self.is_set():  # set meanwhile
+            flag.value = True
+        return flag
+
+    def unshare(self, flag: ctypes.c_bool) -> None:
+        """Forget a shared flag whose worker processes have ended."""
+        self._shared.remove(flag)
+
+
+# In a worker process: the flag its parent sets to stop it at the next file (see watch_stop).
+_WORKER_STOP: list[ctypes.c_bool] = []
+
+
+def watch_stop(flag: ctypes.c_bool) -> None:
+    """Start a worker process that reads and parses no further file once `flag` is set."""
+    _WORKER_STOP[:] = [flag]
+
+
 @dataclass(frozen=True, slots=True)
 class ScanResult:
     """A new index and what the scan did to get it.
@@ -169,6 +215,8 @@ class ScanResult:
     full: bool = True
     bodies: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None  # the content directory itself could not be read
+    # Stopped on the way (the service is stopping): `index` holds only the files parsed so far.
+    stopped: bool = False
 
 
 class _Found(NamedTuple):
@@ -326,9 +374,14 @@ def _read_and_parse(item: tuple[str, str, int, float], parse: Parse, max_bytes: 
 def read_and_parse_chunk(
     items: list[tuple[str, str, int, float]], parse: Parse, max_bytes: int, keep_bodies: bool
 ) -> list[ParseResult]:
-    """Read and parse a chunk of files (in a worker process); bodies come back only if asked for."""
+    """Read and parse a chunk of files (in a worker process); bodies come back only if asked for.
+
+    A worker process whose stop flag is set returns the files parsed so far: fewer than asked.
+    """
     results = []
     for item in items:
+        if _WORKER_STOP and _WORKER_STOP[0].value:
+            break
         result, body = _read_and_parse(item, parse, max_bytes)
         results.append((result, body if keep_bodies else ""))
     return results
@@ -417,6 +470,7 @@ def scan_content(
     changed: Collection[str] | None = None,
     executor: Executor | None = None,
     progress: Progress | None = None,
+    stop: StopFlag | None = None,
 ) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
@@ -427,6 +481,9 @@ def scan_content(
     it is when a directory that held articles is now completely empty: that is
     what an unmounted volume looks like, far more often than a publisher
     deleting every article at once.
+
+    When `stop` is set, the scan ends at the next file (or chunk of files in worker
+    processes) with `stopped` set: its index then holds the files parsed so far.
     """
     full = changed is None or previous.has_links
     walk = _Walk()
@@ -455,6 +512,8 @@ def scan_content(
                     del entries[source]
                 dropped += inside
         for item in found:
+            if stop is not None and stop.is_set():
+                return ScanResult(previous, files_seen=0, reread=(), failed=0, full=full, stopped=True)
             old = previous.entries.get(item.source)
             if old is not None and stamps_match(old.stamp, item.stamp):
                 # Kept as it is, a stamp from the cache too (size and time still tell a change):
@@ -473,12 +532,20 @@ def scan_content(
     root_text = str(root)
     keep_bodies = len(to_read) <= MAX_KEPT_BODIES
     results = _parse_all(
-        to_read, root_text, parse, max_bytes=max_bytes, executor=executor, keep_bodies=keep_bodies, progress=progress
+        to_read,
+        root_text,
+        parse,
+        max_bytes=max_bytes,
+        executor=executor,
+        keep_bodies=keep_bodies,
+        progress=progress,
+        stop=stop,
     )
     bodies: dict[str, str] = {}
     failed = 0
     reread: list[str] = []
-    for (item, old), (result, body) in zip(to_read, results, strict=True):
+    # Not strict: a stopped scan has results for the first files only (checked below).
+    for (item, old), (result, body) in zip(to_read, results):  # noqa: B905
         last_good = result if isinstance(result, Article) else (old.article if old is not None else None)
         if isinstance(result, Problem):
             failed += 1
@@ -491,6 +558,12 @@ def scan_content(
             stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=item.path
         )
         reread.append(result.source)
+    if len(reread) < len(to_read):
+        if stop is None or not stop.is_set():
+            raise RuntimeError(f"{len(reread)} parse results for {len(to_read)} files")
+        return ScanResult(
+            ContentIndex(entries), files_seen=len(entries), reread=tuple(reread), failed=failed, stopped=True
+        )
     if walk.unreadable:
         # Files under a folder that could not be listed this time are kept as they were.
         prefixes = tuple(walk.unreadable)
@@ -542,12 +615,15 @@ def _parse_all(
     executor: Executor | None,
     keep_bodies: bool,
     progress: Progress | None,
+    stop: StopFlag | None = None,
 ) -> Iterator[ParseResult]:
     """Read and parse every file to read, in worker processes when there are many; yield results in order.
 
     Results are handed on chunk by chunk, so that the caller can keep what it needs
     and let the rest go: a cold scan never holds two copies of the whole index.
-    Chunks are made as they are handed out, not all at once.
+    Chunks are made as they are handed out, not all at once. When `stop` is set, no
+    further file is read (worker processes that share it stop too, at their next file):
+    the files parsed until then are handed on, in order, and the rest dropped.
     """
     total = len(to_read)
     upcoming = _chunks(to_read, root)
@@ -559,6 +635,17 @@ def _parse_all(
             # that results never pile up faster than they are taken in.
             futures: deque[Future[list[ParseResult]]] = deque()
             while True:
+                if stop is not None and stop.is_set():
+                    # Chunks a worker has taken end at its next file: they are handed on, in order, up to
+                    # the first one cut short; chunks no worker has taken yet are dropped.
+                    while futures and not futures[0].cancel():
+                        batch = futures.popleft().result()
+                        yield from batch
+                        if len(batch) < len(unfinished.popleft()):
+                            break
+                    for future in futures:
+                        future.cancel()
+                    return
                 while len(futures) < IN_FLIGHT_CHUNKS:
                     chunk = next(upcoming, None)
                     if chunk is None:
@@ -569,7 +656,11 @@ def _parse_all(
                     return
                 batch = futures[0].result()
                 futures.popleft()  # let go of the future, and the results it holds
-                unfinished.popleft()
+                if len(batch) < len(unfinished.popleft()):  # its worker was stopped mid-chunk
+                    for future in futures:
+                        future.cancel()
+                    yield from batch
+                    return
                 done += len(batch)
                 if progress is not None:
                     progress(done, total)
@@ -578,7 +669,15 @@ def _parse_all(
             # Worker processes are an optimisation: without them the same work is done here.
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
     for chunk in itertools.chain(unfinished, upcoming):
-        batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
+        if stop is not None:
+            batch = []
+            for item in chunk:  # one file at a time, to stop at the next file
+                if stop.is_set():
+                    yield from batch
+                    return
+                batch += read_and_parse_chunk([item], parse, max_bytes, keep_bodies)
+        else:
+            batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
         done += len(batch)
         if progress is not None:
             progress(done, total)

@@ -4,8 +4,15 @@ granian keeps a small supervising process and one worker process. The worker
 builds the service (`feedsvc.wsgi:create`): its first refresh, its scheduler,
 its snapshot; so there is one scheduler in one serving process, and the
 supervisor starts a new worker if that one dies. The worker runs the
-application in a single Python thread: answers come from memory, so more
-threads would only contend for the interpreter (measured in benchmarks/).
+application in two Python threads: answers come from memory, so more would
+only contend for the interpreter (measured in benchmarks/); the second lets
+one request wait for an archive page being made while the other answers.
+
+Connections are cheap and bounded: up to MAX_CONNECTIONS are held open at once
+(more wait in the listen backlog), and one that has not sent a whole request
+header within HEADER_READ_TIMEOUT_S seconds (idle, kept alive after an answer,
+or trickling a header line by line) is closed. So idle and slow clients hold
+no thread and cannot keep others waiting.
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import resource
 import signal
 import socket
 from pathlib import Path
 
 from granian import Granian
 from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
 from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FROM_VAR
@@ -26,6 +35,16 @@ from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FROM_VAR
 log = logging.getLogger("feedsvc")
 
 APP_FACTORY = "feedsvc.wsgi:create"
+# Connections waiting to be accepted (the kernel caps it at net.core.somaxconn).
+BACKLOG = 1024
+# Connections held open at once, idle ones included; each takes a file descriptor and a few KB.
+# granian's default is the backlog: 1,024 idle connections then made every other client wait.
+MAX_CONNECTIONS = 10_000
+# Descriptors kept for everything else the worker opens: content files, the cache, its pipes.
+RESERVED_FILES = 256
+# A connection must send a whole request header within this time, including the next one on a
+# kept-alive connection; otherwise it is closed (granian's default is 30 s).
+HEADER_READ_TIMEOUT_S = 5
 # granian's own lines go through the root logger, so that they look like feedsvc's.
 _LOGGING = {
     "version": 1,
@@ -69,6 +88,28 @@ def _check_free(host: str, port: int) -> None:
         probe.bind((host, port))
 
 
+def _connection_limit() -> int:
+    """Raise the soft limit on open files to the hard one, and return how many connections fit under it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = MAX_CONNECTIONS + RESERVED_FILES
+    if soft != resource.RLIM_INFINITY and (soft < wanted) and (hard == resource.RLIM_INFINITY or hard > soft):
+        target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    limit = min(MAX_CONNECTIONS, soft - RESERVED_FILES)
+    if limit < MAX_CONNECTIONS:
+        log.warning(
+            "open files: limit %d allows %d connections at once (expected at least %d: raise `ulimit -n`)",
+            soft,
+            max(limit, 1),
+            wanted,
+        )
+    return max(limit, 1)
+
+
 def run_server(
     config_file: Path | None, *, host: str, port: int, log_level: str = "info", build_dir: Path | None = None
 ) -> None:
@@ -87,6 +128,7 @@ def run_server(
         if config_file is not None:
             os.environ[ENV_VAR] = str(config_file.resolve())
     os.environ[EXIT_WITH_PARENT_VAR] = "1"
+    connections = _connection_limit()  # before the worker starts: it inherits the limit
     server = _Server(
         APP_FACTORY,
         address=host,
@@ -96,10 +138,20 @@ def run_server(
         workers=1,
         blocking_threads=2,  # one request may wait for an archive page (archives.py) while the other answers
         http=HTTPModes.http1,
+        backlog=BACKLOG,
+        backpressure=connections,
+        http1_settings=HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_S * 1000),
         respawn_failed_workers=True,
         workers_kill_timeout=30,
         log_level=LogLevels(log_level),
         log_dictconfig=_LOGGING,
     )
-    log.info("serving %s on http://%s:%d/", build_dir or config_file, host, port)
+    log.info(
+        "serving %s on http://%s:%d/ (up to %d connections; a request header must arrive within %d s)",
+        build_dir or config_file,
+        host,
+        port,
+        connections,
+        HEADER_READ_TIMEOUT_S,
+    )
     server.serve()

@@ -6,6 +6,7 @@ Or, serving a build directory, the follower of its manifest instead of the refre
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,10 @@ from flask import Flask
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
+from feedsvc.model import Snapshot
 from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
+from feedsvc.scan import StopFlag
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -33,7 +36,10 @@ class Service:
     store: Store
     pipeline: Pipeline
     app: Flask
+    # Set when the service stops: a refresh under way, a reload's first one too, ends at the next file.
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _starting: Pipeline | None = field(default=None, repr=False)  # a reload's, during its first refresh
 
     @property
     def refresher(self) -> Refresher:
@@ -46,16 +52,26 @@ class Service:
         return self.pipeline.changes
 
     def stop(self) -> None:
-        """Stop the scheduler (a refresh under way finishes first), the watcher, the cache and the hub's notifier."""
-        self.pipeline.stop()
+        """Stop the scheduler (a refresh under way ends at the next file), the watcher, the cache, the notifier."""
+        self.stopping.set()
+        starting = self._starting
+        if starting is not None:
+            starting.refresher.stop()
+        with self._reloading:
+            self.pipeline.stop()
 
     def reload(self, config_file: Path) -> bool:
-        """Swap in the config the file holds now, if it is valid; otherwise keep the running one.
+        """Swap in the config the file holds now, if valid and its content readable; otherwise keep the running one.
 
-        The current feeds keep serving while the new config's first refresh runs;
-        its snapshot then replaces them in one step. Returns whether the config changed.
+        The current feeds keep serving, and refreshing, while the new config's first
+        refresh runs into a store of its own; its snapshot then replaces them in one
+        step. The same rule as at a refresh: content that cannot be read (a missing
+        or unreadable directory, or one left empty as by a volume not mounted) never
+        replaces the last good feeds; such a reload is refused. Returns whether the config changed.
         """
         with self._reloading:
+            if self.stopping.is_set():
+                return False
             try:
                 settings = load_settings(config_file)
             except ConfigError as error:
@@ -66,42 +82,97 @@ class Service:
                 return False
             old = self.pipeline
             scheduled = old.schedule is not None
+            trial = Store()
+            new = open_pipeline(settings, trial, watch=scheduled)
+            self._starting = new
+            try:
+                _first_refresh(new, f"config reload: {config_file}: the new config's first refresh")
+            finally:
+                self._starting = None
+            refusal = None if self.stopping.is_set() else _unreadable(settings, trial.snapshot, self.store.snapshot)
+            if self.stopping.is_set() or refusal is not None:
+                new.stop()
+                if refusal is not None:
+                    log.error(
+                        "config reload: %s refused: %s; the running config stays in force and its %d articles "
+                        "keep serving (send SIGHUP again once the content can be read)",
+                        config_file,
+                        refusal,
+                        self.store.snapshot.articles,
+                    )
+                return False
             changes, old.changes = old.changes, None  # not stopped: what it still has to send is sent
             old.stop()
             self.settings = settings
             if changes is not None:
-                changes.reconfigure(settings)  # before the new first refresh, whose changes it is told
-            self.pipeline = _start_pipeline(settings, self.store, scheduled=scheduled)
-            self.pipeline.changes = changes
+                changes.reconfigure(settings)  # before the new snapshot, whose changes it is told
+            new.refresher.store = self.store
+            self.store.replace(trial.snapshot)
+            new.changes = changes
+            if scheduled:
+                new.start_schedule(new.refresher.refresh_safely, every=settings.interval_seconds)
+            self.pipeline = new
             log.info("config reload: %s is in force", config_file)
             return True
 
 
-def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool) -> Pipeline:
-    """Start watching, open the cache, run the first refresh into `store`, then the schedule."""
-    pipeline = open_pipeline(settings, store, watch=scheduled)
+def _unreadable(settings: Settings, tried: Snapshot, served: Snapshot) -> str | None:
+    """Say why a new config's first snapshot must not replace the served one, or None when it may.
+
+    It must not when its content directory could not be read (or its refresh failed), or
+    when that directory is empty while the served feeds have articles: what an unmounted
+    volume looks like (the rule a refresh applies to its own directory).
+    """
+    if tried.degraded is not None:
+        return tried.degraded
+    if tried.articles == 0 and served.articles > 0:
+        try:
+            with os.scandir(settings.content_dir) as listing:
+                empty = next(listing, None) is None
+        except OSError as error:
+            return f"content directory {settings.content_dir}: {error.strerror or error}"
+        if empty:
+            return f"content directory {settings.content_dir}: empty, as when its volume is not mounted"
+    return None
+
+
+def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
+    """Run a pipeline's first refresh into its store, and log what it found (unless it was stopped)."""
     refresher = pipeline.refresher
     refresher.refresh_safely()
     refresher.progress = None
-    snapshot = store.snapshot
+    if refresher.stopped:
+        return
+    snapshot = refresher.store.snapshot
     log.info(
-        "first refresh: %d articles in %d feed documents, %d problems%s",
+        "%s: %d articles in %d feed documents, %d problems%s",
+        label,
         snapshot.articles,
         snapshot.feeds,
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
-    if scheduled:
-        pipeline.start_schedule(refresher.refresh_safely, every=settings.interval_seconds)
+
+
+def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: StopFlag | None) -> Pipeline:
+    """Start watching, open the cache, run the first refresh into `store`, then the schedule."""
+    pipeline = open_pipeline(settings, store, watch=scheduled, stop=stop)
+    _first_refresh(pipeline)
+    if scheduled and not pipeline.refresher.stopped:
+        pipeline.start_schedule(pipeline.refresher.refresh_safely, every=settings.interval_seconds)
     return pipeline
 
 
-def start_service(settings: Settings, *, scheduled: bool = True) -> Service:
-    """Build the first snapshot, then start the scheduler; the app is ready when this returns."""
+def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None) -> Service:
+    """Build the first snapshot, then start the scheduler; the app is ready when this returns.
+
+    Setting `stop` (the process is asked to end) ends the first refresh at the next file:
+    nothing is published and no schedule starts; the returned service is then only to be stopped.
+    """
     store = Store()
     changes = ChangedFeeds(settings)  # the first refresh sets what later ones are compared with
     store.subscribe(changes)
-    pipeline = _start_pipeline(settings, store, scheduled=scheduled)
+    pipeline = _start_pipeline(settings, store, scheduled=scheduled, stop=stop)
     pipeline.changes = changes
     return Service(settings, store, pipeline, create_app(store))
 

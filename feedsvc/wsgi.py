@@ -25,9 +25,11 @@ from flask import Flask
 from feedsvc import logs
 from feedsvc.config import EXIT_WITH_PARENT_VAR, FROM_VAR, config_path, load_settings
 from feedsvc.requestlog import ACCESS_LOG_VAR, RequestLog
+from feedsvc.scan import StopFlag
 from feedsvc.service import FollowingService, Service, start_following, start_service
 
 _PR_SET_PDEATHSIG = 1
+log = logging.getLogger("feedsvc")
 
 
 def _exit_with_parent() -> None:
@@ -46,7 +48,32 @@ def _on_hangup(service: Service | FollowingService, config_file: Path, signum: i
         if isinstance(service, FollowingService)
         else functools.partial(service.reload, config_file)
     )
-    threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+    # The thread, and those it starts (the new config's scheduler and watcher), never take
+    # SIGTERM, SIGINT or SIGHUP: one of them taking it would leave granian's main thread
+    # waiting on a lock, unaware, and the worker would be killed 30 s later.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+    try:
+        threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _StopOnSignal:
+    """Handle SIGTERM and SIGINT while the service starts: end its first refresh at the next file, then exit 0.
+
+    granian's worker is a fork of its supervisor, and until it serves it has the
+    supervisor's handlers, which only take note for a supervisor that is not there: a
+    first refresh of 20,000 files then ran to its end, and the worker served until killed.
+    """
+
+    def __init__(self, stopping: StopFlag) -> None:
+        self.stopping = stopping
+        self.started = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.stopping.set()
+        if self.started:  # serving any moment now, granian's own handlers not yet in place
+            raise SystemExit(0)
 
 
 def create(config: str | None = None, build_dir: str | None = None) -> Flask:
@@ -65,9 +92,20 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logs.configure(logging.INFO)  # in the format $FEEDSVC_LOG_FORMAT names
     build_dir = build_dir or os.environ.get(FROM_VAR) or None
+    stopping = StopFlag()
+    on_stop = _StopOnSignal(stopping)
+    if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, on_stop)
     service: Service | FollowingService = (
-        start_following(Path(build_dir)) if build_dir else start_service(load_settings(config_path(config)))
+        start_following(Path(build_dir))
+        if build_dir
+        else start_service(load_settings(config_path(config)), stop=stopping)
     )
+    if stopping.is_set():
+        service.stop()
+        log.info("stopped before serving: the first refresh ended early, nothing was published")
+        raise SystemExit(0)
     # Stopped when the process exits: a multiprocessing worker (granian's) skips atexit
     # handlers but runs these finalizers; a plain process runs them at exit as well.
     multiprocessing.util.Finalize(None, service.stop, exitpriority=10)
@@ -77,4 +115,5 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
         signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_path(config)))
     if os.environ.get(ACCESS_LOG_VAR, "1") != "0":
         service.app.wsgi_app = RequestLog(service.app.wsgi_app)  # type: ignore[method-assign]
+    on_stop.started = True
     return service.app

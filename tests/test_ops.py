@@ -207,6 +207,127 @@ def test_reload_swaps_in_a_valid_config_and_keeps_the_old_on_an_invalid_one(
         service.stop()
 
 
+def test_reload_onto_content_that_cannot_be_read_is_refused_and_the_feeds_keep_serving(
+    tmp_path: Path, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A reload onto a missing, or empty (unmounted), content directory is refused, saying so; a readable one works."""
+    from feedsvc.config import load_settings
+
+    write_corpus(content_dir, 3)
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
+    service = start_service(load_settings(config), scheduled=False)
+    client = service.app.test_client()
+    try:
+        before = client.get("/feeds/all.rss").data
+        assert before.count(b"<item>") == 3
+        empty = tmp_path / "mount-point"
+        empty.mkdir()
+        caplog.set_level(logging.INFO, "feedsvc")
+        for directory, reason in ((tmp_path / "typo", "missing"), (empty, "not mounted")):
+            caplog.clear()
+            _write_config(config, directory, "New Title")
+            assert not service.reload(config)
+            assert client.get("/feeds/all.rss").data == before
+            assert client.get("/healthz").get_json()["articles"] == 3
+            refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+            assert len(refusals) == 1
+            assert str(directory) in refusals[0]
+            assert reason in refusals[0]
+            assert "running config stays in force" in refusals[0]
+            assert not any("is in force" in r.getMessage() for r in caplog.records)
+
+        write_corpus(empty, 2, seed=7)
+        _write_config(config, empty, "New Title")
+        assert service.reload(config)
+        after = client.get("/feeds/all.rss").data
+        assert b"New Title" in after
+        assert after.count(b"<item>") == 2
+    finally:
+        service.stop()
+
+
+@pytest.mark.parametrize("stop_after", [0, 1, 7, 19])
+def test_a_stopped_scan_ends_at_the_next_file_with_what_it_parsed(content_dir: Path, stop_after: int) -> None:
+    """Stopped after any file, a scan parses no further file and holds exactly the files parsed so far."""
+    from feedsvc.articles import parse_for_scan
+    from feedsvc.scan import EMPTY_INDEX, ParseResult, StopFlag, scan_content
+    from tests.conftest import make_settings
+
+    write_corpus(content_dir, 20)
+    settings = make_settings(content_dir)
+    stop = StopFlag()
+    parsed: list[str] = []
+
+    def parse(raw: bytes, source: str, mtime: float) -> ParseResult:
+        parsed.append(source)
+        if len(parsed) >= stop_after:
+            stop.set()
+        return parse_for_scan(raw, source, mtime, settings=settings)
+
+    if stop_after == 0:
+        stop.set()
+    result = scan_content(content_dir, EMPTY_INDEX, parse, max_bytes=settings.max_file_bytes, stop=stop)
+    assert result.stopped == (stop_after < 20)
+    assert list(result.reread) == parsed
+    assert len(parsed) == stop_after
+    assert sorted(result.index.entries) == sorted(parsed)
+
+
+def test_a_stopped_refresh_publishes_nothing_and_caches_what_it_parsed(content_dir: Path) -> None:
+    """A refresh stopped mid-scan leaves the served snapshot alone and writes the files it parsed to the cache."""
+    from feedsvc.cache import open_cache
+    from feedsvc.refresh import RefreshStopped
+    from feedsvc.scan import CHUNK_FILES, StopFlag
+    from tests.conftest import make_settings
+
+    write_corpus(content_dir, CHUNK_FILES + 20)
+    settings = make_settings(content_dir, scan={"workers": 1})
+    stop = StopFlag()
+    store = Store()
+    before = store.snapshot
+    cache = open_cache(settings)
+    assert cache is not None
+    refresher = Refresher(settings, store, cache=cache, progress=lambda done, total: stop.set(), stop=stop)
+    with pytest.raises(RefreshStopped):
+        refresher.refresh()
+    assert store.snapshot is before
+    cache.close()
+
+    reopened = open_cache(settings)
+    assert reopened is not None
+    try:
+        assert len(reopened.load_index().entries) == CHUNK_FILES  # the progress report comes after each chunk
+    finally:
+        reopened.close()
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (1024, 1_048_576, 10_000, 10_256),  # raised as far as the connections need
+        (1024, 4096, 3840, 4096),  # raised to the hard limit, which caps the connections
+        (1024, 1024, 768, None),  # cannot be raised
+        (65_536, 65_536, 10_000, None),  # already enough
+    ],
+)
+def test_serve_raises_the_open_files_limit_and_holds_the_connections_it_allows(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, case: tuple[int, int, int, int | None]
+) -> None:
+    """The soft open-files limit is raised toward the hard one; the connections fit under it (a warning if few)."""
+    import resource
+
+    from feedsvc import server
+
+    soft, hard, limit, raised_to = case
+    set_to: list[tuple[int, int]] = []
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, hard))
+    monkeypatch.setattr(resource, "setrlimit", lambda which, limits: set_to.append(limits))
+    caplog.set_level(logging.WARNING, "feedsvc")
+    assert server._connection_limit() == limit
+    assert set_to == ([] if raised_to is None else [(raised_to, hard)])
+    assert ("raise `ulimit -n`" in caplog.text) == (limit < server.MAX_CONNECTIONS)
+
+
 # --- the real server: JSON logs, SIGHUP and SIGTERM --------------------------------------------------------------
 
 
