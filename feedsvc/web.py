@@ -212,6 +212,8 @@ def find_redirect(snapshot: Snapshot, stem: str) -> tuple[str, bool] | None:
         page = f"/archive/{number}"
     key = name if name in redirects else fold_name(name)
     slug = redirects.get(key)
+    if slug is None and key != name and name.isprintable() and f"feeds/{key}.{Format.RSS.value}" in snapshot.documents:
+        slug = key  # another spelling of a name that is its feed's slug (`ＮＥＷＳ`, `News` for `news`)
     if slug is None or slug == name or any(f"feeds/{name}.{fmt.value}" in snapshot.documents for fmt in Format):
         return None
     return f"/feeds/{slug}{page}", key in snapshot.permanent_redirects

@@ -308,3 +308,17 @@ def test_a_category_named_all_does_not_redirect_archive_pages(content_dir: Path)
 
     assert archive.status_code == 404
     assert own.status_code == 200
+
+
+def test_another_spelling_of_a_slug_finds_its_feed(content_dir: Path) -> None:
+    """`/feeds/ＮＥＷＳ.rss` finds the feed of the category `news`, whose name is its own slug."""
+    site = Site(content_dir)
+    site.write("a.md", {"title": "a", "date": "2026-11-01", "categories": ["news"]})
+
+    response = site.client.get(f"/feeds/{quote('ＮＥＷＳ')}.rss")
+    archive = site.client.get(f"/feeds/{quote('NEWS')}/archive/1.atom")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/feeds/news.rss"
+    assert archive.status_code == 302
+    assert archive.headers["Location"] == "/feeds/news/archive/1.atom"
