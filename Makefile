@@ -31,8 +31,8 @@ lint: install  ## ruff, mypy (strict) and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-pytest: install  ## the test suite only
-	$(BIN)/python -m pytest
+pytest: install  ## the test suite only, on every core (at most 4 test processes)
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4
 
 test: lint pytest  ## everything CI runs
 
