@@ -178,8 +178,9 @@ class RenderQueue:
                 self._waiting.release()
         if not render.done.is_set():
             raise PageNotReady(self.retry_after)
-        if render.document is None:  # set before `done` unless the render raised
-            raise RuntimeError(f"archive page {key}: its render failed") from render.error
+        if render.document is None:  # set before `done` unless the render raised (logged there)
+            # Never a 500: the next request makes the page again, as after any other 503.
+            raise PageNotReady(self.retry_after) from render.error
         return render.document
 
     @property

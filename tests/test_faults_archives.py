@@ -150,7 +150,7 @@ def test_a_crawler_queues_a_bounded_number_of_renders_each_page_once(history: Se
 def test_a_page_whose_render_fails_is_made_again_when_asked_again(
     history: Served, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A render that raises is logged and fails the request waiting for it (a 500); the next request renders it."""
+    """A render that raises is logged and answers 503 with Retry-After, never a 500; the next request renders it."""
     failures = [RuntimeError("a bug in a renderer")]
 
     def failing_once(*args: Any, **kwargs: Any) -> bytes:
@@ -161,8 +161,9 @@ def test_a_page_whose_render_fails_is_made_again_when_asked_again(
     monkeypatch.setattr("feedsvc.refresh.render_feed", failing_once)
     history.refresher.renders.wait = 10.0
     path = page_path("markets", 2, Format.ATOM)
-    with pytest.raises(RuntimeError, match="its render failed"):  # the server turns it into a 500
-        history.get(path)
+    failed = history.get(path)
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"]
     assert "its render failed" in caplog.text
     assert history.get(path).status_code == 200
     assert history.refresher.renders.pending == 0
