@@ -148,7 +148,7 @@ _JSON_FENCE = re.compile(r"^;{3,}[ \t]*$", re.MULTILINE)
 _ANY_FENCE = re.compile(r"^(?:-{3,}|;{3,})[ \t]*$", re.MULTILINE)
 # Such front matter starts with a field (`title: x` or `"title": "x"`): a body that merely holds
 # a `---` rule further down is not read as YAML.
-_FIELD_LINE = re.compile(r"""(?:\w[^:\n]*|"[^"\n]*")[ \t]*:(?:[ \t]|$)""")
+_FIELD_LINE = re.compile(r"""(?:\w[^:\n]*|"[^"\n]*")[ \t]*:(?:[ \t\n]|$)""")
 
 
 def _split(text: str) -> _Parts:

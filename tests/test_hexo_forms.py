@@ -97,6 +97,21 @@ def test_front_matter_without_opening_fence_publishes(content_dir: Path) -> None
 @pytest.mark.parametrize(
     "text",
     [
+        "categories:\n  - Hexo\ntitle: Bare\ndate: 2024-01-05\n---\nbody\n",  # the first field a list
+        '"categories":\n  ["Hexo"],\n"title": "Bare",\n"date": "2024-01-05"\n;;;\nbody\n',  # JSON, no opening
+        "\n\ntitle: Bare\r\ndate: 2024-01-05\r\n----\r\nbody\r\n",  # blank lines first, CRLF, four dashes
+    ],
+)
+def test_fields_before_the_first_fence_are_front_matter(text: str, site: Settings) -> None:
+    """Fields before the first `---` or `;;;` line, in any of Hexo's spellings, are the front matter."""
+    result = parse(text, site)
+    assert isinstance(result, Article), result
+    assert (result.title, result.published.date().isoformat()) == ("Bare", "2024-01-04")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "# A heading\n\nSome text\n---\nmore text\n",  # a Markdown rule, no fields before it
         "Heading\n---\nbody\n",  # a setext heading: text, not a mapping
         "Note: a sentence with: two colons [\n---\nbody\n",  # reads like a field, is no YAML
