@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -190,6 +191,20 @@ def _split(text: str) -> _Parts:
     return _Parts(yaml_text, body.lstrip("\n"), first_line, json=False, opened=True)
 
 
+# JSON front matter nests no deeper than this: a fixed bound, so that whether a file is an article
+# never depends on how deep the parser's stack already is (json raises RecursionError near 1,000).
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_JSON_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _json_depth(text: str) -> int:
+    """Return how deep JSON text nests its arrays and objects (brackets in strings do not count)."""
+    brackets = _JSON_BRACKET.findall(_JSON_STRING.sub('""', text))
+    return max(accumulate(map(_JSON_STEP.__getitem__, brackets)), default=0)
+
+
 def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """Build a JSON object, refusing a key given twice (as YAML front matter does)."""
     result: dict[str, Any] = {}
@@ -220,12 +235,14 @@ def load_json_fields(text: str, *, first_line: int = 1) -> Any:
     """
     # Not stripped: lines keep their numbers in the file for error messages.
     document = text if text.lstrip().startswith("{") else "{" + text + "}"
+    if ("[" in document or document.count("{") > 1) and _json_depth(document) > MAX_JSON_DEPTH:
+        raise ValueError(f"invalid JSON: nested too deep (expected at most {MAX_JSON_DEPTH} levels)")
     try:
         return json.loads(
             document, object_pairs_hook=_unique_fields, parse_int=_json_integer, parse_constant=_refuse_constant
         )
-    except RecursionError:
-        raise ValueError("invalid JSON: nested too deep (expected plain fields, lists and mappings)") from None
+    except RecursionError:  # not reached within MAX_JSON_DEPTH; kept as a guard
+        raise ValueError(f"invalid JSON: nested too deep (expected at most {MAX_JSON_DEPTH} levels)") from None
     except json.JSONDecodeError as error:
         line = first_line + error.lineno - 1
         raise ValueError(f"invalid JSON: {error.msg} at line {line} (expected '\"key\": value' lines)") from None
