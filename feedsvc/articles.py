@@ -9,11 +9,13 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 from frontmatter.default_handlers import YAMLHandler
@@ -22,13 +24,14 @@ from feedsvc.config import Settings, fold_name
 from feedsvc.content import body_warnings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
-from feedsvc.safeyaml import YamlError, load_yaml
+from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
 from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
 from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
 MAX_EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321)
-IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image")
+# `photos` (Hexo's gallery posts) is a list: its first entry is the image.
+IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image", "photos")
 SUMMARY_FIELDS = ("description", "summary", "excerpt")
 _HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -39,6 +42,10 @@ _C0_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 # Stray NUL bytes a UTF-8 file may hold and still be text (or one in a hundred bytes, if more).
 MAX_STRAY_NULS = 16
+
+
+# A BCP 47 language tag as front matter gives it (`en`, `zh-CN`, `zh-Hans-CN`): letters, then subtags.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 class NotText(ValueError):
@@ -126,11 +133,33 @@ def _decode_with_nuls(raw: bytes) -> str:
         raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})") from None
 
 
-def _split(text: str) -> tuple[str, str, int]:
-    """Split text at its `---` fences into the YAML text, the body, and the YAML's first line number.
+class _Parts(NamedTuple):
+    """A file split at its front matter fences: the fields' text, the body, and how the fields were given."""
+
+    fields: str
+    body: str
+    first_line: int  # the line of the file the fields start on
+    json: bool  # JSON between `;;;` fences (Hexo's other form), else YAML
+    opened: bool  # False for Hexo's form without the opening fence
+
+
+# The fence of Hexo's JSON front matter (hexo-front-matter): three or more semicolons.
+_JSON_FENCE = re.compile(r"^;{3,}[ \t]*$", re.MULTILINE)
+# The first fence line, of either kind, ends front matter given without its opening fence.
+_ANY_FENCE = re.compile(r"^(?:-{3,}|;{3,})[ \t]*$", re.MULTILINE)
+# Such front matter starts with a field (`title: x` or `"title": "x"`): a body that merely holds
+# a `---` rule further down is not read as YAML.
+_FIELD_LINE = re.compile(r"""(?:\w[^:\n]*|"[^"\n]*")[ \t]*:(?:[ \t\n]|$)""")
+
+
+def _split(text: str) -> _Parts:
+    """Split text at its front matter fences, in every form Hexo accepts.
+
+    `---` YAML `---`; `;;;` JSON `;;;`; and either without the opening fence
+    (`title: x`, then `---`), which `split_front_matter` accepts only when it reads as fields.
 
     Raises:
-        ValueError: no front matter or no closing `---`.
+        ValueError: no front matter or no closing fence.
     """
     stripped = text.lstrip("\n\ufeff")
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
@@ -138,7 +167,20 @@ def _split(text: str) -> tuple[str, str, int]:
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")
     opening = _HANDLER.FM_BOUNDARY.match(stripped)
     if opening is None:
-        raise ValueError("front matter: missing (expected '---' on the first line)")
+        opening = _JSON_FENCE.match(stripped)
+        if opening is not None:
+            closing = _JSON_FENCE.search(stripped, opening.end())
+            if closing is None:
+                raise ValueError("front matter: no closing ';;;' (expected ';;;' after the JSON fields)")
+            fields = stripped[opening.end() : closing.start()]
+            first_line = skipped_lines + stripped[: opening.end()].count("\n") + 1
+            return _Parts(fields, stripped[closing.end() :].lstrip("\n"), first_line, json=True, opened=True)
+        fence = _ANY_FENCE.search(stripped) if _FIELD_LINE.match(stripped) else None
+        if fence is None:
+            raise ValueError("front matter: missing (expected '---' on the first line)")
+        body = stripped[fence.end() :].lstrip("\n")
+        is_json = fence.group().startswith(";")
+        return _Parts(stripped[: fence.start()], body, skipped_lines + 1, json=is_json, opened=False)
     try:
         yaml_text, body = _HANDLER.split(stripped)
     except ValueError:
@@ -146,26 +188,91 @@ def _split(text: str) -> tuple[str, str, int]:
     # The fence pattern ends in `\s*$`, so it swallows blank lines after the opening '---':
     # count them too, so that YAML errors name the line of the file.
     first_line = skipped_lines + stripped[: opening.end()].count("\n") + 1
-    return yaml_text, body.lstrip("\n"), first_line
+    return _Parts(yaml_text, body.lstrip("\n"), first_line, json=False, opened=True)
+
+
+# JSON front matter nests no deeper than this: a fixed bound, so that whether a file is an article
+# never depends on how deep the parser's stack already is (json raises RecursionError near 1,000).
+MAX_JSON_DEPTH = 200
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+_JSON_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _json_depth(text: str) -> int:
+    """Return how deep JSON text nests its arrays and objects (brackets in strings do not count)."""
+    brackets = _JSON_BRACKET.findall(_JSON_STRING.sub('""', text))
+    return max(accumulate(map(_JSON_STEP.__getitem__, brackets)), default=0)
+
+
+def _unique_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a key given twice (as YAML front matter does)."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"invalid JSON: duplicate key {key!r} (expected each key once)")
+        result[key] = value
+    return result
+
+
+def _json_integer(text: str) -> int | str:
+    """Read a JSON integer; one of over MAX_INTEGER_CHARS digits stays text, as in YAML front matter."""
+    return int(text) if len(text) <= MAX_INTEGER_CHARS else text
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON: {name} is not a JSON value (expected strict JSON)")
+
+
+def load_json_fields(text: str, *, first_line: int = 1) -> Any:
+    """Load Hexo's JSON front matter: `"key": value` lines, with or without the enclosing braces.
+
+    hexo-front-matter reads the text between the fences as the inside of an object;
+    an object written whole (`{…}`) is read as well.
+
+    Raises:
+        ValueError: not strict JSON, a key given twice, or nesting too deep to read.
+    """
+    # Not stripped: lines keep their numbers in the file for error messages.
+    document = text if text.lstrip().startswith("{") else "{" + text + "}"
+    if ("[" in document or document.count("{") > 1) and _json_depth(document) > MAX_JSON_DEPTH:
+        raise ValueError(f"invalid JSON: nested too deep (expected at most {MAX_JSON_DEPTH} levels)")
+    try:
+        return json.loads(
+            document, object_pairs_hook=_unique_fields, parse_int=_json_integer, parse_constant=_refuse_constant
+        )
+    except RecursionError:  # not reached within MAX_JSON_DEPTH; kept as a guard
+        raise ValueError(f"invalid JSON: nested too deep (expected at most {MAX_JSON_DEPTH} levels)") from None
+    except json.JSONDecodeError as error:
+        line = first_line + error.lineno - 1
+        raise ValueError(f"invalid JSON: {error.msg} at line {line} (expected '\"key\": value' lines)") from None
 
 
 def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """Split text into its front matter mapping and its body.
 
     Raises:
-        ValueError: no front matter, no closing `---`, YAML that does not parse
+        ValueError: no front matter, no closing fence, YAML or JSON that does not parse
             or is not a mapping; the message names the part and the reason.
     """
-    yaml_text, body, first_line = _split(text)
+    parts = _split(text)
     try:
-        data = load_yaml(remove_controls(yaml_text), first_line=first_line)
-    except YamlError as error:
+        if parts.json:
+            data = load_json_fields(remove_controls(parts.fields), first_line=parts.first_line)
+        else:
+            data = load_yaml(remove_controls(parts.fields), first_line=parts.first_line)
+    except ValueError as error:  # YamlError is one
+        if not parts.opened:
+            raise ValueError("front matter: missing (expected '---' on the first line)") from None
         raise ValueError(f"front matter: {error}") from None
+    if not parts.opened and not (isinstance(data, dict) and data):
+        # Hexo reads the text before the first fence as fields only when it is a mapping.
+        raise ValueError("front matter: missing (expected '---' on the first line)")
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ValueError(f"front matter: is {_kind(data)} (expected a mapping of fields such as 'title: …')")
-    return {str(key): value for key, value in data.items()}, body
+    return {str(key): value for key, value in data.items()}, parts.body
 
 
 def read_body(raw: bytes) -> str | None:
@@ -174,7 +281,7 @@ def read_body(raw: bytes) -> str | None:
     Only the fences are found: the front matter is not parsed again.
     """
     try:
-        return _split(decode_text(raw))[1]
+        return _split(decode_text(raw)).body
     except ValueError:
         return None
 
@@ -238,19 +345,17 @@ class _Reader:
     def warn(self, name: str, text: str) -> None:
         self.warnings.append(f"{name}: {text}")
 
-    def title(self) -> str:
+    def title(self) -> str | None:
+        """Read the title; None when it is missing or empty (the caller then titles the article by its date)."""
         value = self.data.get("title")
+        if value is None:
+            return None
         text = _scalar_text(value)
-        if value is None or text is None:
-            if value is None:
-                self.problem("title", "missing (expected the article's title as text)")
-            else:
-                self.problem("title", f"is {_kind(value)} (expected text)")
+        if text is None:
+            self.problem("title", f"is {_kind(value)} (expected text)")
             return ""
         title = one_line(text)
-        if not title:
-            self.problem("title", "is empty (expected the article's title as text)")
-        return shorten(title, MAX_TITLE_CHARS)
+        return shorten(title, MAX_TITLE_CHARS) if title else None
 
     def flag(self, name: str) -> bool | None:
         value = self.data.get(name)
@@ -352,6 +457,8 @@ class _Reader:
     def image(self) -> str | None:
         for name in IMAGE_FIELDS:
             value = self.data.get(name)
+            if name == "photos" and isinstance(value, list):
+                value = next((item for item in _flatten(value) if item != ""), None)
             if value is None or value == "":
                 continue
             # Only text can be a URL: `true` or `2022` would otherwise resolve to site.link + "true".
@@ -360,6 +467,18 @@ class _Reader:
                 self.warn(name, f"{_shown(value)} is not a safe http(s) URL, skipped (expected an image URL)")
                 continue
             return url
+        return None
+
+    def language(self) -> str | None:
+        """Read `lang` (Hexo's field, also `language`): a language tag such as `zh-CN`, or None."""
+        for name in ("lang", "language"):
+            text = self.text(name)
+            if text is None:
+                continue
+            tag = text.replace("_", "-")
+            if _LANGUAGE_TAG.fullmatch(tag):
+                return tag
+            self.warn(name, f"{_shown(text)} is not a language tag, ignored (expected a tag such as 'en' or 'zh-CN')")
         return None
 
     def summary(self) -> str | None:
@@ -466,6 +585,11 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
         fingerprint += f":{published.timestamp():.0f}"
     updated = max(updated or published, published)
 
+    if title is None:
+        # Hexo publishes a post without a title; a feed item needs one: its date, in the site's zone.
+        title = published.astimezone(settings.timezone).date().isoformat()
+        reader.warn("title", f"missing, the article is titled by its date {title} (expected the article's title)")
+
     slug = reader.text("slug") or PurePosixPath(source).stem
     link = article_link(slug, published, settings)
     given_link = reader.text("link") or reader.text("permalink")
@@ -489,6 +613,7 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
         author=shared_author(reader.author()),
         summary=reader.summary(),
         image=reader.image(),
+        language=reader.language(),
         draft=bool(draft) or published_flag is False,
         fingerprint=fingerprint,
         warnings=tuple(reader.warnings),

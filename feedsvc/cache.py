@@ -33,7 +33,9 @@ log = logging.getLogger("feedsvc.cache")
 # Rows written per statement: a batch is built in memory while the service already serves.
 _BATCH = 500
 # Bump when what is stored, or how articles are parsed or rendered, changes.
-FORMAT = "4"  # 4: URLs as URIs (IDNA hosts), stricter Atom ids and emails, escaped RSS descriptions
+# 4: URLs as URIs (IDNA hosts), stricter Atom ids and emails, escaped RSS descriptions
+# 5: an article's language (`lang:`), a column the files table did not have
+FORMAT = "5"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +44,7 @@ CREATE TABLE IF NOT EXISTS files (
     problem TEXT,
     title TEXT, link TEXT, id TEXT, published TEXT, updated TEXT, categories TEXT, tags TEXT,
     author_name TEXT, author_email TEXT, summary TEXT, image TEXT, draft INTEGER, fingerprint TEXT, warnings TEXT,
-    last_good TEXT
+    last_good TEXT, language TEXT
 );
 CREATE TABLE IF NOT EXISTS contents (
     source TEXT NOT NULL, fingerprint TEXT NOT NULL, html TEXT NOT NULL, summary TEXT NOT NULL, image TEXT,
@@ -94,6 +96,7 @@ def _article_json(article: Article | None) -> str | None:
             article.draft,
             article.fingerprint,
             list(article.warnings),
+            article.language,
         ],
         ensure_ascii=False,
         separators=(",", ":"),
@@ -115,6 +118,7 @@ def _article(source: str, text: str) -> Article:
         draft,
         fingerprint,
         warnings,
+        language,
     ) = json.loads(text)
     published_at = datetime.fromisoformat(published)
     # Built from shared parts directly: names and authors repeat across thousands of articles.
@@ -133,6 +137,7 @@ def _article(source: str, text: str) -> Article:
         draft=draft,
         fingerprint=fingerprint,
         warnings=tuple(warnings),
+        language=language,
     )
 
 
@@ -156,7 +161,7 @@ def _path_of(value: str | bytes | None) -> str | None:
 _SEP = "\x1f"
 _FILE_COLUMNS = (
     "source, size, mtime_ns, path, problem, title, link, id, published, updated, categories, tags,"
-    " author_name, author_email, summary, image, draft, fingerprint, warnings, last_good"
+    " author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language"
 )
 
 
@@ -170,7 +175,7 @@ def _file_row(source: str, entry: Entry) -> tuple[Any, ...]:
     last_good = _article_json(entry.last_good if entry.last_good is not entry.result else None)
     result = entry.result
     if isinstance(result, Problem):
-        return (source, size, mtime_ns, _path_value(entry.path), result.reason, *([None] * 14), last_good)
+        return (source, size, mtime_ns, _path_value(entry.path), result.reason, *([None] * 14), last_good, None)
     author = result.author
     return (
         source,
@@ -194,6 +199,7 @@ def _file_row(source: str, entry: Entry) -> tuple[Any, ...]:
         result.fingerprint,
         _SEP.join(result.warnings),
         last_good,
+        result.language,
     )
 
 
@@ -226,7 +232,7 @@ class _SharedParts:
 
 def _entry(row: tuple[Any, ...], shared: _SharedParts) -> Entry:
     (source, size, mtime_ns, path, problem, title, link, identity, published, updated, categories, tags) = row[:12]
-    (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good) = row[12:]
+    (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language) = row[12:]
     stamp = cached_stamp(size, mtime_ns)
     path = _path_of(path)
     good = None if last_good is None else _article(source, last_good)
@@ -249,6 +255,7 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> Entry:
         draft=bool(draft),
         fingerprint=fingerprint,
         warnings=tuple(_split_names(warnings)),
+        language=language,
     )
     return Entry(stamp=stamp, result=article, last_good=good or article, path=path)
 
@@ -297,7 +304,10 @@ def _connect(location: Path, identity: str) -> sqlite3.Connection:
             with connection:
                 connection.execute("BEGIN")
                 for table in ("files", "contents", "documents"):
-                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+                    # Dropped, not emptied: a cache of an older format may lack a column.
+                    connection.execute(f"DROP TABLE {table}")
+                for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
+                    connection.execute(statement)
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (wanted,))
     except BaseException:
         connection.close()
@@ -460,7 +470,7 @@ class Cache:
         if self._db is None:
             return
         db = self._db
-        insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join(['?'] * 20)})"  # noqa: S608 - constants
+        insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join(['?'] * 21)})"  # noqa: S608 - constants
         skipped: list[tuple[Any, Exception]] = []
 
         def write(batch: list[tuple[Any, ...]]) -> None:

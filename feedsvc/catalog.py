@@ -362,9 +362,11 @@ class CatalogState:
                 shown = self._title(name)
                 options = CategorySettings(name=shown, aliases=tuple(sorted(set(self._spellings[name]) - {shown})))
             title = options.title or options.name
+            # A category named like the site is titled once, not "X - X".
+            same = fold_name(title) == fold_name(settings.site_title)
             spec = FeedSpec(
                 slug=slugs[name],
-                title=f"{settings.site_title} - {title}",
+                title=title if same else f"{settings.site_title} - {title}",
                 description=options.description or title,
                 limit=options.limit or settings.limit,
                 category=name,

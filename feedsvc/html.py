@@ -16,6 +16,10 @@ from feedsvc.urls import absolute_url
 
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})
+# The one class kept: a code block's language (`language-python`, as Markdown renderers write it),
+# which readers' highlighters use. Only on `pre` and `code`; every other class is dropped.
+_LANGUAGE_CLASS = re.compile(r"language-[A-Za-z0-9_+-]+")
+_CLASS_TAGS = frozenset({"pre", "code"})
 # A tag of sanitized HTML, which nh3 writes well-formed: names in lower case, values quoted.
 _SANITIZED_TAG = re.compile(r"<(/?)([a-z][a-z0-9]*)[^>]*>")
 _VOID = frozenset({"area", "br", "col", "hr", "img", "wbr"})
@@ -29,6 +33,8 @@ CLEAN_CONTENT_TAGS = frozenset(
 ATTRIBUTES: dict[str, set[str]] = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
 ATTRIBUTES["*"] = {"lang", "title", "dir"}
 ATTRIBUTES["a"] = ATTRIBUTES.get("a", set()) | {"href", "hreflang"}
+for _tag in _CLASS_TAGS:
+    ATTRIBUTES[_tag] = ATTRIBUTES.get(_tag, set()) | {"class"}
 URL_SCHEMES = frozenset(nh3.ALLOWED_URL_SCHEMES) | {"data"}
 _BLOCKS = frozenset(
     {
@@ -78,6 +84,9 @@ def sanitize(html: str, base: str) -> str:
     """Keep formatting, links, images, tables and lists; drop active content; make URLs absolute."""
 
     def check_attribute(tag: str, attribute: str, value: str) -> str | None:
+        if attribute == "class":
+            kept = [name for name in value.split() if _LANGUAGE_CLASS.fullmatch(name)] if tag in _CLASS_TAGS else []
+            return " ".join(kept) or None
         if attribute not in _URL_ATTRIBUTES:
             return value
         if value.lstrip()[:5].lower() == "data:":

@@ -73,6 +73,7 @@ class Article:
     draft: bool
     fingerprint: str
     warnings: tuple[str, ...] = ()
+    language: str | None = None  # the article's own language tag (`lang:`), or None for the site's
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Articles parsed in worker processes arrive pickled: rebuild them with shared parts.

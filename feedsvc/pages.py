@@ -6,7 +6,7 @@ The only module that imports Jinja2. Pure: a catalog in, bytes out.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from importlib.resources import files
 
@@ -26,6 +26,20 @@ _ENVIRONMENT = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+def local_time(moment: datetime, settings: Settings) -> str:
+    """Show a time in `site.timezone` as a page does: `2024-01-05 18:00 +08:00`, or `… UTC` at offset zero."""
+    local = moment.astimezone(settings.timezone)
+    offset = local.utcoffset() or timedelta(0)
+    if not offset:
+        return f"{local:%Y-%m-%d %H:%M} UTC"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{local:%Y-%m-%d %H:%M} {sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+_ENVIRONMENT.filters["local_time"] = local_time
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
 # The XSLT stylesheet a browser shows RSS and Atom feeds with: the same bytes for every site.
 FEED_STYLESHEET = files("feedsvc").joinpath("templates", "feed.xsl").read_bytes()
@@ -40,6 +54,7 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         feeds=feeds,
         formats=list(Format),
         names=FORMAT_NAMES,
+        settings=settings,
     )
     return html.encode("utf-8")
 

@@ -28,6 +28,7 @@ MEDIA_NS = "http://search.yahoo.com/mrss/"
 HISTORY_NS = "http://purl.org/syndication/history/1.0"  # RFC 5005
 ATOM_NS = "http://www.w3.org/2005/Atom"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 _IMAGE_TYPES = {
     ".jpg": "image/jpeg",
@@ -191,6 +192,17 @@ class _MediaEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no
         return entry
 
 
+class _LanguageEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships no type hints
+    """An entry's own language as `xml:lang` on the Atom entry (RSS 2.0 items have no language of their own)."""
+
+    language: str | None = None
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        if self.language:
+            entry.set(XML_LANG, self.language)
+        return entry
+
+
 def _generator(
     feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None
 ) -> FeedGenerator:
@@ -201,6 +213,8 @@ def _generator(
     self_url = archive_url(settings, spec.slug, paging.number, fmt) if paging and paging.number else current_url
     gen = FeedGenerator()
     gen.register_extension("media", _MediaFeed, _MediaEntry)
+    if fmt is Format.ATOM and any(article.language for article in feed.articles):
+        gen.register_extension("entry_language", BaseExtension, _LanguageEntry, atom=True, rss=False)
     gen.load_extension("dc", atom=False, rss=True)
     gen.id(current_url)  # an archive page is a part of the same feed: the same id
     gen.title(spec.title)
@@ -273,6 +287,8 @@ def _entry(
     if settings.content == "full" and budget.takes(content.html):
         entry.content(content.html, type="html")
     entry.media.image = content.image
+    if article.language and fmt is Format.ATOM:
+        entry.entry_language.language = article.language
 
 
 # A browser that opens an RSS or Atom feed applies this stylesheet and shows a page, not XML;
@@ -339,6 +355,8 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf, paging: P
             item["summary"] = content.summary
         if content.image:
             item["image"] = content.image
+        if article.language:
+            item["language"] = article.language
         item["date_published"] = article.published.isoformat()
         item["date_modified"] = article.updated.isoformat()
         if article.author is not None:

@@ -49,14 +49,37 @@ def _in_spaced_word(char: str) -> bool:
     return char.isalnum() and not _is_wide(char)
 
 
+# The ends of a CJK sentence (full stop, exclamation and question marks, semicolon), and the
+# closing quotes and brackets that may follow one.
+_SENTENCE_ENDS = frozenset("。！？；")
+_CLOSERS = frozenset("”’」』）》】〉)\"'")
+
+
+def _sentence_end(cut: str, limit: int) -> int:
+    """Return where the last CJK sentence of `cut` ends when that falls in the last fifth of `limit`, else 0."""
+    earliest = limit - limit // 5
+    for index in range(len(cut) - 1, earliest - 2, -1):
+        if cut[index] in _SENTENCE_ENDS:
+            end = index + 1
+            while end < len(cut) and cut[end] in _CLOSERS:
+                end += 1
+            return end if end >= earliest else 0
+    return 0
+
+
 def shorten(text: str, limit: int) -> str:
     """Cut text to at most `limit` characters, the last being '…' when it was cut.
 
-    Latin words are not split when a space is near; CJK text is cut anywhere.
+    Latin words are not split when a space is near; CJK text is cut after a sentence
+    (。！？；) when one ends in the last fifth of the limit, else anywhere. A text cut
+    after a sentence still ends in '…': it says there is more.
     """
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
+    sentence = _sentence_end(cut, limit)
+    if sentence:
+        return cut[:sentence] + "…"
     if _in_spaced_word(text[limit - 1]) and cut[-1:] and not cut[-1].isspace() and not _is_wide(cut[-1]):
         space = cut.rfind(" ", max(0, len(cut) - 20))
         if space > 0:

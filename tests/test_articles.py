@@ -251,6 +251,45 @@ VALID: dict[str, dict[str, Any]] = {
         "categories": ("样例",),
         "body": "## 小标题\n\n*强调* 与 [链接](/relative/link).\n",
     },
+    "title-missing.md": {"title": "2022-05-04", "published": utc(2022, 5, 3, 16), "warnings": ("title",)},
+    "front-matter-empty.md": {"title": "2022-04-15", "published": MTIME_DATE, "warnings": ("date", "title")},
+    "title-empty.md": {"title": "2022-04-15", "published": MTIME_DATE, "warnings": ("date", "title")},
+    "json-front-matter.md": {
+        "title": "JSON 前言",
+        "published": utc(2022, 5, 4, 10, 33),
+        "categories": ("样例", "Hexo"),
+        "tags": ("json",),
+        "body": "<p>JSON front matter, as hexo-front-matter reads it.</p>\n",
+    },
+    "json-front-matter-braces.md": {
+        "title": "JSON object with braces",
+        "published": utc(2022, 5, 4, 10, 33),
+        "image": SITE + "img/json.png",
+        "body": "body\n",
+    },
+    "json-no-opening-fence.md": {
+        "title": "JSON without the opening fence",
+        "published": utc(2022, 5, 4, 2, 33),
+        "body": "body\n",
+    },
+    "no-opening-fence.md": {
+        "title": "No opening fence",
+        "published": utc(2022, 5, 4, 2, 33),
+        "categories": ("样例",),
+        "body": "body after the fence\n\n---\n\nand a rule\n",
+    },
+    "image-photos.md": {
+        "title": "Gallery post",
+        "published": utc(2022, 5, 4, 2, 33),
+        "image": SITE + "gallery/first.jpg",
+    },
+    "image-cover.md": {
+        "title": "Cover only",
+        "published": utc(2022, 5, 4, 2, 33),
+        "image": "https://cdn.example.org/cover.jpg",
+    },
+    "lang-given.md": {"title": "中文文章", "published": utc(2022, 5, 4, 2, 33), "language": "zh-CN"},
+    "lang-not-a-tag.md": {"title": "A bad language", "published": utc(2022, 5, 4, 2, 33), "warnings": ("lang",)},
     "script-in-body.md": {
         "title": "脚本",
         "published": utc(2023, 3, 1),
@@ -276,11 +315,14 @@ INVALID: dict[str, tuple[tuple[str, ...], str]] = {
     "yaml-deep-nesting.md": (("front matter",), "invalid YAML"),
     "yaml-recursive-alias.md": (("front matter",), "an alias contains itself at line 3, column 13"),
     "yaml-bad-tagged-value.md": (("front matter",), "invalid YAML"),
-    "title-missing.md": (("title",), "missing"),
-    "front-matter-empty.md": (("title",), "missing"),
     "title-list.md": (("title",), "is a list (expected text)"),
     "title-mapping.md": (("title",), "is a mapping (expected text)"),
-    "title-empty.md": (("title",), "is empty"),
+    "json-error.md": (("front matter",), "invalid JSON: Expecting property name enclosed in double quotes at line 4"),
+    "json-no-closing-fence.md": (("front matter",), "no closing ';;;'"),
+    "json-duplicate-key.md": (("front matter",), "invalid JSON: duplicate key 'title'"),
+    "json-deep-nesting.md": (("front matter",), "invalid JSON: nested too deep"),
+    "json-nan.md": (("front matter",), "invalid JSON: NaN is not a JSON value"),
+    "json-list.md": (("front matter",), "invalid JSON"),
     "date-feb-30.md": (("date",), "'2022-02-30' is not a date"),
     "date-month-13.md": (("date",), "'2022-13-01' is not a date"),
     "date-rfc822-feb-30.md": (("date",), "'Wed, 30 Feb 2022 10:33:00 GMT' is not a date"),
@@ -292,7 +334,7 @@ INVALID: dict[str, tuple[tuple[str, ...], str]] = {
     "updated-not-a-date.md": (("updated",), "'later' is not a date"),
     "categories-mapping.md": (("categories",), "is a mapping"),
     "draft-not-boolean.md": (("draft",), "'maybe' is not a boolean"),
-    "several-bad-fields.md": (("title", "date", "categories"), "'2022-02-30' is not a date"),
+    "several-bad-fields.md": (("date", "categories"), "'2022-02-30' is not a date"),
     "binary-png.markdown": (("encoding",), "not text"),
     "utf16-broken.markdown": (("encoding",), "invalid UTF-16"),
     "latin1.markdown": (("encoding",), "not text"),
@@ -335,6 +377,7 @@ def test_valid_files_become_articles(name: str, expected: dict[str, Any], site: 
     assert article.summary == expected.get("summary")
     assert article.image == expected.get("image")
     assert article.draft is expected.get("draft", False)
+    assert article.language == expected.get("language")
     assert tuple(w.split(":")[0] for w in article.warnings) == expected.get("warnings", ())
     if "link" in expected:
         assert article.link == expected["link"]

@@ -356,7 +356,9 @@ def test_the_index_is_a_phone_sized_page_linking_the_site(site: Refresher) -> No
     assert page.find("a", href=site.settings.site_link) is not None
     finance = page.select_one("li#finance")
     assert "金融新闻与市场" in finance.get_text()
-    assert "Newest: Markets rally · 2026-11-02 09:30 UTC" in " ".join(finance.select_one("p.newest").stripped_strings)
+    # Shown in site.timezone (Asia/Shanghai); the machine-readable value stays UTC.
+    newest = " ".join(finance.select_one("p.newest").stripped_strings)
+    assert "Newest: Markets rally · 2026-11-02 17:30 +08:00" in newest
     assert finance.time["datetime"] == "2026-11-02T09:30:00+00:00"
     assert page.select_one("li#empty p.newest") is None
     style = page.style.get_text()

@@ -187,7 +187,8 @@ def test_index_lists_every_feed_with_title_count_newest_and_subscribe_links(site
         newest = li.select("p.newest a")
         if feed.articles:
             assert [(a.get_text(), a["href"]) for a in newest] == [(feed.articles[0].title, feed.articles[0].link)]
-            assert feed.articles[0].published.strftime("%Y-%m-%d %H:%M") in text
+            local = feed.articles[0].published.astimezone(settings.timezone)
+            assert local.strftime("%Y-%m-%d %H:%M +08:00") in text
         else:
             assert newest == []
     counts = {li.get("id"): li.get_text(" ") for li in entries}

@@ -455,7 +455,7 @@ def test_problem_is_logged_once_when_it_appears(
         os.utime(bad, (1, 1))  # saved again with the same bytes
         refresher.refresh()
         touched = logged()
-        bad.write_text("---\ndate: 2022-05-04\n---\nno title\n", encoding="utf-8")
+        bad.write_text("---\ntitle: x\ndate: 2022-02-30\n---\nno such day\n", encoding="utf-8")
         os.utime(bad, (2, 2))
         refresher.refresh()
         changed = logged()
@@ -465,7 +465,7 @@ def test_problem_is_logged_once_when_it_appears(
     assert unchanged == []
     assert touched == []
     assert len(changed) == 1
-    assert "title" in changed[0]
+    assert "date" in changed[0]
 
 
 def test_snapshot_problems_are_sorted_by_path(content_dir: Path, refresher: Refresher) -> None:
@@ -490,7 +490,7 @@ def test_snapshot_counts(content_dir: Path, categorized: Settings, clock: Clock)
     write(content_dir, "draft.md", draft=True, categories=["隐藏"])
     write(content_dir, "unpublished.md", published=False)
     write(content_dir, "future.md", date=(NOW + timedelta(days=1)).isoformat(), categories=["未来"])
-    (content_dir / "bad.md").write_text("---\n---\n", encoding="utf-8")
+    (content_dir / "bad.md").write_text("---\ntitle: [x\n---\n", encoding="utf-8")
 
     snapshot = Refresher(categorized, Store(), clock=clock).refresh().snapshot
 

@@ -857,7 +857,7 @@ def parallel_corpus(directory: Path) -> int:
     """Write more than PARALLEL_MIN_FILES articles and a few problem files; return how many files there are."""
     write_corpus(directory, PARALLEL_MIN_FILES + CHUNK_FILES // 2)
     (directory / "bad-yaml.md").write_text("---\ntitle: [unclosed\n---\n", encoding="utf-8")
-    (directory / "no-title.md").write_text("---\ndate: 2022-05-04\n---\nbody\n", encoding="utf-8")
+    (directory / "bad-date.md").write_text("---\ntitle: x\ndate: 2022-02-30\n---\nbody\n", encoding="utf-8")
     return PARALLEL_MIN_FILES + CHUNK_FILES // 2 + 2
 
 

@@ -368,14 +368,14 @@ def test_broken_file_stays_on_its_last_good_article_across_problems(content_dir:
     path = write(content_dir, "a.md", "Good")
     index, _ = scan(settings)
     good = index.index.entries["a.md"].article
-    for number, text in enumerate(["---\ntitle: x\n", "---\ndate: 2022-05-04\n---\nno title\n"]):
+    for number, text in enumerate(["---\ntitle: x\n", "---\ntitle: x\ndate: 2022-02-30\n---\nno such day\n"]):
         path.write_text(text, encoding="utf-8")
         bump_mtime(path, 10 * (number + 1))
         index, _ = scan(settings, index.index)
 
     entry = index.index.entries["a.md"]
     assert entry.problem is not None
-    assert "title" in entry.problem.reason
+    assert "date" in entry.problem.reason
     assert entry.article is good
 
 
