@@ -126,13 +126,17 @@ def _decode_with_nuls(raw: bytes) -> str:
         raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})") from None
 
 
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t\ufeff]*\n)*\ufeff?")
+
+
 def _split(text: str) -> tuple[str, str, int]:
     """Split text at its `---` fences into the YAML text, the body, and the YAML's first line number.
 
     Raises:
         ValueError: no front matter or no closing `---`.
     """
-    stripped = text.lstrip("\n\ufeff")
+    # Blank lines before the opening '---' are skipped, spaces on them too: scraped archives start with one.
+    stripped = _LEADING_BLANK_LINES.sub("", text, count=1)
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
     if not stripped.strip():
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")

@@ -16,6 +16,7 @@ from feedsvc.errors import ConfigError
 
 if TYPE_CHECKING:
     from feedsvc.builder import Builder
+    from feedsvc.model import Snapshot
 
 # The commands import what they use when they run: `serve` supervises a worker process
 # and needs none of the pipeline itself, so its supervisor stays small.
@@ -39,6 +40,25 @@ def _settings(config: Path | None) -> Settings:
     except ConfigError as error:
         click.echo(f"feedsvc: config error: {error}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Return what in the settings works but is likely a mistake, one message each."""
+    warnings = []
+    if "site.link" not in settings.given and settings.site_link == settings.feed_url:
+        warnings.append(
+            f"{settings.source}: site.link: not set, so every article link points at this service "
+            f"({settings.feed_url}), which answers 404 there (expected the URL of the site the articles live on)"
+        )
+    return warnings
+
+
+def _warn_if_no_article(settings: Settings, snapshot: Snapshot) -> None:
+    """Log a warning when the first refresh found no article file in a content directory it could read."""
+    from feedsvc.scan import no_article_message
+
+    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+        logging.getLogger("feedsvc.build").warning(no_article_message(settings.content_dir, settings.extensions))
 
 
 def _configure_logging(level: str, log_format: str) -> None:
@@ -141,6 +161,7 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     builder = _start_builder(settings, out, watch=False, force=force)
     builder.stop()
     snapshot = builder.refresher.store.snapshot
+    _warn_if_no_article(settings, snapshot)
     if snapshot.degraded:
         click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
@@ -178,6 +199,7 @@ def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     builder = _start_builder(settings, out, watch=True, force=force)
+    _warn_if_no_article(settings, builder.refresher.store.snapshot)
     logging.getLogger("feedsvc.build").info("watching %s, building into %s", settings.content_dir, out)
     try:
         stopping.wait()
@@ -195,6 +217,7 @@ def check(config: Path | None) -> None:
     from feedsvc.model import Article
     from feedsvc.progress import ScanProgress
     from feedsvc.refresh import Refresher
+    from feedsvc.scan import no_article_message
     from feedsvc.store import Store
 
     settings = _settings(config)
@@ -214,18 +237,25 @@ def check(config: Path | None) -> None:
     if snapshot.degraded:
         click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
+    for warning in config_warnings(settings):
+        click.echo(f"warning: {escape_controls(warning)}")
+    problems = [str(problem) for problem in snapshot.problems]
+    if report.stats.files_seen == 0:
+        # Exit 1 too: a directory with no article file is nearly always the wrong directory or the
+        # wrong extensions, and a check that passed on it would publish empty feeds unnoticed.
+        problems.insert(0, no_article_message(settings.content_dir, settings.extensions))
     # One line each, whatever a file name holds: a newline in one must not print a line of its own.
-    for problem in snapshot.problems:
-        click.echo(f"problem: {escape_controls(str(problem))}")
+    for problem in problems:
+        click.echo(f"problem: {escape_controls(problem)}")
     articles = [e.result for e in refresher.index.entries.values() if isinstance(e.result, Article)]
     for article in sorted(articles, key=lambda a: a.source):
         for warning in article.warnings:
             click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
-        f"{len(snapshot.problems)} problems; {snapshot.feeds} feed documents"
+        f"{len(problems)} problems; {snapshot.feeds} feed documents"
     )
-    sys.exit(EXIT_PROBLEMS if snapshot.problems else 0)
+    sys.exit(EXIT_PROBLEMS if problems else 0)
 
 
 @main.command()

@@ -11,7 +11,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,9 @@ _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _BLANK = re.compile(r"[\s\x00-\x1f\x7f]")
+# An article file's extension: a dot, then letters, digits, `_`, `+`, `-` (more dots inside: `.md.txt`).
+_EXTENSION = re.compile(r"\.[\w+-]+(?:\.[\w+-]+)*")
+DEFAULT_EXTENSIONS = (".md", ".markdown", ".txt")
 # Filled in for {slug} when a permalink pattern is checked: it must come out whole.
 _SLUG_PROBE = "slug-probe-7f3a"
 
@@ -94,6 +97,9 @@ class Settings:
     max_feed_content_bytes: int = 20_000_000  # contents of one feed document
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # lower case
+    # The keys the config file sets, sorted; what they are set to is in the fields above.
+    given: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 class _Invalid(ValueError):
@@ -244,6 +250,24 @@ def _permalink(value: Any) -> str:
     return text
 
 
+def _extensions(value: Any) -> tuple[str, ...]:
+    """Read `content.extensions`: a list of extensions such as `.md` (or one), compared in lower case."""
+    items = value if isinstance(value, list) else [value]
+    expected = "expected a list of extensions such as [.md, .markdown, .txt]"
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise _Invalid(f"{_shown(item)} is not an extension ({expected})")
+        extension = item.strip().lower()
+        if not _EXTENSION.fullmatch(extension):
+            raise _Invalid(f"{_shown(item)} is not an extension: a dot, then a name without separators ({expected})")
+        if extension not in found:
+            found.append(extension)
+    if not found:
+        raise _Invalid(f"is empty ({expected})")
+    return tuple(found)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("site.title", "feedsvc", _title, "Feed title, and the prefix of every category feed's title."),
     Setting(
@@ -264,6 +288,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("site.author", "", _prose, "Author of articles that name none."),
     Setting("content.dir", "content", _path, "The directory of articles, relative to this file."),
+    Setting(
+        "content.extensions",
+        list(DEFAULT_EXTENSIONS),
+        _extensions,
+        "What article files' names end with (any case); hidden files and editor leftovers are never read.",
+    ),
     Setting(
         "content.permalink",
         "{year}/{month:02d}/{day:02d}/{slug}/",
@@ -532,6 +562,7 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
                 values[full] = setting.check(value)
             except _Invalid as error:
                 raise ConfigError(f"{where(full)}: {error}") from None
+    given = set(values)
     for setting in SETTINGS:
         if setting.key not in values:
             values[setting.key] = setting.check(setting.default)
@@ -572,6 +603,8 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         max_feed_content_bytes=values["feeds.max_content_bytes"],
         categories=_categories(data.get("categories"), where),
         source=source,
+        extensions=values["content.extensions"],
+        given=tuple(sorted(given)),
     )
 
 

@@ -19,7 +19,7 @@ from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
 from feedsvc.model import Snapshot
 from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
-from feedsvc.scan import StopFlag
+from feedsvc.scan import StopFlag, no_article_message
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -152,6 +152,8 @@ def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
+    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+        log.warning(no_article_message(refresher.settings.content_dir, refresher.settings.extensions))
 
 
 def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: StopFlag | None) -> Pipeline:
