@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from feedsvc import __version__
-from feedsvc.config import Settings, config_path, load_settings
+from feedsvc.config import Settings, config_path, is_local_host, listening_url, load_settings
 from feedsvc.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -33,10 +33,10 @@ config_option = click.option(
 )
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, feed_url: str | None = None) -> Settings:
     """Load the settings or exit 2 with the message naming the file and key."""
     try:
-        return load_settings(config_path(config))
+        return load_settings(config_path(config), feed_url=feed_url)
     except ConfigError as error:
         click.echo(f"feedsvc: config error: {error}", err=True)
         sys.exit(EXIT_CONFIG)
@@ -119,8 +119,18 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
 
     os.environ[ACCESS_LOG_VAR] = "1" if access_log else "0"
 
+    # Without site.feed_url in the config, self links, the OPML and the index page name the
+    # address served on (never a request's Host header, which any client may set).
+    feed_url = listening_url(host, port)
     if build_dir is None:
-        _settings(config)  # a config error stops here, with exit 2, before any process starts
+        settings = _settings(config, feed_url=feed_url)  # a config error stops here, with exit 2
+        if "site.feed_url" not in settings.given and not is_local_host(host):
+            logging.getLogger("feedsvc").warning(
+                "%s: site.feed_url: not set, so self links and the OPML name %s, which readers on other "
+                "machines cannot reach (expected the public URL of this service)",
+                settings.source,
+                settings.feed_url,
+            )
     level = logging.getLevelName(logging.getLogger().level).lower()
     try:
         run_server(
@@ -129,6 +139,7 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
             port=port,
             log_level=level,
             build_dir=build_dir,
+            feed_url=feed_url,
         )
     except OSError as error:
         click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)

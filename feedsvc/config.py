@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import string
@@ -28,6 +29,9 @@ ENV_VAR = "FEEDSVC_CONFIG"
 EXIT_WITH_PARENT_VAR = "FEEDSVC_EXIT_WITH_PARENT"
 # A build directory to serve instead of content (`feedsvc serve --from DIR`, or gunicorn workers).
 FROM_VAR = "FEEDSVC_FROM"
+# site.feed_url when the config file sets none: `feedsvc serve` sets it for its worker process
+# from --host and --port, so that self links name the address it serves on.
+FEED_URL_VAR = "FEEDSVC_FEED_URL"
 CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
@@ -523,8 +527,13 @@ def _check_categories(categories: list[CategorySettings], where: Callable[[str],
                 )
 
 
-def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | None = None) -> Settings:
+def parse_settings(
+    data: Any, *, source: str = "<defaults>", base_dir: Path | None = None, feed_url: str | None = None
+) -> Settings:
     """Validate a parsed config mapping and fill in every default.
+
+    `feed_url` replaces the default of `site.feed_url` (and so of `site.link`) when
+    the mapping sets none: the address `feedsvc serve` listens on.
 
     Raises:
         ConfigError: an unknown key or a value of the wrong type; the message
@@ -563,6 +572,11 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
             except _Invalid as error:
                 raise ConfigError(f"{where(full)}: {error}") from None
     given = set(values)
+    if feed_url and "site.feed_url" not in values:
+        try:
+            values["site.feed_url"] = _url(feed_url)
+        except _Invalid as error:
+            raise ConfigError(f"{FEED_URL_VAR}: {error}") from None
     for setting in SETTINGS:
         if setting.key not in values:
             values[setting.key] = setting.check(setting.default)
@@ -618,8 +632,30 @@ def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
     return DEFAULT_PATH
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read and validate the YAML config file at `path`.
+def listening_url(host: str, port: int) -> str:
+    """Return the base URL of a service listening on `host`:`port`, as a client on this machine reaches it.
+
+    The wildcard addresses name no host a client can ask: 0.0.0.0 is shown as
+    127.0.0.1 and :: as [::1].
+    """
+    bare = host.strip("[]")
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(bare, bare)  # noqa: S104 - compared, not bound
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def is_local_host(host: str) -> bool:
+    """Tell whether a listening address is reachable only from this machine (loopback)."""
+    bare = host.strip("[]")
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return bare.lower() == "localhost"
+
+
+def load_settings(path: str | os.PathLike[str], *, feed_url: str | None = None) -> Settings:
+    """Read and validate the YAML config file at `path`; `feed_url` as in `parse_settings`.
 
     Raises:
         ConfigError: the file is missing, unreadable, not YAML, or not valid settings.
@@ -637,4 +673,4 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         data = load_yaml(text)
     except YamlError as error:
         raise ConfigError(f"{path}: {error}") from None
-    return parse_settings(data, source=str(path), base_dir=path.resolve().parent)
+    return parse_settings(data, source=str(path), base_dir=path.resolve().parent, feed_url=feed_url)

@@ -40,6 +40,7 @@ class Service:
     stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting: Pipeline | None = field(default=None, repr=False)  # a reload's, during its first refresh
+    feed_url: str | None = None  # site.feed_url when a config sets none (the address served on), at reloads too
 
     @property
     def refresher(self) -> Refresher:
@@ -73,7 +74,7 @@ class Service:
             if self.stopping.is_set():
                 return False
             try:
-                settings = load_settings(config_file)
+                settings = load_settings(config_file, feed_url=self.feed_url)
             except ConfigError as error:
                 log.error("config reload: %s; the running config stays in force", error)
                 return False
@@ -165,8 +166,12 @@ def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: 
     return pipeline
 
 
-def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None) -> Service:
+def start_service(
+    settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None, feed_url: str | None = None
+) -> Service:
     """Build the first snapshot, then start the scheduler; the app is ready when this returns.
+
+    `feed_url` is what a reloaded config that sets no site.feed_url takes for it.
 
     Setting `stop` (the process is asked to end) ends the first refresh at the next file:
     nothing is published and no schedule starts; the returned service is then only to be stopped.
@@ -176,7 +181,7 @@ def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag 
     store.subscribe(changes)
     pipeline = _start_pipeline(settings, store, scheduled=scheduled, stop=stop)
     pipeline.changes = changes
-    return Service(settings, store, pipeline, create_app(store))
+    return Service(settings, store, pipeline, create_app(store), feed_url=feed_url)
 
 
 @dataclass

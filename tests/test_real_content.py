@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from feedsvc.articles import parse_for_scan, split_front_matter
 from feedsvc.cli import main
-from feedsvc.config import Settings, parse_settings
+from feedsvc.config import Settings, listening_url, parse_settings
 from feedsvc.errors import ConfigError
 from feedsvc.refresh import Refresher
 from feedsvc.scan import EMPTY_INDEX, Parse, is_article_name, scan_content
@@ -160,3 +161,90 @@ def test_an_empty_content_directory_is_a_warning_at_the_first_refresh(
     result = CliRunner().invoke(main, ["build", "--config", str(config), "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     assert f"WARNING feedsvc.build: {expected}" in result.output  # the command's own log handler
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        ("127.0.0.1", 9000, "http://127.0.0.1:9000/"),
+        ("0.0.0.0", 8081, "http://127.0.0.1:8081/"),  # noqa: S104 - a value under test
+        ("::", 9000, "http://[::1]:9000/"),
+        ("::1", 9000, "http://[::1]:9000/"),
+        ("[::1]", 9000, "http://[::1]:9000/"),
+        ("localhost", 80, "http://localhost:80/"),
+        ("feeds.example.com", 9000, "http://feeds.example.com:9000/"),
+    ],
+)
+def test_listening_url_names_an_address_a_client_can_ask(host: str, port: int, expected: str) -> None:
+    """The base URL of a listening address maps the wildcards to loopback and brackets IPv6 addresses."""
+    assert listening_url(host, port) == expected
+
+
+def test_the_served_address_is_site_feed_url_only_when_the_config_sets_none(content_dir: Path) -> None:
+    """A derived base replaces the default site.feed_url (and so site.link), never a configured one."""
+    derived = "http://127.0.0.1:9000/"
+    unset = parse_settings({"content": {"dir": str(content_dir)}}, feed_url=derived)
+    assert (unset.feed_url, unset.site_link) == (derived, derived)
+    configured = parse_settings({"site": {"feed_url": "https://feeds.example.com/"}}, feed_url=derived)
+    assert configured.feed_url == "https://feeds.example.com/"
+    with pytest.raises(ConfigError, match="FEEDSVC_FEED_URL"):
+        parse_settings({}, feed_url="not a url")
+
+
+def test_serve_passes_the_address_it_listens_on_and_warns_for_a_public_one(
+    tmp_path: Path, content_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve --host 0.0.0.0 --port 9000` without site.feed_url hands http://127.0.0.1:9000/ on, with a warning."""
+    import feedsvc.server
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(feedsvc.server, "run_server", lambda config, **kwargs: calls.append(kwargs))
+    config = _config(tmp_path, content_dir)
+    wildcard = "0.0.0.0"  # noqa: S104 - an address under test, never bound here
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--host", wildcard, "--port", "9000"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["feed_url"] == "http://127.0.0.1:9000/"
+    assert "site.feed_url: not set, so self links and the OPML name http://127.0.0.1:9000/" in result.output
+    result = CliRunner().invoke(main, ["serve", "--config", str(config), "--port", "9001"])
+    assert calls[1]["feed_url"] == "http://127.0.0.1:9001/"
+    assert "site.feed_url" not in result.output  # a loopback address: nobody else asks it
+
+
+def test_check_warns_when_site_link_is_not_set(tmp_path: Path, content_dir: Path) -> None:
+    """Without site.link, `check` warns that article links point at the feed service (and still exits 0)."""
+    _write_scraped(content_dir)
+    result = CliRunner().invoke(main, ["check", "--config", str(_config(tmp_path, content_dir, link=False))])
+    assert result.exit_code == 0, result.output
+    assert "site.link: not set, so every article link points at this service (http://127.0.0.1:8080/)" in (
+        result.output
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(_config(tmp_path, content_dir))])
+    assert "site.link" not in result.output
+
+
+@pytest.mark.slow
+def test_serve_on_another_port_links_to_that_port(tmp_path: Path, content_dir: Path) -> None:
+    """`feedsvc serve --port P` without site.feed_url gives self links and OPML on port P, after a reload too."""
+    import json
+    import signal
+
+    from tests.test_server import BIN, _free_port, _get, _running, _wait_for
+
+    _write_scraped(content_dir)
+    port = _free_port()
+    config = _config(tmp_path, content_dir, "scan:\n  interval_seconds: 1\n")
+    base = f"http://127.0.0.1:{port}/"
+    command = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port)]
+    with _running(command, port) as process:
+        # A request's Host header never changes the links.
+        status, _, atom = _get(base + "feeds/all.atom", {"Host": "evil.example:1"})
+        assert status == 200
+        assert f'href="{base}feeds/all.atom" rel="self"'.encode() in atom
+        assert b"8080" not in atom
+        assert f'xmlUrl="{base}feeds/all.rss"'.encode() in _get(base + "feeds.opml")[2]
+        assert json.loads(_get(base + "feeds/all.json")[2])["feed_url"] == base + "feeds/all.json"
+        text = config.read_text(encoding="utf-8").replace("site:\n", "site:\n  title: 重新加载\n", 1)
+        config.write_text(text, encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        _wait_for(lambda: "重新加载" in _get(base + "feeds/all.atom")[2].decode(), "the reloaded config")
+        assert f'href="{base}feeds/all.atom" rel="self"'.encode() in _get(base + "feeds/all.atom")[2]
