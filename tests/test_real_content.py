@@ -248,3 +248,42 @@ def test_serve_on_another_port_links_to_that_port(tmp_path: Path, content_dir: P
         process.send_signal(signal.SIGHUP)
         _wait_for(lambda: "重新加载" in _get(base + "feeds/all.atom")[2].decode(), "the reloaded config")
         assert f'href="{base}feeds/all.atom" rel="self"'.encode() in _get(base + "feeds/all.atom")[2]
+
+
+@pytest.mark.slow
+def test_python_http_server_as_the_readme_runs_it_sends_feedsvcs_media_types(tmp_path: Path, content_dir: Path) -> None:
+    """The README's `http.server` command serves every file of a build with the media type its manifest names."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.test_server import _free_port, _get, _wait_for
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line.strip() for line in readme.splitlines() if line.strip().startswith("python3 -c 'import http.server")
+    ]
+    assert len(commands) == 1
+    _write_scraped(content_dir)
+    out = tmp_path / "build"
+    result = CliRunner().invoke(main, ["build", "--config", str(_config(tmp_path, content_dir)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    port = _free_port()
+    code = commands[0].removeprefix("python3 -c '").removesuffix("'").replace("port=8000", f"port={port}")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=out, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        base = f"http://127.0.0.1:{port}/"
+        _wait_for(lambda: _get(base)[0] == 200, "http.server to answer")
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        listed = {**manifest["documents"], **manifest["archives"]}
+        assert {path.rsplit(".", 1)[-1] for path in listed} >= {"rss", "atom", "json", "opml", "html", "xsl"}
+        for path, entry in listed.items():
+            status, headers, body = _get(base + path)
+            assert (status, headers["Content-Type"]) == (200, entry["type"]), path
+            assert body == (out / path).read_bytes()
+    finally:
+        process.kill()
+        process.wait(timeout=10)
