@@ -359,7 +359,7 @@ def _read(source: str, path: str, max_bytes: int) -> bytes | Problem:
     with os.fdopen(fd, "rb", buffering=0) as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            return Problem(source, "file: is not a regular file (expected a Markdown file)")
+            return Problem(source, "file: is not a regular file (expected an article file)")
         # Ask for what the file holds (plus one byte, to see it grew past the limit): asking
         # for the limit itself would allocate and free megabytes for every 6 KB article.
         data = handle.read(min(info.st_size, max_bytes) + 1)
