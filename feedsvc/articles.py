@@ -133,6 +133,10 @@ def _decode_with_nuls(raw: bytes) -> str:
         raise NotText(f"encoding: bytes are not text, the file holds NUL bytes ({_EXPECTED_TEXT})") from None
 
 
+# Blank lines (spaces and tabs on them too) before the opening fence: scraped archives start with one.
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t\ufeff]*\n)*\ufeff?")
+
+
 class _Parts(NamedTuple):
     """A file split at its front matter fences: the fields' text, the body, and how the fields were given."""
 
@@ -161,7 +165,7 @@ def _split(text: str) -> _Parts:
     Raises:
         ValueError: no front matter or no closing fence.
     """
-    stripped = text.lstrip("\n\ufeff")
+    stripped = _LEADING_BLANK_LINES.sub("", text, count=1)
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
     if not stripped.strip():
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")

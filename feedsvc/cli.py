@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import click
 
 from feedsvc import __version__
-from feedsvc.config import Settings, config_path, load_settings
+from feedsvc.config import Settings, config_path, is_local_host, listening_url, load_settings
 from feedsvc.errors import ConfigError
 
 if TYPE_CHECKING:
     from feedsvc.builder import Builder
+    from feedsvc.model import Snapshot
 
 # The commands import what they use when they run: `serve` supervises a worker process
 # and needs none of the pipeline itself, so its supervisor stays small.
@@ -32,13 +33,32 @@ config_option = click.option(
 )
 
 
-def _settings(config: Path | None) -> Settings:
+def _settings(config: Path | None, *, feed_url: str | None = None) -> Settings:
     """Load the settings or exit 2 with the message naming the file and key."""
     try:
-        return load_settings(config_path(config))
+        return load_settings(config_path(config), feed_url=feed_url)
     except ConfigError as error:
         click.echo(f"feedsvc: config error: {error}", err=True)
         sys.exit(EXIT_CONFIG)
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Return what in the settings works but is likely a mistake, one message each."""
+    warnings = []
+    if "site.link" not in settings.given and settings.site_link == settings.feed_url:
+        warnings.append(
+            f"{settings.source}: site.link: not set, so every article link points at this service "
+            f"({settings.feed_url}), which answers 404 there (expected the URL of the site the articles live on)"
+        )
+    return warnings
+
+
+def _warn_if_no_article(settings: Settings, snapshot: Snapshot) -> None:
+    """Log a warning when the first refresh found no article file in a content directory it could read."""
+    from feedsvc.scan import no_article_message
+
+    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+        logging.getLogger("feedsvc.build").warning(no_article_message(settings.content_dir, settings.extensions))
 
 
 def _configure_logging(level: str, log_format: str) -> None:
@@ -99,8 +119,18 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
 
     os.environ[ACCESS_LOG_VAR] = "1" if access_log else "0"
 
+    # Without site.feed_url in the config, self links, the OPML and the index page name the
+    # address served on (never a request's Host header, which any client may set).
+    feed_url = listening_url(host, port)
     if build_dir is None:
-        _settings(config)  # a config error stops here, with exit 2, before any process starts
+        settings = _settings(config, feed_url=feed_url)  # a config error stops here, with exit 2
+        if "site.feed_url" not in settings.given and not is_local_host(host):
+            logging.getLogger("feedsvc").warning(
+                "%s: site.feed_url: not set, so self links and the OPML name %s, which readers on other "
+                "machines cannot reach (expected the public URL of this service)",
+                settings.source,
+                settings.feed_url,
+            )
     level = logging.getLevelName(logging.getLogger().level).lower()
     try:
         run_server(
@@ -109,6 +139,7 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
             port=port,
             log_level=level,
             build_dir=build_dir,
+            feed_url=feed_url,
         )
     except OSError as error:
         click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
@@ -141,6 +172,7 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     builder = _start_builder(settings, out, watch=False, force=force)
     builder.stop()
     snapshot = builder.refresher.store.snapshot
+    _warn_if_no_article(settings, snapshot)
     if snapshot.degraded:
         click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
@@ -178,6 +210,7 @@ def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     builder = _start_builder(settings, out, watch=True, force=force)
+    _warn_if_no_article(settings, builder.refresher.store.snapshot)
     logging.getLogger("feedsvc.build").info("watching %s, building into %s", settings.content_dir, out)
     try:
         stopping.wait()
@@ -195,6 +228,7 @@ def check(config: Path | None) -> None:
     from feedsvc.model import Article
     from feedsvc.progress import ScanProgress
     from feedsvc.refresh import Refresher
+    from feedsvc.scan import no_article_message
     from feedsvc.store import Store
 
     settings = _settings(config)
@@ -214,18 +248,25 @@ def check(config: Path | None) -> None:
     if snapshot.degraded:
         click.echo(f"feedsvc: {escape_controls(snapshot.degraded)}", err=True)
         sys.exit(EXIT_PROBLEMS)
+    for warning in config_warnings(settings):
+        click.echo(f"warning: {escape_controls(warning)}")
+    problems = [str(problem) for problem in snapshot.problems]
+    if report.stats.files_seen == 0:
+        # Exit 1 too: a directory with no article file is nearly always the wrong directory or the
+        # wrong extensions, and a check that passed on it would publish empty feeds unnoticed.
+        problems.insert(0, no_article_message(settings.content_dir, settings.extensions))
     # One line each, whatever a file name holds: a newline in one must not print a line of its own.
-    for problem in snapshot.problems:
-        click.echo(f"problem: {escape_controls(str(problem))}")
+    for problem in problems:
+        click.echo(f"problem: {escape_controls(problem)}")
     articles = [e.result for e in refresher.index.entries.values() if isinstance(e.result, Article)]
     for article in sorted(articles, key=lambda a: a.source):
         for warning in article.warnings:
             click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
-        f"{len(snapshot.problems)} problems; {snapshot.feeds} feed documents"
+        f"{len(problems)} problems; {snapshot.feeds} feed documents"
     )
-    sys.exit(EXIT_PROBLEMS if snapshot.problems else 0)
+    sys.exit(EXIT_PROBLEMS if problems else 0)
 
 
 @main.command()

@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import os
 import re
 import string
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,18 @@ ENV_VAR = "FEEDSVC_CONFIG"
 EXIT_WITH_PARENT_VAR = "FEEDSVC_EXIT_WITH_PARENT"
 # A build directory to serve instead of content (`feedsvc serve --from DIR`, or gunicorn workers).
 FROM_VAR = "FEEDSVC_FROM"
+# site.feed_url when the config file sets none: `feedsvc serve` sets it for its worker process
+# from --host and --port, so that self links name the address it serves on.
+FEED_URL_VAR = "FEEDSVC_FEED_URL"
 CONTENT_MODES = ("full", "summary", "none")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _BLANK = re.compile(r"[\s\x00-\x1f\x7f]")
+# An article file's extension: a dot, then letters, digits, `_`, `+`, `-` (more dots inside: `.md.txt`).
+_EXTENSION = re.compile(r"\.[\w+-]+(?:\.[\w+-]+)*")
+DEFAULT_EXTENSIONS = (".md", ".markdown", ".txt")
 # Filled in for {slug} when a permalink pattern is checked: it must come out whole.
 _SLUG_PROBE = "slug-probe-7f3a"
 
@@ -94,6 +101,9 @@ class Settings:
     max_feed_content_bytes: int = 20_000_000  # contents of one feed document
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
+    extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # lower case
+    # The keys the config file sets, sorted; what they are set to is in the fields above.
+    given: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
 
 class _Invalid(ValueError):
@@ -244,6 +254,24 @@ def _permalink(value: Any) -> str:
     return text
 
 
+def _extensions(value: Any) -> tuple[str, ...]:
+    """Read `content.extensions`: a list of extensions such as `.md` (or one), compared in lower case."""
+    items = value if isinstance(value, list) else [value]
+    expected = "expected a list of extensions such as [.md, .markdown, .txt]"
+    found: list[str] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise _Invalid(f"{_shown(item)} is not an extension ({expected})")
+        extension = item.strip().lower()
+        if not _EXTENSION.fullmatch(extension):
+            raise _Invalid(f"{_shown(item)} is not an extension: a dot, then a name without separators ({expected})")
+        if extension not in found:
+            found.append(extension)
+    if not found:
+        raise _Invalid(f"is empty ({expected})")
+    return tuple(found)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("site.title", "feedsvc", _title, "Feed title, and the prefix of every category feed's title."),
     Setting(
@@ -264,6 +292,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("site.author", "", _prose, "Author of articles that name none."),
     Setting("content.dir", "content", _path, "The directory of articles, relative to this file."),
+    Setting(
+        "content.extensions",
+        list(DEFAULT_EXTENSIONS),
+        _extensions,
+        "What article files' names end with (any case); hidden files and editor leftovers are never read.",
+    ),
     Setting(
         "content.permalink",
         "{year}/{month:02d}/{day:02d}/{slug}/",
@@ -493,8 +527,13 @@ def _check_categories(categories: list[CategorySettings], where: Callable[[str],
                 )
 
 
-def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | None = None) -> Settings:
+def parse_settings(
+    data: Any, *, source: str = "<defaults>", base_dir: Path | None = None, feed_url: str | None = None
+) -> Settings:
     """Validate a parsed config mapping and fill in every default.
+
+    `feed_url` replaces the default of `site.feed_url` (and so of `site.link`) when
+    the mapping sets none: the address `feedsvc serve` listens on.
 
     Raises:
         ConfigError: an unknown key or a value of the wrong type; the message
@@ -532,6 +571,12 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
                 values[full] = setting.check(value)
             except _Invalid as error:
                 raise ConfigError(f"{where(full)}: {error}") from None
+    given = set(values)
+    if feed_url and "site.feed_url" not in values:
+        try:
+            values["site.feed_url"] = _url(feed_url)
+        except _Invalid as error:
+            raise ConfigError(f"{FEED_URL_VAR}: {error}") from None
     for setting in SETTINGS:
         if setting.key not in values:
             values[setting.key] = setting.check(setting.default)
@@ -572,6 +617,8 @@ def parse_settings(data: Any, *, source: str = "<defaults>", base_dir: Path | No
         max_feed_content_bytes=values["feeds.max_content_bytes"],
         categories=_categories(data.get("categories"), where),
         source=source,
+        extensions=values["content.extensions"],
+        given=tuple(sorted(given)),
     )
 
 
@@ -585,8 +632,30 @@ def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, s
     return DEFAULT_PATH
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read and validate the YAML config file at `path`.
+def listening_url(host: str, port: int) -> str:
+    """Return the base URL of a service listening on `host`:`port`, as a client on this machine reaches it.
+
+    The wildcard addresses name no host a client can ask: 0.0.0.0 is shown as
+    127.0.0.1 and :: as [::1].
+    """
+    bare = host.strip("[]")
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(bare, bare)  # noqa: S104 - compared, not bound
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def is_local_host(host: str) -> bool:
+    """Tell whether a listening address is reachable only from this machine (loopback)."""
+    bare = host.strip("[]")
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return bare.lower() == "localhost"
+
+
+def load_settings(path: str | os.PathLike[str], *, feed_url: str | None = None) -> Settings:
+    """Read and validate the YAML config file at `path`; `feed_url` as in `parse_settings`.
 
     Raises:
         ConfigError: the file is missing, unreadable, not YAML, or not valid settings.
@@ -604,4 +673,4 @@ def load_settings(path: str | os.PathLike[str]) -> Settings:
         data = load_yaml(text)
     except YamlError as error:
         raise ConfigError(f"{path}: {error}") from None
-    return parse_settings(data, source=str(path), base_dir=path.resolve().parent)
+    return parse_settings(data, source=str(path), base_dir=path.resolve().parent, feed_url=feed_url)

@@ -274,6 +274,7 @@ class Refresher:
                 executor=executor,
                 progress=self.progress,
                 stop=self._stop,
+                extensions=self.settings.extensions,
             )
         finally:
             if executor is not None:

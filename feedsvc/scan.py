@@ -28,7 +28,8 @@ from feedsvc.model import Article, Problem
 
 log = logging.getLogger("feedsvc.scan")
 
-EXTENSIONS = (".md", ".markdown")
+# What an article file's name ends with, unless content.extensions says otherwise (lower case).
+EXTENSIONS = (".md", ".markdown", ".txt")
 MAX_DEPTH = 64
 # A batch of changed files at least this large is parsed in worker processes, in chunks
 # (below it, starting the workers costs about what they save: measured on 2 cores).
@@ -248,13 +249,22 @@ class _Walk:
     links: bool = False
 
 
-def is_article_name(name: str) -> bool:
-    """Tell whether a file name is an article: Markdown, not hidden, not an editor leftover.
+def is_article_name(name: str, extensions: tuple[str, ...] = EXTENSIONS) -> bool:
+    """Tell whether a file name is an article: one of the extensions (any case), not hidden, not an editor leftover.
 
-    Leftovers (`x.md~`, `.x.md.swp`, `#x.md#`) do not end in an article extension;
-    a name that only starts with `#` (`#1 news.md`) is an article.
+    Leftovers (`x.md~`, `.x.md.swp`, `#x.md#`) are never articles, whatever the
+    extensions; a name that only starts with `#` (`#1 news.md`) is an article.
     """
-    return not name.startswith(".") and name.lower().endswith(EXTENSIONS)
+    if name.startswith(".") or name.endswith("~") or (len(name) > 1 and name[0] == name[-1] == "#"):
+        return False
+    lowered = name.lower()
+    return lowered.endswith(extensions) and not lowered.endswith(".swp")
+
+
+def no_article_message(root: Path | str, extensions: tuple[str, ...] = EXTENSIONS) -> str:
+    """Say that a content directory holds no article file, naming the extensions looked for."""
+    looked_for = ", ".join("*" + extension for extension in extensions)
+    return f"content directory {root} holds no article file (looked for {looked_for})"
 
 
 def _source_name(name: str) -> str:
@@ -274,7 +284,9 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root + os.sep)
 
 
-def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator[_Found]:
+def _walk(
+    root: str, walk: _Walk, start: str = "", prefix: str = "", extensions: tuple[str, ...] = EXTENSIONS
+) -> Iterator[_Found]:
     """Yield every article file under `start` (default: `root`), following links that stay inside root.
 
     Yielded one by one, so that 100,000 unchanged files are compared and let go, not
@@ -317,7 +329,7 @@ def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator
                         continue
                     info = os.stat(target)
                     path = target
-                elif not is_article_name(name) and not child.is_dir(follow_symlinks=False):
+                elif not is_article_name(name, extensions) and not child.is_dir(follow_symlinks=False):
                     continue  # no article, no folder: not even a stat
                 else:
                     info = child.stat(follow_symlinks=False)
@@ -330,7 +342,7 @@ def _walk(root: str, walk: _Walk, start: str = "", prefix: str = "") -> Iterator
                     continue  # a loop back to an ancestor, or a second folder link on the path
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
                 walk.folders.append(source)
-            elif stat.S_ISREG(info.st_mode) and is_article_name(name):
+            elif stat.S_ISREG(info.st_mode) and is_article_name(name, extensions):
                 yield _Found.of(source, path, info, root_prefix)
 
 
@@ -347,7 +359,7 @@ def _read(source: str, path: str, max_bytes: int) -> bytes | Problem:
     with os.fdopen(fd, "rb", buffering=0) as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            return Problem(source, "file: is not a regular file (expected a Markdown file)")
+            return Problem(source, "file: is not a regular file (expected an article file)")
         # Ask for what the file holds (plus one byte, to see it grew past the limit): asking
         # for the limit itself would allocate and free megabytes for every 6 KB article.
         data = handle.read(min(info.st_size, max_bytes) + 1)
@@ -411,7 +423,13 @@ class _Targets:
     folders: set[str] = field(default_factory=set)  # folders walked again, or gone: everything inside
 
 
-def _candidates(root: Path, previous: ContentIndex, changed: Collection[str], walk: _Walk) -> _Targets | None:
+def _candidates(
+    root: Path,
+    previous: ContentIndex,
+    changed: Collection[str],
+    walk: _Walk,
+    extensions: tuple[str, ...] = EXTENSIONS,
+) -> _Targets | None:
     """Look at the paths events named: files stat'ed, folders walked.
 
     Returns what was found and what each named path was, or None when a full walk
@@ -438,13 +456,13 @@ def _candidates(root: Path, previous: ContentIndex, changed: Collection[str], wa
             return None
         if stat.S_ISDIR(info.st_mode):
             targets.folders.add(source)
-            targets.found.extend(_walk(str(root), walk, path, source + "/"))
+            targets.found.extend(_walk(str(root), walk, path, source + "/", extensions))
             walk.folders.append(source)
             if walk.links:
                 return None
         else:
             targets.files.add(source)
-            if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1]):
+            if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1], extensions):
                 targets.found.append(_Found.of(source, path, info, os.path.join(root, "")))
     return targets
 
@@ -471,6 +489,7 @@ def scan_content(
     executor: Executor | None = None,
     progress: Progress | None = None,
     stop: StopFlag | None = None,
+    extensions: tuple[str, ...] = EXTENSIONS,
 ) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
@@ -482,6 +501,7 @@ def scan_content(
     what an unmounted volume looks like, far more often than a publisher
     deleting every article at once.
 
+    Article files are those whose names end in one of `extensions` (lower case).
     When `stop` is set, the scan ends at the next file (or chunk of files in worker
     processes) with `stopped` set: its index then holds the files parsed so far.
     """
@@ -494,11 +514,11 @@ def scan_content(
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
-        targeted = None if full else _candidates(root, previous, changed or (), walk)
+        targeted = None if full else _candidates(root, previous, changed or (), walk, extensions)
         if targeted is None:
             full = True
             walk = _Walk()
-            found: Iterable[_Found] = _walk(str(root), walk)
+            found: Iterable[_Found] = _walk(str(root), walk, extensions=extensions)
         else:
             targets = targeted
             found = targets.found

@@ -30,7 +30,7 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
-from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FROM_VAR
+from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FEED_URL_VAR, FROM_VAR
 
 log = logging.getLogger("feedsvc")
 
@@ -111,9 +111,17 @@ def _connection_limit() -> int:
 
 
 def run_server(
-    config_file: Path | None, *, host: str, port: int, log_level: str = "info", build_dir: Path | None = None
+    config_file: Path | None,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    build_dir: Path | None = None,
+    feed_url: str | None = None,
 ) -> None:
     """Serve the feeds of a config file (or of a build directory) until SIGTERM or Ctrl-C.
+
+    `feed_url` is the site.feed_url of a config file that sets none (the address served on).
 
     Raises:
         OSError: the address cannot be bound.
@@ -127,6 +135,10 @@ def run_server(
         os.environ.pop(FROM_VAR, None)
         if config_file is not None:
             os.environ[ENV_VAR] = str(config_file.resolve())
+    if feed_url:
+        os.environ[FEED_URL_VAR] = feed_url
+    else:
+        os.environ.pop(FEED_URL_VAR, None)
     os.environ[EXIT_WITH_PARENT_VAR] = "1"
     connections = _connection_limit()  # before the worker starts: it inherits the limit
     server = _Server(

@@ -19,7 +19,7 @@ from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
 from feedsvc.model import Snapshot
 from feedsvc.pipeline import Pipeline, open_pipeline
 from feedsvc.refresh import Refresher
-from feedsvc.scan import StopFlag
+from feedsvc.scan import StopFlag, no_article_message
 from feedsvc.schedule import Schedule, start_scheduler
 from feedsvc.store import Store
 from feedsvc.web import create_app
@@ -40,6 +40,7 @@ class Service:
     stopping: threading.Event = field(default_factory=threading.Event, repr=False)
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting: Pipeline | None = field(default=None, repr=False)  # a reload's, during its first refresh
+    feed_url: str | None = None  # site.feed_url when a config sets none (the address served on), at reloads too
 
     @property
     def refresher(self) -> Refresher:
@@ -73,7 +74,7 @@ class Service:
             if self.stopping.is_set():
                 return False
             try:
-                settings = load_settings(config_file)
+                settings = load_settings(config_file, feed_url=self.feed_url)
             except ConfigError as error:
                 log.error("config reload: %s; the running config stays in force", error)
                 return False
@@ -152,6 +153,8 @@ def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
+    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+        log.warning(no_article_message(refresher.settings.content_dir, refresher.settings.extensions))
 
 
 def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: StopFlag | None) -> Pipeline:
@@ -163,8 +166,12 @@ def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: 
     return pipeline
 
 
-def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None) -> Service:
+def start_service(
+    settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None, feed_url: str | None = None
+) -> Service:
     """Build the first snapshot, then start the scheduler; the app is ready when this returns.
+
+    `feed_url` is what a reloaded config that sets no site.feed_url takes for it.
 
     Setting `stop` (the process is asked to end) ends the first refresh at the next file:
     nothing is published and no schedule starts; the returned service is then only to be stopped.
@@ -174,7 +181,7 @@ def start_service(settings: Settings, *, scheduled: bool = True, stop: StopFlag 
     store.subscribe(changes)
     pipeline = _start_pipeline(settings, store, scheduled=scheduled, stop=stop)
     pipeline.changes = changes
-    return Service(settings, store, pipeline, create_app(store))
+    return Service(settings, store, pipeline, create_app(store), feed_url=feed_url)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 With FEEDSVC_FROM=DIR, every worker serves the build directory that one
 `feedsvc build --out DIR --watch` keeps up to date: no worker reads content.
+FEEDSVC_FEED_URL is site.feed_url for a config file that sets none.
 
 Each process that calls `create` runs its own first refresh and its own
 scheduler (one scheduler per process), so do not preload the app in a master
@@ -23,7 +24,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedsvc import logs
-from feedsvc.config import EXIT_WITH_PARENT_VAR, FROM_VAR, config_path, load_settings
+from feedsvc.config import EXIT_WITH_PARENT_VAR, FEED_URL_VAR, FROM_VAR, config_path, load_settings
 from feedsvc.requestlog import ACCESS_LOG_VAR, RequestLog
 from feedsvc.scan import StopFlag
 from feedsvc.service import FollowingService, Service, start_following, start_service
@@ -97,10 +98,12 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_stop)
+    # The site.feed_url of a config that sets none, at load and at every reload (`feedsvc serve` sets it).
+    feed_url = os.environ.get(FEED_URL_VAR) or None
     service: Service | FollowingService = (
         start_following(Path(build_dir))
         if build_dir
-        else start_service(load_settings(config_path(config)), stop=stopping)
+        else start_service(load_settings(config_path(config), feed_url=feed_url), stop=stopping, feed_url=feed_url)
     )
     if stopping.is_set():
         service.stop()

@@ -18,7 +18,7 @@ def _articles() -> list[Article]:
     settings = load_settings(ROOT / "config" / "feedsvc.yaml")
     root = settings.content_dir
     results = []
-    for path in sorted([*root.rglob("*.md"), *root.rglob("*.markdown")]):
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name.lower().endswith(settings.extensions)):
         source = path.relative_to(root).as_posix()
         result = parse_article(path.read_bytes(), source=source, mtime=path.stat().st_mtime, settings=settings)
         assert isinstance(result, Article), result

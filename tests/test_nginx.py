@@ -4,6 +4,7 @@ The snippet's placeholders are filled in (an upstream, a listen address and a
 cache directory under tmp_path), it is included in a minimal nginx.conf whose
 every path is under tmp_path, and a real nginx (Debian's, found on PATH or in
 /usr/sbin) runs it in front of a real feedsvc. Without nginx the tests skip.
+The same for deploy/nginx/feedsvc-static.conf, nginx serving a build directory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(NGINX is None, reason="no ngi
 
 SNIPPET = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "feedsvc.conf"
 PLACEHOLDERS = ("FEEDSVC_UPSTREAM", "FEEDSVC_LISTEN", "FEEDSVC_CACHE_DIR")
+STATIC_SNIPPET = SNIPPET.with_name("feedsvc-static.conf")
 INTERVAL = 2  # scan.interval_seconds, and so the feeds' max-age
 CACHE_CONTROL = f"public, max-age={INTERVAL}"
 READER = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json"}
@@ -61,17 +64,22 @@ class Stack:
 
 def _render(prefix: Path, upstream_port: int, listen_port: int) -> Path:
     """Fill in the shipped snippet and include it in an nginx.conf that keeps everything under `prefix`."""
-    text = SNIPPET.read_text(encoding="utf-8")
     values = {
         "FEEDSVC_UPSTREAM": f"127.0.0.1:{upstream_port}",
         "FEEDSVC_LISTEN": f"127.0.0.1:{listen_port}",
         "FEEDSVC_CACHE_DIR": str(prefix / "cache"),
     }
-    for name in PLACEHOLDERS:
-        assert name in text, f"{SNIPPET.name} lost its placeholder {name}"
-        text = text.replace(name, values[name])
+    return _render_snippet(prefix, SNIPPET, values)
+
+
+def _render_snippet(prefix: Path, shipped: Path, values: dict[str, str]) -> Path:
+    """Fill in a shipped snippet's placeholders and include it in an nginx.conf that keeps everything under `prefix`."""
+    text = shipped.read_text(encoding="utf-8")
+    for name, value in values.items():
+        assert name in text, f"{shipped.name} lost its placeholder {name}"
+        text = text.replace(name, value)
     assert "FEEDSVC_" not in text, "a placeholder the test does not know of"
-    snippet = prefix / "feedsvc.conf"
+    snippet = prefix / shipped.name
     snippet.write_text(text, encoding="utf-8")
     # nginx started as root switches its workers to `nobody`, who cannot read tmp_path: stay who we are.
     user = ""
@@ -303,3 +311,62 @@ def test_a_changed_feed_reaches_clients_within_max_age(stack: Stack) -> None:
         answer = _get(stack.proxy + path, headers)
         _same_as_direct(stack, path, headers, answer)
         assert answer[1]["Cache-Control"] == CACHE_CONTROL
+
+
+@pytest.fixture
+def static_site(tmp_path: Path, content_dir: Path) -> Iterator[tuple[str, Path]]:
+    """A real build of a small corpus, and nginx serving it with the shipped static snippet."""
+    from click.testing import CliRunner
+
+    from feedsvc.cli import main
+
+    write_corpus(content_dir, 6)
+    config = tmp_path / "feedsvc.yaml"
+    config.write_text(
+        f"site:\n  link: https://www.example.com/\ncontent:\n  dir: {content_dir}\nfeeds:\n  archive_size: 2\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "build"
+    result = CliRunner().invoke(main, ["build", "--config", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    port = _free_port()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    conf = _render_snippet(
+        prefix, STATIC_SNIPPET, {"FEEDSVC_LISTEN": f"127.0.0.1:{port}", "FEEDSVC_BUILD_DIR": str(out)}
+    )
+    assert NGINX is not None
+    command = [NGINX, "-c", str(conf), "-p", f"{prefix}/"]
+    checked = subprocess.run([*command, "-t"], capture_output=True, timeout=30, check=False)
+    assert checked.returncode == 0, checked.stderr.decode(errors="replace")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for(lambda: _get(base)[0] == 200, "nginx to serve the build")
+        yield base, out
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def test_a_build_behind_nginx_has_feedsvcs_media_types(static_site: tuple[str, Path]) -> None:
+    """Every document and archive page of a build comes from nginx with the media type its manifest names."""
+    base, out = static_site
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    listed = {**manifest["documents"], **manifest["archives"]}
+    kinds = {path.rsplit(".", 1)[-1] for path in listed}
+    assert {"rss", "atom", "json", "opml", "html", "xsl"} <= kinds
+    assert any("/archive/" in path for path in listed)
+    for path, entry in listed.items():
+        status, headers, body = _get(base + path)
+        assert status == 200, path
+        assert headers["Content-Type"] == entry["type"], path
+        assert body == (out / path).read_bytes()
+        if path.startswith("feeds/"):
+            assert headers["Cache-Control"] == "public, max-age=60"
+            assert _get(base + path, {"If-None-Match": headers["ETag"]})[0] == 304
+    assert _get(base + "manifest.json")[1]["Content-Type"] == "application/json"
+    assert _get(base)[1]["Content-Type"] == "text/html; charset=utf-8"
+    (out / ".feedsvc-build").write_text("x", encoding="utf-8")
+    assert _get(base + ".feedsvc-build")[0] == 404

@@ -273,7 +273,7 @@ def test_targeted_scan_walks_a_created_folder(content_dir: Path, settings: Setti
     """A named new folder is walked: every article in it, at any depth, is read."""
     write(content_dir, "new/x.md")
     write(content_dir, "new/deeper/y.markdown")
-    (content_dir / "new/notes.txt").write_text("not an article", encoding="utf-8")
+    (content_dir / "new/notes.html").write_text("not an article", encoding="utf-8")
 
     result, parsed = scan(settings, three.index, {"new"})
 
@@ -322,7 +322,7 @@ def test_targeted_scan_handles_a_folder_moved_within(content_dir: Path, settings
     assert result.removed == ("sub/b.md", "sub/c.md")
 
 
-@pytest.mark.parametrize("name", [".hidden/a.md", ".a.md", "sub/.cache/b.md", "../outside.md", "notes.txt", "a.md~"])
+@pytest.mark.parametrize("name", [".hidden/a.md", ".a.md", "sub/.cache/b.md", "../outside.md", "notes.html", "a.md~"])
 def test_targeted_scan_ignores_paths_that_are_not_articles(
     tmp_path: Path, content_dir: Path, settings: Settings, three: ScanResult, name: str
 ) -> None:

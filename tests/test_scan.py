@@ -140,7 +140,10 @@ def test_added_file_is_read(content_dir: Path, settings: Settings) -> None:
         ("a.md~", False),
         ("a.md.swp", False),
         ("#a.md#", False),
-        ("notes.txt", False),
+        ("notes.txt", True),
+        ("123_4f9a1c2e.TXT", True),
+        ("a.txt~", False),
+        ("#a.txt#", False),
         ("a.mdx", False),
         ("README", False),
         ("md", False),
@@ -152,8 +155,8 @@ def test_article_names(name: str, expected: bool) -> None:
 
 
 def test_scan_ignores_hidden_leftovers_and_other_files(content_dir: Path, settings: Settings) -> None:
-    """A scan reads Markdown files in any sub-folder and skips hidden files and folders, leftovers and other files."""
-    articles = ["A.MD", "b.Markdown", "sub/deep/er/c.md", "#1 news.md"]
+    """A scan reads article files in any sub-folder and skips hidden files and folders, leftovers and other files."""
+    articles = ["A.MD", "b.Markdown", "sub/deep/er/c.md", "#1 news.md", "sub/123_4f9a1c2e.txt"]
     ignored = [
         ".hidden.md",
         ".drafts/a.md",
@@ -161,7 +164,9 @@ def test_scan_ignores_hidden_leftovers_and_other_files(content_dir: Path, settin
         "a.md~",
         "a.md.swp",
         "#a.md#",
-        "notes.txt",
+        "notes.html",
+        "b.txt~",
+        ".b.txt.swp",
         "sub/readme.rst",
         "a.mdx",
     ]
