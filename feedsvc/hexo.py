@@ -175,7 +175,7 @@ def parse_site_config(data: Any) -> HexoSite:
     if not isinstance(feed, dict):
         raise SiteConfigError(f"feed: {_shown(feed)} is not a mapping (expected hexo-generator-feed's settings)")
     limit = feed.get("limit")
-    if limit is False:
+    if limit is False or ("limit" in feed and limit is None):  # hexo-generator-feed: a falsy limit is every post
         limit = 0
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise SiteConfigError(f"feed.limit: {_shown(limit)} is not a number of posts (expected a whole number)")
@@ -201,7 +201,8 @@ def parse_site_config(data: Any) -> HexoSite:
         author=_string(data, "author"),
         language=_scalar(language) if language is not None else None,
         feed_limit=limit,
-        feed_content=_flag(feed, "content", True) if "content" in feed else None,
+        # `content:` left empty is null, which hexo-generator-feed takes as false.
+        feed_content=(feed["content"] is not None and _flag(feed, "content", True)) if "content" in feed else None,
         feed_order_by=_string(feed, "order_by") or "-date",
         feed_hub=_string(feed, "hub"),
     )

@@ -80,7 +80,8 @@ def _entries(body: bytes) -> list[dict[str, Any]]:
             "link": entry.get("link"),
             "title": entry.get("title"),
             "published": entry.get("published_parsed"),
-            "categories": sorted(tag.term for tag in entry.get("tags", [])),
+            # A set: Hexo lists a name twice when it is a category and a tag, feedsvc once.
+            "categories": sorted({tag.term for tag in entry.get("tags", [])}),
         }
         for entry in parsed.entries
     ]

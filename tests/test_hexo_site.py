@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,24 @@ def test_a_bad_site_config_names_the_file_and_key(tmp_path: Path, line: str, mes
     (tmp_path / "blog" / "_config.yml").write_text(line + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         load_settings(three_lines(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("feed", "limit", "content"),
+    [
+        ({"limit": 5, "content": False}, 5, "summary"),
+        ({"limit": 0, "content": True}, 10_000, "full"),
+        ({"limit": False}, 10_000, "full"),
+        ({"limit": None, "content": None}, 10_000, "summary"),  # `limit:` and `content:` left empty
+        ({}, 20, "full"),
+    ],
+)
+def test_the_feed_block_gives_limit_and_content(tmp_path: Path, feed: dict[str, Any], limit: int, content: str) -> None:
+    """hexo-generator-feed's `limit` and `content` become feeds.limit and feeds.content, read as it reads them."""
+    (tmp_path / "blog").mkdir()
+    (tmp_path / "blog" / "_config.yml").write_text(json.dumps({"feed": feed}), encoding="utf-8")  # JSON is YAML
+    settings = load_settings(three_lines(tmp_path))
+    assert (settings.limit, settings.content) == (limit, content)
 
 
 def test_a_missing_site_is_a_config_error(tmp_path: Path) -> None:
