@@ -10,6 +10,7 @@ import codecs
 import datetime as dt
 import hashlib
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -377,10 +378,6 @@ def _slug_path(slug: str) -> str:
     return "/".join(quote(s.strip(), safe="-._~") for s in segments)
 
 
-# The date fields of content.permalink, with their format specs, as left out of an undated article's link.
-_DATE_FIELDS = re.compile(r"\{(?:year|month|day|hour|minute|second)(?::[^{}]*)?\}")
-
-
 def article_link(slug: str, published: dt.datetime | None, settings: Settings) -> str:
     """Fill `content.permalink` for an article and resolve it under `site.link`.
 
@@ -389,8 +386,12 @@ def article_link(slug: str, published: dt.datetime | None, settings: Settings) -
     file never moves its link or id.
     """
     if published is None:
-        pattern = _DATE_FIELDS.sub("", settings.permalink)
-        path = pattern.format(slug=_slug_path(slug) or "article")
+        slug_path = _slug_path(slug) or "article"
+        # Literal text and {slug} as the pattern has them; the date fields left out.
+        path = "".join(
+            literal + (format(slug_path, spec or "") if name == "slug" else "")
+            for literal, name, spec, _ in string.Formatter().parse(settings.permalink)
+        )
         return settings.site_link + re.sub(r"/{2,}", "/", path).lstrip("/")
     local = published.astimezone(settings.timezone)
     # The pattern was checked when the settings were read (only these fields, no attribute

@@ -374,3 +374,17 @@ def test_hexo_site_defaults_are_hexos() -> None:
     assert site.trailing_html
     assert site.default_category == "uncategorized"
     assert isinstance(site, HexoSite)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("{year}/{month:02d}/{day:02d}/{slug}/", "https://e.org/post/"),
+        ("{{year}}/{slug}.html", "https://e.org/{year}/post.html"),
+        ("news-{year}{month:02d}/{slug:>6}", "https://e.org/news-/  post"),
+    ],
+)
+def test_an_undated_articles_link_leaves_the_date_fields_out(pattern: str, expected: str) -> None:
+    """Without a date but its mtime, content.permalink is filled without its date fields, literals kept."""
+    settings = parse_settings({"site": {"link": "https://e.org/"}, "content": {"permalink": pattern}})
+    assert parsed(settings, "---\ntitle: x\n---\n").link == expected
