@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -23,6 +24,7 @@ from frontmatter.default_handlers import YAMLHandler
 from feedsvc.config import Settings, fold_name
 from feedsvc.content import body_warnings
 from feedsvc.dates import NotADate, parse_date
+from feedsvc.hexo import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
 from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
@@ -499,8 +501,21 @@ def _slug_path(slug: str) -> str:
     return "/".join(quote(s.strip(), safe="-._~") for s in segments)
 
 
-def article_link(slug: str, published: dt.datetime, settings: Settings) -> str:
-    """Fill `content.permalink` for an article and resolve it under `site.link`."""
+def article_link(slug: str, published: dt.datetime | None, settings: Settings) -> str:
+    """Fill `content.permalink` for an article and resolve it under `site.link`.
+
+    `published` is None when the article's date is only its file's modification time:
+    the date fields are then left out (and their slashes folded), so that touching a
+    file never moves its link or id.
+    """
+    if published is None:
+        slug_path = _slug_path(slug) or "article"
+        # Literal text and {slug} as the pattern has them; the date fields left out.
+        path = "".join(
+            literal + (format(slug_path, spec or "") if name == "slug" else "")
+            for literal, name, spec, _ in string.Formatter().parse(settings.permalink)
+        )
+        return settings.site_link + re.sub(r"/{2,}", "/", path).lstrip("/")
     local = published.astimezone(settings.timezone)
     # The pattern was checked when the settings were read (only these fields, no attribute
     # or index lookups), so plain str.format is safe here, and several times faster.
@@ -528,6 +543,31 @@ def _mtime_date(mtime: float, settings: Settings) -> dt.datetime | None:
     except (ValueError, OverflowError, OSError):
         return None
     return published
+
+
+def _link(reader: _Reader, *, source: str, title: str, published: dt.datetime | None) -> str:
+    """Return an article's link: Hexo's permalink for a Hexo site, else a `link:` field or content.permalink."""
+    settings = reader.settings
+    if settings.hexo is not None and settings.hexo_permalink:
+        if uses_id(settings.hexo) and reader.text("id") is None:
+            reader.warn("id", "missing: the permalink's :id takes the file name (expected the id Hexo published)")
+        return post_link(
+            settings.hexo,
+            source=source,
+            title=title,
+            date=published,
+            zone=settings.timezone,
+            front_matter=reader.data,
+        )
+    link = article_link(reader.text("slug") or PurePosixPath(source).stem, published, settings)
+    given_link = reader.text("link") or reader.text("permalink")
+    if given_link:
+        resolved = web_url(given_link, settings.site_link)
+        if resolved is None:
+            reader.warn("link", f"{_shown(given_link)} is not an http(s) URL, using the permalink (expected a URL)")
+        else:
+            link = resolved
+    return link
 
 
 def parse_article(raw: bytes, *, source: str, mtime: float, settings: Settings) -> Article | Problem:
@@ -566,6 +606,10 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
             f"{controls} control character{'s' if controls > 1 else ''} (such as NUL) removed "
             "(expected text without control characters)",
         )
+    if settings.hexo is not None:
+        for name in ("date", "updated"):  # as Hexo reads them, so that published dates stay the same
+            if name in data:
+                data[name] = hexo_wall_clock(data[name])
     title = reader.title()
     draft = reader.flag("draft")
     published_flag = reader.flag("published")
@@ -578,6 +622,10 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
 
     reader.warnings.extend(body_warnings(body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes))
     fingerprint = digest(raw)
+    if published is None and settings.hexo is not None:
+        # As Hexo does: a name such as 2019-03-05-hello.md dates the post (new_post_name).
+        published = date_from_name(post_slug(settings.hexo, source)[1], settings.timezone)
+    dated = published is not None
     if published is None:
         published = _mtime_date(mtime, settings)
         if published is None:
@@ -585,7 +633,10 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
                 f"date: missing, and the file's modification time ({mtime:.0f}) is no date either (expected a date)"
             )
             return Problem(source, reason), ""
-        reader.warn("date", "missing, using the file's modification time (expected a date)")
+        reader.warn(
+            "date",
+            "missing, using the file's modification time; the link and id leave the date out (expected a date)",
+        )
         fingerprint += f":{published.timestamp():.0f}"
     updated = max(updated or published, published)
 
@@ -594,16 +645,10 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
         title = published.astimezone(settings.timezone).date().isoformat()
         reader.warn("title", f"missing, the article is titled by its date {title} (expected the article's title)")
 
-    slug = reader.text("slug") or PurePosixPath(source).stem
-    link = article_link(slug, published, settings)
-    given_link = reader.text("link") or reader.text("permalink")
-    if given_link:
-        resolved = web_url(given_link, settings.site_link)
-        if resolved is None:
-            reader.warn("link", f"{_shown(given_link)} is not an http(s) URL, using the permalink (expected a URL)")
-        else:
-            link = resolved
-    identity = one_line(reader.text("id") or "") or link
+    link = _link(reader, source=source, title=title, published=published if dated else None)
+    identity = link
+    if settings.ids == "front_matter":
+        identity = one_line(reader.text("id") or "") or link
 
     article = Article(
         source=source,

@@ -200,7 +200,7 @@ class CatalogState:
             self._replace_live(claimed)  # the id is now shared: the other article's effective id changes
         else:
             claimed.add(article.source)
-        if article.published <= now:
+        if article.published <= now or self.settings.publish_future:  # Hexo's `future: true`
             self._place(article)
         else:
             self._held[article.source] = article

@@ -232,6 +232,9 @@ def check(config: Path | None) -> None:
     from feedsvc.store import Store
 
     settings = _settings(config)
+    # What a Hexo site's _config.yml gave, one line each, so that a person sees what was read.
+    for note in settings.hexo_notes:
+        click.echo(f"hexo: {escape_controls(note)}")
     cache = open_cache(settings)
     refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())
     refresh_log = logging.getLogger("feedsvc.refresh")

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import ConfigError
+from feedsvc.hexo import FEED_CONTENT, HexoSite, SiteConfigError, parse_site_config
 from feedsvc.safeyaml import YamlError, load_yaml
 from feedsvc.text import one_line, xml_safe
 
@@ -33,6 +34,7 @@ FROM_VAR = "FEEDSVC_FROM"
 # from --host and --port, so that self links name the address it serves on.
 FEED_URL_VAR = "FEEDSVC_FEED_URL"
 CONTENT_MODES = ("full", "summary", "none")
+ID_CHOICES = ("permalink", "front_matter")
 RESERVED_SLUGS = frozenset({"all"})
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
@@ -104,6 +106,11 @@ class Settings:
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # lower case
     # The keys the config file sets, sorted; what they are set to is in the fields above.
     given: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    hexo: HexoSite | None = None  # the Hexo site whose `_config.yml` was read (content.hexo)
+    hexo_permalink: bool = False  # links follow the Hexo site's permalink (content.permalink not given)
+    ids: str = "front_matter"  # content.ids: front_matter (an `id:` field wins) or permalink
+    hexo_notes: tuple[str, ...] = ()  # what was taken from the Hexo site, one line each, for `feedsvc check`
+    publish_future: bool = False  # publish articles dated in the future at once (Hexo's `future: true`)
 
 
 class _Invalid(ValueError):
@@ -225,6 +232,11 @@ def _optional_path(value: Any) -> Path | None:
     return Path(text) if text else None
 
 
+def _ids(value: Any) -> str:
+    """Read content.ids; empty means the default of the content (permalink for a Hexo site)."""
+    return "" if value == "" else _choice(*ID_CHOICES)(value)
+
+
 class _PermalinkFormatter(string.Formatter):
     """Fill `{year}`… only: no attribute or index lookups reach the values."""
 
@@ -303,6 +315,18 @@ SETTINGS: tuple[Setting, ...] = (
         "{year}/{month:02d}/{day:02d}/{slug}/",
         _permalink,
         "An article's URL under site.link; fields {year} {month} {day} {hour} {minute} {second} {slug}.",
+    ),
+    Setting(
+        "content.hexo",
+        "",
+        _optional_path,
+        "A Hexo site folder, relative to this file: its source/_posts is the content, its _config.yml the defaults.",
+    ),
+    Setting(
+        "content.ids",
+        "",
+        _ids,
+        "permalink: an entry's id is its link; front_matter: an `id:` field wins (default: permalink for a Hexo site).",
     ),
     Setting(
         "content.max_file_bytes",
@@ -550,6 +574,7 @@ def parse_settings(
             f"{source}: the file is {type(data).__name__} (expected a mapping of sections: {', '.join(_SECTIONS)})"
         )
     values: dict[str, Any] = {}
+    given: set[str] = set()  # the keys this file sets itself: they win over a Hexo site's
     for section, body in data.items():
         if section == "categories":
             continue
@@ -567,11 +592,19 @@ def parse_settings(
                 raise ConfigError(f"{where(full)}: unknown key (expected one of: {known})")
             if value is None:
                 continue
+            given.add(full)
             try:
                 values[full] = setting.check(value)
             except _Invalid as error:
                 raise ConfigError(f"{where(full)}: {error}") from None
-    given = set(values)
+    hexo: HexoSite | None = None
+    notes: tuple[str, ...] = ()
+    site_dir: Path | None = values.get("content.hexo")
+    if site_dir is not None:
+        if not site_dir.is_absolute():
+            site_dir = Path(os.path.normpath((base_dir or Path.cwd()) / site_dir))
+        hexo = load_site(site_dir)
+        notes = _overlay(hexo, site_dir, values, source)
     if feed_url and "site.feed_url" not in values:
         try:
             values["site.feed_url"] = _url(feed_url)
@@ -619,7 +652,104 @@ def parse_settings(
         source=source,
         extensions=values["content.extensions"],
         given=tuple(sorted(given)),
+        hexo=hexo,
+        hexo_permalink=hexo is not None and "content.permalink" not in given,
+        ids=values["content.ids"] or ("permalink" if hexo is not None else "front_matter"),
+        publish_future=hexo is not None and hexo.future,
+        hexo_notes=notes,
     )
+
+
+SITE_CONFIG = "_config.yml"
+POSTS_DIR = Path("source") / "_posts"
+FEED_LIMIT_ALL = 10_000  # hexo-generator-feed's `limit: 0` (every post), as far as feeds.limit goes
+
+
+def load_site(site_dir: Path) -> HexoSite:
+    """Read a Hexo site's `_config.yml` with the safe YAML loader.
+
+    Raises:
+        ConfigError: the file is missing, not YAML, or holds a value feedsvc cannot use.
+    """
+    path = site_dir / SITE_CONFIG
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise ConfigError(
+            f"{path}: cannot be read: {error.strerror or error} (expected a Hexo site folder, for content.hexo)"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: is not UTF-8 text (expected Hexo's YAML config)") from None
+    try:
+        return parse_site_config(load_yaml(text))
+    except (YamlError, SiteConfigError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _overlay(site: HexoSite, site_dir: Path, values: dict[str, Any], source: str) -> tuple[str, ...]:
+    """Fill the settings this file leaves out from the Hexo site; return what was taken, one line each.
+
+    Raises:
+        ConfigError: a site value that is no value of the setting it fills, naming `_config.yml`.
+    """
+    path = site_dir / SITE_CONFIG
+    offered: list[tuple[str, str, Any]] = [  # (Hexo's key, feedsvc's setting, the value)
+        ("url", "site.link", site.url + "/"),
+        ("title", "site.title", site.title),
+        ("author", "site.author", site.author),
+        ("language", "site.language", site.language),
+        ("timezone", "site.timezone", site.timezone or None),
+        ("feed.hub", "websub.hub", site.feed_hub),
+        ("feed.content", "feeds.content", None if site.feed_content is None else FEED_CONTENT[site.feed_content]),
+        (
+            "feed.limit",
+            "feeds.limit",
+            None if site.feed_limit is None else min(site.feed_limit or FEED_LIMIT_ALL, FEED_LIMIT_ALL),
+        ),
+    ]
+    notes = [f"{path}: source/_posts -> content.dir"]
+    if "content.dir" in values:
+        notes[0] += f" (not used: {source} sets content.dir)"
+    else:
+        values["content.dir"] = site_dir / POSTS_DIR
+    for key, target, value in offered:
+        if value is None:
+            continue
+        shown = dict(site.read).get(key, repr(value))
+        if target in values:
+            notes.append(f"{path}: {key}: {shown} (not used: {source} sets {target})")
+            continue
+        try:
+            values[target] = _BY_KEY[target].check(value)
+        except _Invalid as error:
+            if key == "language":  # Hexo takes names such as `default`: the feeds keep feedsvc's default
+                notes.append(f"{path}: {key}: {shown} (not used: {error})")
+                continue
+            raise ConfigError(f"{path}: {key}: {error}") from None
+        notes.append(f"{path}: {key}: {shown} -> {target}")
+    permalink_target = "content.permalink"
+    uses = {
+        "root": "links inside articles",
+        "permalink": permalink_target,
+        "permalink_defaults": permalink_target,
+        "pretty_urls": permalink_target,
+        "post_asset_folder": permalink_target,
+        "default_category": "the permalink's :category",
+        "category_map": "the permalink's :category",
+        "tag_map": "nothing (tags have no URLs in feeds)",
+        "new_post_name": "dates and :title from file names",
+        "future": "future-dated posts are published at once" if site.future else "future-dated posts wait",
+        "feed.order_by": "nothing (feeds are ordered by date)",
+    }
+    for key, shown in site.read:
+        use = uses.get(key)
+        if use is None:
+            continue
+        if use == permalink_target and permalink_target in values:
+            notes.append(f"{path}: {key}: {shown} (not used: {source} sets {permalink_target})")
+        else:
+            notes.append(f"{path}: {key}: {shown} -> {use}")
+    return tuple(notes)
 
 
 def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None) -> Path:
