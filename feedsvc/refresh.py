@@ -347,6 +347,8 @@ class Refresher:
                     summary_chars=self.settings.summary_chars,
                     max_depth=self.settings.max_depth,
                     max_html_bytes=self.settings.max_html_bytes,
+                    hexo_tags=self.settings.hexo_tags,
+                    root=self.settings.site_link,
                 )
             self._unsaved.add(key)
         self._contents[key] = content
@@ -480,6 +482,8 @@ class Refresher:
             summary_chars=self.settings.summary_chars,
             max_depth=self.settings.max_depth,
             max_html_bytes=self.settings.max_html_bytes,
+            hexo_tags=self.settings.hexo_tags,
+            root=self.settings.site_link,
         )
         self._archive_contents[key] = content
         while len(self._archive_contents) > self._archive_contents_kept:

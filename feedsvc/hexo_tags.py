@@ -1,0 +1,622 @@
+"""Render Hexo's tag plugins in a Markdown body, and remove the template syntax nothing else would render.
+
+Hexo runs every post through its template engine (Nunjucks): `{% img … %}`, `{{ … }}` and
+`{# … #}` never reach its readers as text, and they must not reach feedsvc's either. One
+forward scan finds them outside code (fenced code, inline code, HTML comments and
+`{% raw %}` are copied as they are). A tag that gives HTML becomes a placeholder, an HTML
+comment that Markdown passes through untouched, which `restore` replaces in the rendered
+HTML; a tag that gives a URL (`asset_path`, `post_path`) is written in place, so that it
+works inside a Markdown link or an HTML attribute. Embeds (iframe, YouTube, Vimeo,
+JSFiddle, gist) become links: no feed carries frames or scripts. Other tags lose their
+markers and keep their text, with a warning naming them.
+
+Pure and standard library only; every search moves forward, so the work is linear in the
+body, whatever it holds.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+# Placeholders hold a noncharacter that no body holds (bodies are cleaned of it first);
+# Markdown escapes them inside code, where `restore` puts back the tag as it was written.
+_MARK = "\ufffe"
+_PLACEHOLDER = re.compile(f"(?:<|&lt;)!--{_MARK}([0-9]+)--(?:>|&gt;)")
+
+# Where something starts that the scan must look at: a code fence at the start of a line,
+# a run of `{`, a run of backticks, an escaped backtick or backslash, an HTML comment.
+_START = re.compile(r"(?P<fence>^[ \t>]*+(?:`{3,}+|~{3,}+))|\{++|`++|\\[\\`]|<!--", re.MULTILINE)
+_BACKTICKS = re.compile(r"`++")
+# A code span ends in its paragraph: at a blank line or where a fence opens.
+_PARAGRAPH_END = re.compile(r"\n[ \t>]*+(?:\n|`{3}|~{3})")
+_BLANK_LINE = re.compile(r"\n[ \t]*+\n")
+_NAME = re.compile(r"\s*+([A-Za-z_][A-Za-z0-9_-]*+)")
+_ARGUMENT = re.compile(r"""(?:"[^"]*+"|'[^']*+'|[^\s"']++|["'])++""")
+_QUOTED = re.compile(r""""([^"]*+)"|'([^']*+)'""")
+# What Hexo's img and link tags take for a URL (hexo/lib/plugins/tag/img.ts, the host part).
+_URL_LIKE = re.compile(
+    r"[A-Za-z]{3,9}:(?://)?(?:[-;:&=+$,\w]+@)?[A-Za-z0-9.-]+|(?:www.|[-;:&=+$,\w]+@)[A-Za-z0-9.-]+", re.ASCII
+)
+_FILE_LIKE = re.compile(r"\.[A-Za-z0-9]{1,8}$")
+_DIGITS = re.compile(r"[0-9]*")
+_META_DOUBLE = r'"?([^"]+)?"?'
+_META_SINGLE = r"'?([^']+)?'?"
+_HTTP = re.compile(r"https?://\S", re.IGNORECASE)
+# Template syntax that must not form again from what a tag writes as text.
+_BRACES = re.compile(r"\{+(?=[%#]|\Z)|\{\{+")
+_PAGE_EXTENSION = re.compile(r"\.html?$")
+_URL_SAFE = "/:@!$&*+,;=%~?#[]-._"
+
+MAX_MARKER_CHARS = 2_000  # a longer `{% … %}` is removed, not read: no real tag is that long
+MAX_URL_TEST_CHARS = 500  # longer arguments are never taken for URLs (the URL test is quadratic)
+MAX_NAMES_SHOWN = 10
+
+# Block tags whose content is code or raw HTML, and the end tag that closes each.
+_END_OF = {
+    name: re.compile(rf"\{{%-?\s*end{name}\s*-?%\}}")
+    for name in ("raw", "verbatim", "code", "codeblock", "blockquote", "quote", "pullquote")
+}
+_QUOTES = frozenset({"blockquote", "quote", "pullquote"})
+_EMBEDS = frozenset({"iframe", "youtube", "vimeo", "jsfiddle", "gist"})
+_INLINE = frozenset(
+    {"img", "image", "asset_img", "asset_image", "asset_link", "asset_path", "link", "a", "anchor"}
+    | {"post_link", "post_path", "url_for", "full_url_for"}
+    | _EMBEDS
+)
+KNOWN_TAGS = frozenset({"raw", "verbatim", "code", "codeblock"} | _QUOTES | _INLINE)
+
+FindPost = Callable[[str], "tuple[str, str] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Tagged:
+    """A body with its tags rendered: Markdown with placeholders, the HTML of each, and what was removed."""
+
+    text: str
+    snippets: tuple[tuple[str, str], ...] = ()  # per placeholder: its HTML, and the tag as written
+    warnings: tuple[str, ...] = ()
+
+
+def restore(rendered: str, tagged: Tagged) -> str:
+    """Put each tag's HTML in place of its placeholder in rendered HTML (in code: the tag as written)."""
+    if not tagged.snippets:
+        return rendered
+    snippets = tagged.snippets
+
+    def replace(match: re.Match[str]) -> str:
+        number = int(match[1])
+        if number >= len(snippets):
+            return ""
+        snippet, written = snippets[number]
+        return snippet if match[0][0] == "<" else html.escape(written, quote=False)
+
+    return _PLACEHOLDER.sub(replace, rendered)
+
+
+def has_template_syntax(body: str) -> bool:
+    """Tell quickly whether a body may hold anything `render_tags` changes."""
+    return "{%" in body or "{{" in body or "{#" in body
+
+
+def asset_url(page: str, name: str) -> str:
+    """Return the URL of a post's asset as Hexo's post_asset_folder lays it out: under the post's own URL."""
+    parts = urlsplit(page)
+    path = _PAGE_EXTENSION.sub("", parts.path)
+    if not path.endswith("/"):
+        path += "/"
+    folder = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return folder + quote(name.strip().lstrip("/"), safe=_URL_SAFE)
+
+
+def split_arguments(text: str) -> list[str]:
+    """Split a tag's arguments as Hexo does: at white space, a quoted part being one (its quotes dropped)."""
+    return [_QUOTED.sub(lambda m: m[1] if m[1] is not None else m[2], item) for item in _ARGUMENT.findall(text)]
+
+
+class _Forward:
+    """Searches one pattern in one text from positions that only grow, each part of the text read once."""
+
+    def __init__(self, text: str, pattern: re.Pattern[str]) -> None:
+        self.text = text
+        self.pattern = pattern
+        self.start = -1
+        self.found: re.Match[str] | None = None
+        self.none = False
+
+    def search(self, position: int) -> re.Match[str] | None:
+        if self.none:
+            return None
+        if self.found is not None and self.start <= position <= self.found.start():
+            return self.found
+        self.start = position
+        self.found = self.pattern.search(self.text, position)
+        self.none = self.found is None
+        return self.found
+
+
+@dataclass
+class _Scan:
+    """One pass over a body: the text it writes, the HTML of each placeholder, and what it noticed."""
+
+    text: str
+    page: str
+    root: str
+    find_post: FindPost | None
+    budget: int
+    out: list[str] = field(default_factory=list)
+    snippets: list[tuple[str, str]] = field(default_factory=list)
+    unknown: dict[str, None] = field(default_factory=dict)
+    expressions: int = 0
+    unclosed_markers: int = 0
+    unclosed_blocks: dict[str, None] = field(default_factory=dict)
+    stray_ends: dict[str, None] = field(default_factory=dict)
+    over_budget: bool = False
+    too_long: int = 0
+    spent: int = 0
+    open_quotes: list[tuple[str, str]] = field(default_factory=list)  # (name, the HTML that closes it)
+    finders: dict[str, _Forward] = field(default_factory=dict)
+    paragraph_end: int = -1
+    runs: dict[int, list[int]] = field(default_factory=dict)
+    run_next: dict[int, int] = field(default_factory=dict)
+
+    def finder(self, key: str, pattern: re.Pattern[str] | None = None) -> _Forward:
+        found = self.finders.get(key)
+        if found is None:
+            found = self.finders[key] = _Forward(self.text, pattern or re.compile(re.escape(key)))
+        return found
+
+    def snippet(self, markup: str, written: str) -> str:
+        """Return the placeholder of a piece of HTML (nothing once the tags' HTML is over its budget)."""
+        if self.spent + len(markup) > self.budget:
+            self.over_budget = True
+            markup = ""
+        self.spent += len(markup)
+        self.snippets.append((markup, written))
+        return f"<!--{_MARK}{len(self.snippets) - 1}-->"
+
+    def run(self) -> None:
+        text, position = self.text, 0
+        while True:
+            match = _START.search(text, position)
+            if match is None:
+                self.out.append(text[position:])
+                break
+            start = match.start()
+            self.out.append(text[position:start])
+            token = match[0]
+            if match["fence"] is not None:
+                position = self.fence(match)
+            elif token[0] == "{":
+                position = self.brace(start, len(token))
+            elif token[0] == "`":
+                position = self.code_span(start, len(token))
+            elif token[0] == "\\":
+                self.out.append(token)
+                position = match.end()
+            else:  # an HTML comment: copied whole (`<!-- more -->` among them)
+                end = self.finder("-->").search(start + 4)
+                position = start + 4 if end is None else end.end()
+                self.out.append(text[start:position])
+        while self.open_quotes:
+            name, closing = self.open_quotes.pop()
+            self.unclosed_blocks[name] = None
+            self.out.append("\n" + self.snippet(closing, ""))
+
+    def fence(self, match: re.Match[str]) -> int:
+        """Copy a fenced code block whole; return where the scan goes on."""
+        text, start = self.text, match.start()
+        run = match[0].lstrip(" \t>")
+        line_end = text.find("\n", match.end())
+        line_end = len(text) if line_end < 0 else line_end
+        if run[0] == "`" and "`" in text[match.end() : line_end]:
+            # Not a fence (its info string holds a backtick): the backticks open a code span, perhaps.
+            ticks = match.end() - len(run)
+            self.out.append(text[start:ticks])
+            return self.code_span(ticks, len(run))
+        closing = self.finder(
+            f"fence{run[0]}{len(run)}", re.compile(rf"^[ \t>]*+{re.escape(run[0])}{{{len(run)},}}+[ \t]*+$", re.M)
+        ).search(line_end)
+        end = len(text) if closing is None else closing.end()
+        self.out.append(text[start:end])
+        return end
+
+    def code_span(self, start: int, length: int) -> int:
+        """Copy a code span whole, or its opening backticks when none closes it in its paragraph."""
+        text = self.text
+        if start >= self.paragraph_end:
+            paragraph = _PARAGRAPH_END.search(text, start)
+            self.paragraph_end = len(text) if paragraph is None else paragraph.start()
+            self.runs, self.run_next = {}, {}
+            for run in _BACKTICKS.finditer(text, start, self.paragraph_end):
+                self.runs.setdefault(len(run[0]), []).append(run.start())
+        runs = self.runs.get(length, [])
+        index = self.run_next.get(length, 0)
+        while index < len(runs) and runs[index] <= start:
+            index += 1
+        self.run_next[length] = index
+        if index == len(runs):
+            self.out.append(text[start : start + length])
+            return start + length
+        end = runs[index] + length
+        self.out.append(text[start:end])
+        return end
+
+    def brace(self, start: int, run: int) -> int:
+        """Handle a run of `{` (which, before `%` or `#`, belongs to the marker it opens); return where to go on."""
+        text = self.text
+        after = start + run
+        kind = text[after : after + 1]
+        if kind == "%":
+            return self.tag(start, after + 1)
+        if kind == "#" or run >= 2:
+            closer = "#}" if kind == "#" else "}}"
+            inner = after + 1 if kind == "#" else after
+            end = self.closing(closer, inner)
+            if end is None:  # never closed: not template syntax, it stays text
+                self.out.append(text[start:inner])
+                return inner
+            if kind != "#":
+                self.expressions += 1
+            return end + 2
+        self.out.append("{")
+        return after
+
+    def closing(self, closer: str, position: int) -> int | None:
+        """Return where a marker's closer is, if it comes before the paragraph ends."""
+        found = self.finder(closer).search(position)
+        if found is None:
+            return None
+        blank = self.finder("blank", _BLANK_LINE).search(position)
+        if blank is not None and blank.start() < found.start():
+            return None
+        return found.start()
+
+    def tag(self, start: int, inner: int) -> int:
+        """Render or remove one `{% … %}` marker; return where the scan goes on."""
+        text = self.text
+        close = self.closing("%}", inner)
+        if close is None:
+            self.unclosed_markers += 1
+            return inner
+        end = close + 2
+        if close - inner > MAX_MARKER_CHARS:
+            self.too_long += 1
+            return end
+        body = text[inner:close].strip()
+        body = body.removeprefix("-").removesuffix("-")
+        name_match = _NAME.match(body)
+        if name_match is None:
+            self.unknown["?"] = None
+            return end
+        name = name_match[1]
+        arguments = split_arguments(body[name_match.end() :])
+        written = text[start:end]
+        if name in ("raw", "verbatim", "code", "codeblock"):
+            return self.block(name, arguments, written, end)
+        if name in _QUOTES:
+            self.open_quote(name, arguments, written, end)
+            return end
+        if name.startswith("end") and name[3:] in _QUOTES:
+            self.close_quote(name[3:], written)
+            return end
+        if name in _INLINE:
+            self.inline(name, arguments, written)
+            return end
+        if name.startswith("end") and name[3:] in KNOWN_TAGS:
+            self.stray_ends[name] = None
+            return end
+        self.unknown[name[3:] if name.startswith("end") and len(name) > 3 else name] = None
+        return end
+
+    def block(self, name: str, arguments: list[str], written: str, end: int) -> int:
+        """Render a block whose content is not scanned (raw HTML or code); return where it ends."""
+        closing = self.finder(f"end{name}", _END_OF[name]).search(end)
+        if closing is None:
+            self.unclosed_blocks[name] = None
+            content, after = self.text[end:], len(self.text)
+        else:
+            content, after = self.text[end : closing.start()], closing.end()
+        markup = content if name in ("raw", "verbatim") else _code_block(arguments, content)
+        self.out.append(self.snippet(markup, self.text[end - len(written) : after]))
+        return after
+
+    def open_quote(self, name: str, arguments: list[str], written: str, end: int) -> None:
+        if name == "pullquote":
+            opening, closing = "<blockquote>", "</blockquote>"
+        else:
+            opening, closing = "<blockquote>", _footer(arguments) + "</blockquote>"
+        self.open_quotes.append((name, closing))
+        self.out.append(self.snippet(opening, written))
+        if self.text[end : end + 1] not in ("\n", ""):
+            self.out.append("\n")  # the content starts a block of its own, as in Hexo
+
+    def close_quote(self, name: str, written: str) -> None:
+        if not any(open_name == name for open_name, _ in self.open_quotes):
+            self.stray_ends["end" + name] = None
+            return
+        closings = []
+        while True:
+            open_name, closing = self.open_quotes.pop()
+            closings.append(closing)
+            if open_name == name:
+                break
+            self.unclosed_blocks[open_name] = None
+        if self.out and not self.out[-1].endswith("\n"):
+            self.out.append("\n")
+        self.out.append(self.snippet("".join(closings), written))
+
+    def inline(self, name: str, arguments: list[str], written: str) -> None:
+        if name == "asset_path":
+            self.out.append(asset_url(self.page, arguments[0]) if arguments else "")
+        elif name == "post_path":
+            found = self.find_post(arguments[0]) if arguments and self.find_post else None
+            self.out.append(quote(found[0], safe=_URL_SAFE) if found else "")
+        else:
+            self.out.append(self.snippet(self.markup(name, arguments), written))
+
+    def markup(self, name: str, arguments: list[str]) -> str:
+        """Return the HTML of an inline tag."""
+        if name in ("img", "image"):
+            return _image(arguments, self.url_for)
+        if name in ("asset_img", "asset_image"):
+            if not arguments:
+                return ""
+            at = next((i for i, item in enumerate(arguments) if _FILE_LIKE.search(item)), 0)
+            arguments[at] = asset_url(self.page, arguments[at])
+            return _image(arguments, self.url_for, src_at=at)
+        if name == "asset_link":
+            if not arguments:
+                return ""
+            slug = arguments.pop(0)
+            return _titled_link(asset_url(self.page, slug), arguments, slug, slug)
+        if name in ("link", "a", "anchor"):
+            return _link(arguments)
+        if name == "post_link":
+            return self.post_link(arguments)
+        if name in ("url_for", "full_url_for"):
+            if len(arguments) < 2:
+                return _text(" ".join(arguments))
+            return f'<a href="{_attribute(self.url_for(arguments[1]))}">{_text(arguments[0])}</a>'
+        return _embed(name, arguments)
+
+    def post_link(self, arguments: list[str]) -> str:
+        if not arguments:
+            return ""
+        slug, _, fragment = arguments.pop(0).partition("#")
+        found = self.find_post(slug) if self.find_post else None
+        if found is None:
+            # Another post's URL is not known here: its title (or slug) is shown as text.
+            escape = arguments.pop() if arguments and arguments[-1] in ("true", "false") else "true"
+            return _text(" ".join(arguments) or slug) if escape == "true" else " ".join(arguments) or _text(slug)
+        url, title = found
+        return _titled_link(url + (f"#{fragment}" if fragment else ""), arguments, title or slug, title or slug)
+
+    def url_for(self, path: str) -> str:
+        """Resolve a path as Hexo's url_for does: `/x` under the site's root, `x` beside the article."""
+        path = quote(path.strip(), safe=_URL_SAFE)
+        if urlsplit(path).scheme or path.startswith("//"):
+            return path
+        if path.startswith("/"):
+            return self.root + path.lstrip("/")
+        return urljoin(self.page, path)
+
+    def warnings(self) -> tuple[str, ...]:
+        found: list[str] = []
+        if self.unknown:
+            names = list(self.unknown)
+            shown = ", ".join(f"{{% {name} %}}" for name in names[:MAX_NAMES_SHOWN])
+            if len(names) > MAX_NAMES_SHOWN:
+                shown += f" and {len(names) - MAX_NAMES_SHOWN} more"
+            found.append(
+                f"body: {shown}: not a tag feedsvc renders, its markers removed and its text kept "
+                "(expected one of Hexo's built-in tag plugins)"
+            )
+        if self.expressions:
+            found.append(
+                f"body: {_count(self.expressions, 'template expression')} {{{{ … }}}} removed "
+                "(expected text: only Hexo's template engine could fill it in)"
+            )
+        if self.unclosed_markers:
+            found.append(f"body: {_count(self.unclosed_markers, 'tag')} '{{%' never closed, removed (expected '%}}')")
+        for name in self.unclosed_blocks:
+            found.append(f"body: {{% {name} %}} not closed, closed at the end (expected {{% end{name} %}})")
+        for name in self.stray_ends:
+            found.append(f"body: {{% {name} %}} closes no open tag, removed (expected it after {{% {name[3:]} %}})")
+        if self.too_long:
+            found.append(
+                f"body: {_count(self.too_long, 'tag')} over {MAX_MARKER_CHARS:,} characters removed "
+                f"(expected at most {MAX_MARKER_CHARS:,})"
+            )
+        if self.over_budget:
+            found.append(f"body: tags past {self.budget:,} characters of HTML left out (expected fewer tags)")
+        return tuple(found)
+
+
+def render_tags(
+    body: str, *, page: str, root: str, find_post: FindPost | None = None, budget: int = 10_000_000
+) -> Tagged:
+    """Render the Hexo tags of a Markdown body outside code; remove other template syntax.
+
+    `page` is the article's own URL (assets live under it), `root` the site's (where `/x`
+    resolves), `find_post` gives another post's URL and title from its slug or title,
+    when known. At most `budget` characters of HTML are made from tags.
+    """
+    body = body.replace(_MARK, "")
+    if not has_template_syntax(body):
+        return Tagged(body)
+    scan = _Scan(body, page=page, root=root, find_post=find_post, budget=budget)
+    scan.run()
+    return Tagged("".join(scan.out), tuple(scan.snippets), scan.warnings())
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def _text(text: str) -> str:
+    """Escape text for HTML, keeping no template syntax that could form with what follows it."""
+    return html.escape(_BRACES.sub("", text), quote=False)
+
+
+def _attribute(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _is_url(item: str) -> bool:
+    return len(item) <= MAX_URL_TEST_CHARS and _URL_LIKE.search(item) is not None
+
+
+def _image(arguments: list[str], url_for: Callable[[str], str], src_at: int | None = None) -> str:
+    """Return Hexo's img tag: `[class names] /path/to/image [width] [height] [title text [alt text]]`."""
+    at = src_at
+    if at is None:
+        at = next((i for i, item in enumerate(arguments) if _is_url(item) or item.startswith("/")), None)
+    if at is None:  # Hexo would give no src; a file name is what the writer meant
+        at = next((i for i, item in enumerate(arguments) if _FILE_LIKE.search(item)), None)
+        if at is None:
+            return ""
+    src = arguments[at] if src_at is not None else url_for(arguments[at])
+    rest = arguments[at + 1 :]
+    attributes = [f'src="{_attribute(src)}"']
+    for dimension in ("width", "height"):
+        if rest and _DIGITS.fullmatch(rest[0]):
+            attributes.append(f'{dimension}="{_attribute(rest.pop(0))}"')
+        else:
+            break
+    title = alt = None
+    meta = " ".join(rest)
+    if meta:
+        first = _META_DOUBLE if meta.startswith('"') else _META_SINGLE
+        last = _META_DOUBLE if meta.endswith('"') else _META_SINGLE
+        match = re.search(rf"{first}\s*{last}", meta)
+        if match is not None:
+            title, alt = match[1], match[2]
+    if title:
+        attributes.append(f'title="{_attribute(title)}"')
+    if alt or title:
+        attributes.append(f'alt="{_attribute(alt or title or "")}"')
+    return f"<img {' '.join(attributes)}>"
+
+
+def _link(arguments: list[str]) -> str:
+    """Return Hexo's link tag: `text url [external] [title]`."""
+    at = next((i for i, item in enumerate(arguments) if _is_url(item)), None)
+    if at is None:
+        return _text(" ".join(arguments))
+    rest = arguments[at + 1 :]
+    if rest and rest[0] in ("true", "false"):
+        rest.pop(0)
+    title = " ".join(rest)
+    title_attribute = f' title="{_attribute(title)}"' if title else ""
+    text = " ".join(arguments[:at]) or arguments[at]
+    return f'<a href="{_attribute(arguments[at])}"{title_attribute}>{_text(text)}</a>'
+
+
+def _titled_link(url: str, arguments: list[str], default: str, tooltip: str) -> str:
+    """Return an asset_link or post_link: `[title] [escape]`, the title defaulting to `default`."""
+    escape = arguments.pop() if arguments and arguments[-1] in ("true", "false") else "true"
+    title = " ".join(arguments) or default
+    shown = _text(title) if escape == "true" else title
+    return f'<a href="{_attribute(url)}" title="{_attribute(tooltip)}">{shown}</a>'
+
+
+def _embed(name: str, arguments: list[str]) -> str:
+    """Return an embed as a link to what it shows: feeds carry no frames or scripts."""
+    if not arguments:
+        return ""
+    first = arguments[0]
+    ident = quote(first, safe="-_.~/")
+    if name == "youtube":
+        kind = arguments[1] if len(arguments) > 1 else "video"
+        url = (
+            f"https://www.youtube.com/playlist?list={ident}"
+            if kind == "playlist"
+            else f"https://www.youtube.com/watch?v={ident}"
+        )
+    elif name == "vimeo":
+        url = f"https://vimeo.com/{ident}"
+    elif name == "jsfiddle":
+        url = f"https://jsfiddle.net/{ident}/"
+    elif name == "gist":
+        url = f"https://gist.github.com/{ident}"
+    else:  # iframe
+        url = first
+    shown = url if name != "gist" or len(arguments) < 2 else f"{url} ({arguments[1]})"
+    return f'<a href="{_attribute(url)}">{_text(shown)}</a>'
+
+
+def _footer(arguments: list[str]) -> str:
+    """Return the footer of Hexo's blockquote: `[author[, source]] [link] [source_link_title]`."""
+    if not arguments:
+        return ""
+    author = source = title = ""
+    urls = [i for i, item in enumerate(arguments) if i > 0 and _HTTP.match(item)]
+    with_title = [i for i in urls if i < len(arguments) - 1]
+    if with_title:
+        at = with_title[-1]
+        author, source, title = " ".join(arguments[:at]), arguments[at], " ".join(arguments[at + 1 :])
+    elif urls:
+        at = urls[-1]
+        author, source = " ".join(arguments[:at]), arguments[at]
+    else:
+        parts = " ".join(arguments).split(",")
+        pair = next((i for i in range(len(parts) - 1) if parts[i] and parts[i + 1].strip()), None)
+        if pair is None:
+            author = " ".join(arguments)
+        else:
+            author, title = parts[pair], parts[pair + 1].strip()
+    footer = f"<strong>{_text(author)}</strong>" if author else ""
+    if source:
+        shown = title or re.sub(r"^https?://|/(index.html?)?$", "", source)
+        footer += f'<cite><a href="{_attribute(source)}">{_text(shown)}</a></cite>'
+    elif title:
+        footer += f"<cite>{_text(title)}</cite>"
+    return f"<footer>{footer}</footer>" if footer else ""
+
+
+def _code_block(arguments: list[str], content: str) -> str:
+    """Return Hexo's codeblock: `[title] [lang:language] [url] [link text] [option:value …]`, as plain code."""
+    language = ""
+    caption_words = []
+    for item in arguments:
+        key, colon, value = item.partition(":")
+        if colon and key == "lang":
+            language = value
+        elif colon and key in (
+            "line_number",
+            "line_threshold",
+            "first_line",
+            "mark",
+            "wrap",
+            "highlight",
+            "language_attr",
+        ):
+            continue
+        else:
+            caption_words.append(item)
+    code = textwrap.dedent(content)
+    code = code.removeprefix("\n").removesuffix("\n")
+    language_class = f' class="language-{_attribute(language)}"' if language else ""
+    block = f"<pre><code{language_class}>{html.escape(code, quote=False)}</code></pre>"
+    caption = _caption(caption_words)
+    return f"<figure><figcaption>{caption}</figcaption>{block}</figure>" if caption else block
+
+
+def _caption(words: list[str]) -> str:
+    if not words:
+        return ""
+    urls = [i for i, item in enumerate(words) if i > 0 and _HTTP.match(item)]
+    with_title = [i for i in urls if i < len(words) - 1]
+    if with_title:
+        at = with_title[-1]
+        link_text = " ".join(words[at + 1 :])
+    elif urls:
+        at, link_text = urls[-1], "link"
+    else:
+        return f"<span>{_text(' '.join(words))}</span>"
+    return f'<span>{_text(" ".join(words[:at]))}</span><a href="{_attribute(words[at])}">{_text(link_text)}</a>'
