@@ -129,9 +129,7 @@ class _Forward:
         self.none = False
 
     def search(self, position: int) -> re.Match[str] | None:
-        if self.none:
-            return None
-        if self.found is not None and self.start <= position <= self.found.start():
+        if self.start <= position and (self.none or (self.found is not None and position <= self.found.start())):
             return self.found
         self.start = position
         self.found = self.pattern.search(self.text, position)
@@ -253,16 +251,19 @@ class _Scan:
         kind = text[after : after + 1]
         if kind == "%":
             return self.tag(start, after + 1)
-        if kind == "#" or run >= 2:
-            closer = "#}" if kind == "#" else "}}"
-            inner = after + 1 if kind == "#" else after
-            end = self.closing(closer, inner)
-            if end is None:  # never closed: not template syntax, it stays text
-                self.out.append(text[start:inner])
-                return inner
-            if kind != "#":
+        if kind == "#":
+            end = self.closing("#}", after + 1)
+            if end is not None:
+                return end + 2
+        if run >= 2:
+            end = self.closing("}}", after)
+            if end is not None:
                 self.expressions += 1
-            return end + 2
+                return end + 2
+        if kind == "#" or run >= 2:  # never closed: not template syntax, it stays text
+            inner = after + 1 if kind == "#" else after
+            self.out.append(text[start:inner])
+            return inner
         self.out.append("{")
         return after
 
