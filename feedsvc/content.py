@@ -7,7 +7,9 @@ per body is bounded: nesting and re-opened formatting before sanitizing, the siz
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import accumulate
+from pathlib import PurePosixPath
 
 from markdown_it import MarkdownIt
 
@@ -132,6 +134,25 @@ def _nesting_estimate(body: str) -> int:
     paragraph) reads as deep as it is long.
     """
     return max(accumulate(map(_STEP.__getitem__, _TAG_EDGE.findall(body))), default=0)
+
+
+def post_finder(articles: Iterable[Article]) -> FindPost:
+    """Make the look-up of Hexo's post_link: a post by its path without extension, its file name, or its title."""
+    by_name: dict[str, tuple[str, str]] = {}
+    by_title: dict[str, tuple[str, str]] = {}
+    for article in sorted(articles, key=lambda a: a.source):  # the same post for the same names, in any order
+        if article.draft:
+            continue
+        found = (article.link, article.title)
+        path = PurePosixPath(article.source)
+        by_name.setdefault(str(path.with_suffix("")), found)
+        by_name.setdefault(path.stem, found)
+        by_title.setdefault(article.title, found)
+
+    def find(name: str) -> tuple[str, str] | None:
+        return by_name.get(name) or by_title.get(name)
+
+    return find
 
 
 def render_content(

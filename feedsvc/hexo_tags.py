@@ -26,14 +26,25 @@ from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 # Placeholders hold a noncharacter that no body holds (bodies are cleaned of it first);
 # Markdown escapes them inside code, where `restore` puts back the tag as it was written.
 _MARK = "\ufffe"
-_PLACEHOLDER = re.compile(f"(?:<|&lt;)!--{_MARK}([0-9]+)--(?:>|&gt;)")
+# Invisible, and neither Markdown punctuation nor a backtick: keeps a marker's neighbours apart.
+_SEPARATOR = "\u200b"
+# Pairs of characters that removing a marker between them must not join: the end of a
+# marker (a `{{` or `{#` left as text would close), a longer backtick run, an escaped backtick.
+_JOINING = frozenset({"%}", "#}", "}}", "``", "\\`"})
+# Two forms: an element, which Markdown keeps inline (a line it starts stays a paragraph),
+# and a comment, a block of its own that may end a paragraph (a blockquote's edges).
+_PLACEHOLDER = re.compile(
+    f'(?:<|&lt;)(?:x-hexo n=(?:"|&quot;){_MARK}([0-9]+)(?:"|&quot;)|!--{_MARK}([0-9]+)--)(?:>|&gt;)'
+)
 
 # Where something starts that the scan must look at: a code fence at the start of a line,
 # a run of `{`, a run of backticks, an escaped backtick or backslash, an HTML comment.
 _START = re.compile(r"(?P<fence>^[ \t>]*+(?:`{3,}+|~{3,}+))|\{++|`++|\\[\\`]|<!--", re.MULTILINE)
 _BACKTICKS = re.compile(r"`++")
-# A code span ends in its paragraph: at a blank line or where a fence opens.
-_PARAGRAPH_END = re.compile(r"\n[ \t>]*+(?:\n|`{3}|~{3})")
+# Code spans are read on one line: Markdown lets one go on in its paragraph, but the next
+# line may start a quote, list item or indented code, and what the scan takes for code
+# must be code. (Code it leaves is still safe: a tag there is put back as it was written.)
+_PARAGRAPH_END = re.compile(r"\n")
 _BLANK_LINE = re.compile(r"\n[ \t]*+\n")
 _NAME = re.compile(r"\s*+([A-Za-z_][A-Za-z0-9_-]*+)")
 _ARGUMENT = re.compile(r"""(?:"[^"]*+"|'[^']*+'|[^\s"']++|["'])++""")
@@ -89,7 +100,7 @@ def restore(rendered: str, tagged: Tagged) -> str:
     snippets = tagged.snippets
 
     def replace(match: re.Match[str]) -> str:
-        number = int(match[1])
+        number = int(match[1] or match[2])
         if number >= len(snippets):
             return ""
         snippet, written = snippets[number]
@@ -168,14 +179,15 @@ class _Scan:
             found = self.finders[key] = _Forward(self.text, pattern or re.compile(re.escape(key)))
         return found
 
-    def snippet(self, markup: str, written: str) -> str:
+    def snippet(self, markup: str, written: str, *, block: bool = False) -> str:
         """Return the placeholder of a piece of HTML (nothing once the tags' HTML is over its budget)."""
         if self.spent + len(markup) > self.budget:
             self.over_budget = True
             markup = ""
         self.spent += len(markup)
         self.snippets.append((markup, written))
-        return f"<!--{_MARK}{len(self.snippets) - 1}-->"
+        number = len(self.snippets) - 1
+        return f"<!--{_MARK}{number}-->" if block else f'<x-hexo n="{_MARK}{number}">'
 
     def run(self) -> None:
         text, position = self.text, 0
@@ -185,12 +197,18 @@ class _Scan:
                 self.out.append(text[position:])
                 break
             start = match.start()
-            self.out.append(text[position:start])
+            if start > position:
+                self.out.append(text[position:start])
             token = match[0]
             if match["fence"] is not None:
                 position = self.fence(match)
             elif token[0] == "{":
+                before = len(self.out)
                 position = self.brace(start, len(token))
+                joined = self.out[-1][-1:] + text[position : position + 1] if self.out else ""
+                if len(self.out) == before and joined in _JOINING:
+                    # A marker removed must not let its neighbours form another one (`{#{%x%}#}`).
+                    self.out.append(_SEPARATOR)
             elif token[0] == "`":
                 position = self.code_span(start, len(token))
             elif token[0] == "\\":
@@ -203,7 +221,7 @@ class _Scan:
         while self.open_quotes:
             name, closing = self.open_quotes.pop()
             self.unclosed_blocks[name] = None
-            self.out.append("\n" + self.snippet(closing, ""))
+            self.out.append("\n" + self.snippet(closing, "", block=True))
 
     def fence(self, match: re.Match[str]) -> int:
         """Copy a fenced code block whole; return where the scan goes on."""
@@ -216,10 +234,22 @@ class _Scan:
             ticks = match.end() - len(run)
             self.out.append(text[start:ticks])
             return self.code_span(ticks, len(run))
+        prefix = match[0][: -len(run)]
+        # The code also ends where its container does (fenced code has no lazy lines): at a line
+        # without `>` in a quote, at a line indented less than the fence (perhaps a list item's).
+        if ">" in prefix:
+            leaves = r"(?![ \t]*+>)"
+        elif prefix:
+            leaves = rf"(?![ \t]{{{len(prefix)}}})(?=[ \t]*+[^ \t\n])"
+        else:
+            leaves = r"(?!)"
         closing = self.finder(
-            f"fence{run[0]}{len(run)}", re.compile(rf"^[ \t>]*+{re.escape(run[0])}{{{len(run)},}}+[ \t]*+$", re.M)
+            f"fence{run[0]}{len(run)}{leaves}",
+            re.compile(rf"^(?:[ \t>]*+{re.escape(run[0])}{{{len(run)},}}+[ \t]*+$|(?P<leaves>{leaves}))", re.M),
         ).search(line_end)
-        end = len(text) if closing is None else closing.end()
+        end = len(text)
+        if closing is not None:
+            end = closing.start() if closing["leaves"] is not None else closing.end()
         self.out.append(text[start:end])
         return end
 
@@ -249,6 +279,10 @@ class _Scan:
         text = self.text
         after = start + run
         kind = text[after : after + 1]
+        if self.out and self.out[-1][-1:] in ("`", "\\") and kind in ("%", "#", "{"):
+            # What replaces a marker must not join what comes before it: a backtick run
+            # longer than written, or a backslash escaping a placeholder's `<`.
+            self.out.append(_SEPARATOR)
         if kind == "%":
             return self.tag(start, after + 1)
         if kind == "#":
@@ -303,7 +337,7 @@ class _Scan:
             self.open_quote(name, arguments, written, end)
             return end
         if name.startswith("end") and name[3:] in _QUOTES:
-            self.close_quote(name[3:], written)
+            self.close_quote(name[3:], written, end)
             return end
         if name in _INLINE:
             self.inline(name, arguments, written)
@@ -332,11 +366,11 @@ class _Scan:
         else:
             opening, closing = "<blockquote>", _footer(arguments) + "</blockquote>"
         self.open_quotes.append((name, closing))
-        self.out.append(self.snippet(opening, written))
+        self.out.append(self.snippet(opening, written, block=True))
         if self.text[end : end + 1] not in ("\n", ""):
             self.out.append("\n")  # the content starts a block of its own, as in Hexo
 
-    def close_quote(self, name: str, written: str) -> None:
+    def close_quote(self, name: str, written: str, end: int) -> None:
         if not any(open_name == name for open_name, _ in self.open_quotes):
             self.stray_ends["end" + name] = None
             return
@@ -349,7 +383,9 @@ class _Scan:
             self.unclosed_blocks[open_name] = None
         if self.out and not self.out[-1].endswith("\n"):
             self.out.append("\n")
-        self.out.append(self.snippet("".join(closings), written))
+        self.out.append(self.snippet("".join(closings), written, block=True))
+        if self.text[end : end + 1] not in ("\n", ""):
+            self.out.append("\n")  # what follows is not part of the placeholder's block
 
     def inline(self, name: str, arguments: list[str], written: str) -> None:
         if name == "asset_path":

@@ -30,7 +30,7 @@ from feedsvc.articles import digest, parse_for_scan, read_body
 from feedsvc.cache import Cache, inputs_digest, settings_identity
 from feedsvc.catalog import Catalog, CatalogState
 from feedsvc.config import Settings
-from feedsvc.content import render_content
+from feedsvc.content import post_finder, render_content
 from feedsvc.documents import make_document
 from feedsvc.model import (
     INDEX_PATH,
@@ -141,6 +141,7 @@ class Refresher:
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
         self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
+        self._posts: tuple[ContentIndex, Callable[[str], tuple[str, str] | None]] | None = None
 
     @property
     def index(self) -> ContentIndex:
@@ -349,10 +350,19 @@ class Refresher:
                     max_html_bytes=self.settings.max_html_bytes,
                     hexo_tags=self.settings.hexo_tags,
                     root=self.settings.site_link,
+                    find_post=self._find_post,
                 )
             self._unsaved.add(key)
         self._contents[key] = content
         return content
+
+    def _find_post(self, name: str) -> tuple[str, str] | None:
+        """Find another post for Hexo's post_link and post_path, in the current index (read only when asked)."""
+        index = self._index
+        if self._posts is None or self._posts[0] is not index:
+            articles = (entry.article for entry in index.entries.values() if entry.article is not None)
+            self._posts = (index, post_finder(articles))
+        return self._posts[1](name)
 
     def _read_body(self, article: Article) -> str | None:
         """Read an article's file again for its body, if it still holds the version the index has."""
@@ -484,6 +494,7 @@ class Refresher:
             max_html_bytes=self.settings.max_html_bytes,
             hexo_tags=self.settings.hexo_tags,
             root=self.settings.site_link,
+            find_post=self._find_post,
         )
         self._archive_contents[key] = content
         while len(self._archive_contents) > self._archive_contents_kept:

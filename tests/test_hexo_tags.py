@@ -58,7 +58,7 @@ def visible_text_outside_code(html: str) -> str:
     """Return the text a reader sees of some HTML, leaving out code blocks and inline code."""
     soup = BeautifulSoup(html, "html.parser")
     for code in soup.find_all(["pre", "code"]):
-        code.decompose()
+        code.replace_with("·")  # code stands apart from the text around it
     return soup.get_text()
 
 
@@ -249,7 +249,7 @@ _PIECES = st.sampled_from(
     [
         *("{", "}", "%", "#", "{%", "%}", "{{", "}}", "{#", "#}", "`", "``", "```", "~~~", "\n", "\n\n", " ", "-"),
         *("img /a.png", "note", "endnote", "blockquote", "endblockquote", "codeblock", "endcodeblock", ">", "x"),
-        *("link a http://b", "youtube x", "asset_img a.png", "pullquote", "endpullquote", "text"),
+        *("link a http://b", "youtube x", "asset_img a.png", "pullquote", "endpullquote", "text", "    ", "- "),
     ]
 )
 
@@ -364,6 +364,23 @@ def test_a_hexo_post_reaches_feeds_without_template_syntax(content_dir: Path) ->
             assert "content" not in entry
         for text in texts:
             assert not _TEMPLATE.search(text), text
+
+
+def test_post_link_finds_another_post_through_a_refresh(content_dir: Path) -> None:
+    """In a refresh, post_link names another post by its path, file name or title, and links to its URL."""
+    write_article(content_dir, "2023/first.md", {"title": "First <post>", "date": "2023-03-04"})
+    body = "By path {% post_link 2023/first %}, by name {% post_link first 'the start' %}, "
+    body += "[url]({% post_path first %})."
+    write_article(content_dir, "second.md", {"title": "Second", "date": "2024-01-02"}, body)
+    settings = make_settings(content_dir, site={"link": SITE})
+    entry = next(e for e in _entry_feed(content_dir, settings).entries if e.title == "Second")
+    links = BeautifulSoup(entry.content[0].value, "html.parser").find_all("a")
+    first = "https://www.example.com/blog/2023/03/04/first/"
+    assert [(a["href"], a.get("title"), a.get_text()) for a in links] == [
+        (first, "First <post>", "First <post>"),
+        (first, "First <post>", "the start"),
+        (first, None, "url"),
+    ]
 
 
 def test_hidden_and_unpublished_posts_are_held(content_dir: Path) -> None:
