@@ -18,10 +18,24 @@ from __future__ import annotations
 
 import html
 import re
-import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit
+
+from feedsvc.hexo_plugins import (
+    FILE_LIKE,
+    URL_SAFE,
+    asset_url,
+    blockquote_footer,
+    code_block,
+    embed_link,
+    escape_attribute,
+    escape_text,
+    image_tag,
+    link_tag,
+    split_arguments,
+    titled_link,
+)
 
 # Placeholders hold a noncharacter that no body holds (bodies are cleaned of it first);
 # Markdown escapes them inside code, where `restore` puts back the tag as it was written.
@@ -47,24 +61,7 @@ _BACKTICKS = re.compile(r"`++")
 _PARAGRAPH_END = re.compile(r"\n")
 _BLANK_LINE = re.compile(r"\n[ \t]*+\n")
 _NAME = re.compile(r"\s*+([A-Za-z_][A-Za-z0-9_-]*+)")
-_ARGUMENT = re.compile(r"""(?:"[^"]*+"|'[^']*+'|[^\s"']++|["'])++""")
-_QUOTED = re.compile(r""""([^"]*+)"|'([^']*+)'""")
-# What Hexo's img and link tags take for a URL (hexo/lib/plugins/tag/img.ts, the host part).
-_URL_LIKE = re.compile(
-    r"[A-Za-z]{3,9}:(?://)?(?:[-;:&=+$,\w]+@)?[A-Za-z0-9.-]+|(?:www.|[-;:&=+$,\w]+@)[A-Za-z0-9.-]+", re.ASCII
-)
-_FILE_LIKE = re.compile(r"\.[A-Za-z0-9]{1,8}$")
-_DIGITS = re.compile(r"[0-9]*")
-_META_DOUBLE = r'"?([^"]+)?"?'
-_META_SINGLE = r"'?([^']+)?'?"
-_HTTP = re.compile(r"https?://\S", re.IGNORECASE)
-# Template syntax that must not form again from what a tag writes as text.
-_BRACES = re.compile(r"\{+(?=[%#]|\Z)|\{\{+")
-_PAGE_EXTENSION = re.compile(r"\.html?$")
-_URL_SAFE = "/:@!$&*+,;=%~?#[]-._"
-
 MAX_MARKER_CHARS = 2_000  # a longer `{% … %}` is removed, not read: no real tag is that long
-MAX_URL_TEST_CHARS = 500  # longer arguments are never taken for URLs (the URL test is quadratic)
 MAX_NAMES_SHOWN = 10
 
 # Block tags whose content is code or raw HTML, and the end tag that closes each.
@@ -112,21 +109,6 @@ def restore(rendered: str, tagged: Tagged) -> str:
 def has_template_syntax(body: str) -> bool:
     """Tell quickly whether a body may hold anything `render_tags` changes."""
     return "{%" in body or "{{" in body or "{#" in body
-
-
-def asset_url(page: str, name: str) -> str:
-    """Return the URL of a post's asset as Hexo's post_asset_folder lays it out: under the post's own URL."""
-    parts = urlsplit(page)
-    path = _PAGE_EXTENSION.sub("", parts.path)
-    if not path.endswith("/"):
-        path += "/"
-    folder = urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-    return folder + quote(name.strip().lstrip("/"), safe=_URL_SAFE)
-
-
-def split_arguments(text: str) -> list[str]:
-    """Split a tag's arguments as Hexo does: at white space, a quoted part being one (its quotes dropped)."""
-    return [_QUOTED.sub(lambda m: m[1] if m[1] is not None else m[2], item) for item in _ARGUMENT.findall(text)]
 
 
 class _Forward:
@@ -356,7 +338,7 @@ class _Scan:
             content, after = self.text[end:], len(self.text)
         else:
             content, after = self.text[end : closing.start()], closing.end()
-        markup = content if name in ("raw", "verbatim") else _code_block(arguments, content)
+        markup = content if name in ("raw", "verbatim") else code_block(arguments, content)
         self.out.append(self.snippet(markup, self.text[end - len(written) : after]))
         return after
 
@@ -364,7 +346,7 @@ class _Scan:
         if name == "pullquote":
             opening, closing = "<blockquote>", "</blockquote>"
         else:
-            opening, closing = "<blockquote>", _footer(arguments) + "</blockquote>"
+            opening, closing = "<blockquote>", blockquote_footer(arguments) + "</blockquote>"
         self.open_quotes.append((name, closing))
         self.out.append(self.snippet(opening, written, block=True))
         if self.text[end : end + 1] not in ("\n", ""):
@@ -392,34 +374,34 @@ class _Scan:
             self.out.append(asset_url(self.page, arguments[0]) if arguments else "")
         elif name == "post_path":
             found = self.find_post(arguments[0]) if arguments and self.find_post else None
-            self.out.append(quote(found[0], safe=_URL_SAFE) if found else "")
+            self.out.append(quote(found[0], safe=URL_SAFE) if found else "")
         else:
             self.out.append(self.snippet(self.markup(name, arguments), written))
 
     def markup(self, name: str, arguments: list[str]) -> str:
         """Return the HTML of an inline tag."""
         if name in ("img", "image"):
-            return _image(arguments, self.url_for)
+            return image_tag(arguments, self.url_for)
         if name in ("asset_img", "asset_image"):
             if not arguments:
                 return ""
-            at = next((i for i, item in enumerate(arguments) if _FILE_LIKE.search(item)), 0)
+            at = next((i for i, item in enumerate(arguments) if FILE_LIKE.search(item)), 0)
             arguments[at] = asset_url(self.page, arguments[at])
-            return _image(arguments, self.url_for, src_at=at)
+            return image_tag(arguments, self.url_for, src_at=at)
         if name == "asset_link":
             if not arguments:
                 return ""
             slug = arguments.pop(0)
-            return _titled_link(asset_url(self.page, slug), arguments, slug, slug)
+            return titled_link(asset_url(self.page, slug), arguments, slug, slug)
         if name in ("link", "a", "anchor"):
-            return _link(arguments)
+            return link_tag(arguments)
         if name == "post_link":
             return self.post_link(arguments)
         if name in ("url_for", "full_url_for"):
             if len(arguments) < 2:
-                return _text(" ".join(arguments))
-            return f'<a href="{_attribute(self.url_for(arguments[1]))}">{_text(arguments[0])}</a>'
-        return _embed(name, arguments)
+                return escape_text(" ".join(arguments))
+            return f'<a href="{escape_attribute(self.url_for(arguments[1]))}">{escape_text(arguments[0])}</a>'
+        return embed_link(name, arguments)
 
     def post_link(self, arguments: list[str]) -> str:
         if not arguments:
@@ -429,13 +411,14 @@ class _Scan:
         if found is None:
             # Another post's URL is not known here: its title (or slug) is shown as text.
             escape = arguments.pop() if arguments and arguments[-1] in ("true", "false") else "true"
-            return _text(" ".join(arguments) or slug) if escape == "true" else " ".join(arguments) or _text(slug)
+            given = " ".join(arguments)
+            return escape_text(given or slug) if escape == "true" else given or escape_text(slug)
         url, title = found
-        return _titled_link(url + (f"#{fragment}" if fragment else ""), arguments, title or slug, title or slug)
+        return titled_link(url + (f"#{fragment}" if fragment else ""), arguments, title or slug, title or slug)
 
     def url_for(self, path: str) -> str:
         """Resolve a path as Hexo's url_for does: `/x` under the site's root, `x` beside the article."""
-        path = quote(path.strip(), safe=_URL_SAFE)
+        path = quote(path.strip(), safe=URL_SAFE)
         if urlsplit(path).scheme or path.startswith("//"):
             return path
         if path.startswith("/"):
@@ -493,167 +476,3 @@ def render_tags(
 
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
-
-
-def _text(text: str) -> str:
-    """Escape text for HTML, keeping no template syntax that could form with what follows it."""
-    return html.escape(_BRACES.sub("", text), quote=False)
-
-
-def _attribute(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _is_url(item: str) -> bool:
-    return len(item) <= MAX_URL_TEST_CHARS and _URL_LIKE.search(item) is not None
-
-
-def _image(arguments: list[str], url_for: Callable[[str], str], src_at: int | None = None) -> str:
-    """Return Hexo's img tag: `[class names] /path/to/image [width] [height] [title text [alt text]]`."""
-    at = src_at
-    if at is None:
-        at = next((i for i, item in enumerate(arguments) if _is_url(item) or item.startswith("/")), None)
-    if at is None:  # Hexo would give no src; a file name is what the writer meant
-        at = next((i for i, item in enumerate(arguments) if _FILE_LIKE.search(item)), None)
-        if at is None:
-            return ""
-    src = arguments[at] if src_at is not None else url_for(arguments[at])
-    rest = arguments[at + 1 :]
-    attributes = [f'src="{_attribute(src)}"']
-    for dimension in ("width", "height"):
-        if rest and _DIGITS.fullmatch(rest[0]):
-            attributes.append(f'{dimension}="{_attribute(rest.pop(0))}"')
-        else:
-            break
-    title = alt = None
-    meta = " ".join(rest)
-    if meta:
-        first = _META_DOUBLE if meta.startswith('"') else _META_SINGLE
-        last = _META_DOUBLE if meta.endswith('"') else _META_SINGLE
-        match = re.search(rf"{first}\s*{last}", meta)
-        if match is not None:
-            title, alt = match[1], match[2]
-    if title:
-        attributes.append(f'title="{_attribute(title)}"')
-    if alt or title:
-        attributes.append(f'alt="{_attribute(alt or title or "")}"')
-    return f"<img {' '.join(attributes)}>"
-
-
-def _link(arguments: list[str]) -> str:
-    """Return Hexo's link tag: `text url [external] [title]`."""
-    at = next((i for i, item in enumerate(arguments) if _is_url(item)), None)
-    if at is None:
-        return _text(" ".join(arguments))
-    rest = arguments[at + 1 :]
-    if rest and rest[0] in ("true", "false"):
-        rest.pop(0)
-    title = " ".join(rest)
-    title_attribute = f' title="{_attribute(title)}"' if title else ""
-    text = " ".join(arguments[:at]) or arguments[at]
-    return f'<a href="{_attribute(arguments[at])}"{title_attribute}>{_text(text)}</a>'
-
-
-def _titled_link(url: str, arguments: list[str], default: str, tooltip: str) -> str:
-    """Return an asset_link or post_link: `[title] [escape]`, the title defaulting to `default`."""
-    escape = arguments.pop() if arguments and arguments[-1] in ("true", "false") else "true"
-    title = " ".join(arguments) or default
-    shown = _text(title) if escape == "true" else title
-    return f'<a href="{_attribute(url)}" title="{_attribute(tooltip)}">{shown}</a>'
-
-
-def _embed(name: str, arguments: list[str]) -> str:
-    """Return an embed as a link to what it shows: feeds carry no frames or scripts."""
-    if not arguments:
-        return ""
-    first = arguments[0]
-    ident = quote(first, safe="-_.~/")
-    if name == "youtube":
-        kind = arguments[1] if len(arguments) > 1 else "video"
-        url = (
-            f"https://www.youtube.com/playlist?list={ident}"
-            if kind == "playlist"
-            else f"https://www.youtube.com/watch?v={ident}"
-        )
-    elif name == "vimeo":
-        url = f"https://vimeo.com/{ident}"
-    elif name == "jsfiddle":
-        url = f"https://jsfiddle.net/{ident}/"
-    elif name == "gist":
-        url = f"https://gist.github.com/{ident}"
-    else:  # iframe
-        url = first
-    shown = url if name != "gist" or len(arguments) < 2 else f"{url} ({arguments[1]})"
-    return f'<a href="{_attribute(url)}">{_text(shown)}</a>'
-
-
-def _footer(arguments: list[str]) -> str:
-    """Return the footer of Hexo's blockquote: `[author[, source]] [link] [source_link_title]`."""
-    if not arguments:
-        return ""
-    author = source = title = ""
-    urls = [i for i, item in enumerate(arguments) if i > 0 and _HTTP.match(item)]
-    with_title = [i for i in urls if i < len(arguments) - 1]
-    if with_title:
-        at = with_title[-1]
-        author, source, title = " ".join(arguments[:at]), arguments[at], " ".join(arguments[at + 1 :])
-    elif urls:
-        at = urls[-1]
-        author, source = " ".join(arguments[:at]), arguments[at]
-    else:
-        parts = " ".join(arguments).split(",")
-        pair = next((i for i in range(len(parts) - 1) if parts[i] and parts[i + 1].strip()), None)
-        if pair is None:
-            author = " ".join(arguments)
-        else:
-            author, title = parts[pair], parts[pair + 1].strip()
-    footer = f"<strong>{_text(author)}</strong>" if author else ""
-    if source:
-        shown = title or re.sub(r"^https?://|/(index.html?)?$", "", source)
-        footer += f'<cite><a href="{_attribute(source)}">{_text(shown)}</a></cite>'
-    elif title:
-        footer += f"<cite>{_text(title)}</cite>"
-    return f"<footer>{footer}</footer>" if footer else ""
-
-
-def _code_block(arguments: list[str], content: str) -> str:
-    """Return Hexo's codeblock: `[title] [lang:language] [url] [link text] [option:value …]`, as plain code."""
-    language = ""
-    caption_words = []
-    for item in arguments:
-        key, colon, value = item.partition(":")
-        if colon and key == "lang":
-            language = value
-        elif colon and key in (
-            "line_number",
-            "line_threshold",
-            "first_line",
-            "mark",
-            "wrap",
-            "highlight",
-            "language_attr",
-        ):
-            continue
-        else:
-            caption_words.append(item)
-    code = textwrap.dedent(content)
-    code = code.removeprefix("\n").removesuffix("\n")
-    language_class = f' class="language-{_attribute(language)}"' if language else ""
-    block = f"<pre><code{language_class}>{html.escape(code, quote=False)}</code></pre>"
-    caption = _caption(caption_words)
-    return f"<figure><figcaption>{caption}</figcaption>{block}</figure>" if caption else block
-
-
-def _caption(words: list[str]) -> str:
-    if not words:
-        return ""
-    urls = [i for i, item in enumerate(words) if i > 0 and _HTTP.match(item)]
-    with_title = [i for i in urls if i < len(words) - 1]
-    if with_title:
-        at = with_title[-1]
-        link_text = " ".join(words[at + 1 :])
-    elif urls:
-        at, link_text = urls[-1], "link"
-    else:
-        return f"<span>{_text(' '.join(words))}</span>"
-    return f'<span>{_text(" ".join(words[:at]))}</span><a href="{_attribute(words[at])}">{_text(link_text)}</a>'

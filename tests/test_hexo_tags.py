@@ -19,7 +19,8 @@ from feedsvc.cli import main
 from feedsvc.config import Settings
 from feedsvc.content import render_content
 from feedsvc.errors import ConfigError
-from feedsvc.hexo_tags import asset_url, render_tags, split_arguments
+from feedsvc.hexo_plugins import asset_url, split_arguments
+from feedsvc.hexo_tags import render_tags
 from feedsvc.model import Article, Format, feed_path
 from feedsvc.refresh import Refresher
 from feedsvc.store import Store
