@@ -263,6 +263,15 @@ def test_no_template_marker_reaches_a_reader(body: str) -> None:
     assert not _MARKER.search(visible_text_outside_code(html)), (body, html)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_renders(body: str) -> None:
+    """Any text at all renders without an error, and keeps no placeholder of the scan."""
+    html = render_content(_plain_article(), body, summary_chars=200).html
+    assert "\ufffe" not in html
+    assert "x-hexo" not in html
+
+
 @pytest.mark.parametrize(
     "body",
     [
