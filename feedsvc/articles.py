@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from frontmatter.default_handlers import YAMLHandler
 
-from feedsvc.config import Settings, fold_name
+from feedsvc.config import Settings, fold_name, front_matter_text
 from feedsvc.content import body_warnings
 from feedsvc.dates import NotADate, parse_date
 from feedsvc.hexo import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
@@ -487,6 +487,15 @@ class _Reader:
             self.warn(name, f"{_shown(text)} is not a language tag, ignored (expected a tag such as 'en' or 'zh-CN')")
         return None
 
+    def excluded(self) -> bool:
+        """Tell whether a `content.exclude_when` pair matches the front matter (a list matches by any item)."""
+        for name, values in self.settings.exclude_when:
+            value = self.data.get(name)
+            items = value if isinstance(value, list) else [value]
+            if any(front_matter_text(item) in values for item in items if item is not None):
+                return True
+        return False
+
     def summary(self) -> str | None:
         for name in SUMMARY_FIELDS:
             text = self.text(name)
@@ -620,7 +629,11 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     if reader.problems:
         return Problem(source, "; ".join(reader.problems)), ""
 
-    reader.warnings.extend(body_warnings(body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes))
+    reader.warnings.extend(
+        body_warnings(
+            body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes, hexo_tags=settings.hexo_tags
+        )
+    )
     fingerprint = digest(raw)
     if published is None and settings.hexo is not None:
         # As Hexo does: a name such as 2019-03-05-hello.md dates the post (new_post_name).
@@ -663,7 +676,8 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
         summary=reader.summary(),
         image=reader.image(),
         language=reader.language(),
-        draft=bool(draft) or published_flag is False,
+        # Held like a draft: Hexo's `published: false`, and what `content.exclude_when` names (`hidden: true`).
+        draft=bool(draft) or published_flag is False or reader.excluded(),
         fingerprint=fingerprint,
         warnings=tuple(reader.warnings),
     )

@@ -101,6 +101,9 @@ class Settings:
     max_depth: int = 512  # HTML nesting kept in a body
     max_html_bytes: int = 2_000_000  # sanitized HTML of one article
     max_feed_content_bytes: int = 20_000_000  # contents of one feed document
+    hexo_tags: bool = True  # render Hexo's tag plugins, remove other template syntax
+    # Front matter (field, values) pairs that keep an article out of feeds; values as `front_matter_text` writes them.
+    exclude_when: tuple[tuple[str, tuple[str, ...]], ...] = (("hidden", ("true",)),)
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # lower case
@@ -184,6 +187,34 @@ def _hub(value: Any) -> str:
     if "#" in text:
         raise _Invalid(f"{_shown(value)} has a fragment (expected a hub URL such as https://hub.example.com/)")
     return text
+
+
+def front_matter_text(value: Any) -> str | None:
+    """Write a scalar front matter value as text, so that `true`, `'true'` and `True` compare equal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str | int | float):
+        return one_line(str(value))
+    return None
+
+
+def _exclude_when(value: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Read `content.exclude_when`: a mapping of front matter fields to a value or a list of values."""
+    expected = "expected a mapping such as {hidden: true, layout: [page, draft]}"
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _Invalid(f"{_shown(value)} is not a mapping ({expected})")
+    pairs = []
+    for key, item in value.items():
+        items = item if isinstance(item, list) else [item]
+        texts = tuple(front_matter_text(one) for one in items)
+        if not isinstance(key, str) or not key.strip() or any(text is None for text in texts):
+            raise _Invalid(f"{_shown({key: item})} is not a field and its values ({expected})")
+        pairs.append((key.strip(), tuple(text for text in texts if text is not None)))
+    return tuple(pairs)
 
 
 def _integer(low: int, high: int) -> Callable[[Any], int]:
@@ -357,6 +388,18 @@ SETTINGS: tuple[Setting, ...] = (
         2_000_000,
         _integer(10_000, 1 << 31),
         "An article's sanitized HTML is cut at this size (and at 10 times its body's), with a warning.",
+    ),
+    Setting(
+        "content.hexo_tags",
+        True,
+        _boolean,
+        "Render Hexo's tag plugins ({% img %}, {% codeblock %}…) and remove other {% %}, {{ }}, {# #} outside code.",
+    ),
+    Setting(
+        "content.exclude_when",
+        {"hidden": True},
+        _exclude_when,
+        "Front matter values that keep an article out of feeds: a mapping of field to a value or list of values.",
     ),
     Setting(
         "scan.interval_seconds",
@@ -648,6 +691,8 @@ def parse_settings(
         max_depth=values["content.max_depth"],
         max_html_bytes=values["content.max_html_bytes"],
         max_feed_content_bytes=values["feeds.max_content_bytes"],
+        hexo_tags=values["content.hexo_tags"],
+        exclude_when=values["content.exclude_when"],
         categories=_categories(data.get("categories"), where),
         source=source,
         extensions=values["content.extensions"],

@@ -30,7 +30,7 @@ from feedsvc.articles import digest, parse_for_scan, read_body
 from feedsvc.cache import Cache, inputs_digest, settings_identity
 from feedsvc.catalog import Catalog, CatalogState
 from feedsvc.config import Settings
-from feedsvc.content import render_content
+from feedsvc.content import post_finder, render_content
 from feedsvc.documents import make_document
 from feedsvc.model import (
     INDEX_PATH,
@@ -151,6 +151,7 @@ class Refresher:
         # Set when the service stops: a refresh under way ends at the next file.
         self._stop = stop if stop is not None else StopFlag()
         self._pool_flags: list[ctypes.c_bool] = []  # those of the worker processes of the scan under way
+        self._posts: tuple[ContentIndex, Callable[[str], tuple[str, str] | None]] | None = None
 
     def stop(self) -> None:
         """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
@@ -384,10 +385,21 @@ class Refresher:
                     summary_chars=self.settings.summary_chars,
                     max_depth=self.settings.max_depth,
                     max_html_bytes=self.settings.max_html_bytes,
+                    hexo_tags=self.settings.hexo_tags,
+                    root=self.settings.site_link,
+                    find_post=self._find_post,
                 )
             self._unsaved.add(key)
         self._contents[key] = content
         return content
+
+    def _find_post(self, name: str) -> tuple[str, str] | None:
+        """Find another post for Hexo's post_link and post_path, in the current index (read only when asked)."""
+        index = self._index
+        if self._posts is None or self._posts[0] is not index:
+            articles = (entry.article for entry in index.entries.values() if entry.article is not None)
+            self._posts = (index, post_finder(articles))
+        return self._posts[1](name)
 
     def _read_body(self, article: Article) -> str | None:
         """Read an article's file again for its body, if it still holds the version the index has."""
@@ -517,6 +529,9 @@ class Refresher:
             summary_chars=self.settings.summary_chars,
             max_depth=self.settings.max_depth,
             max_html_bytes=self.settings.max_html_bytes,
+            hexo_tags=self.settings.hexo_tags,
+            root=self.settings.site_link,
+            find_post=self._find_post,
         )
         self._archive_contents[key] = content
         while len(self._archive_contents) > self._archive_contents_kept:
