@@ -111,7 +111,12 @@ TAGS = [
         "codeblock",
         "{% codeblock _.compact http://underscorejs.org/#compact Underscore.js lang:js %}\n"
         "_.compact([0, 1, false, 2, '', 3]);\n=> [1, 2, 3]\n{% endcodeblock %}",
-        ["<figcaption><span>_.compact</span>", ">Underscore.js</a>", "<pre><code>", "=&gt; [1, 2, 3]</code></pre>"],
+        [
+            "<figcaption><span>_.compact</span>",
+            ">Underscore.js</a>",
+            '<pre><code class="language-js">',
+            "=&gt; [1, 2, 3]</code></pre>",
+        ],
     ),
     ("code", "{% code %}\n  if (a < b) {{ x }}\n{% endcode %}", ["<pre><code>if (a &lt; b) {{ x }}</code></pre>"]),
     ("raw", "{% raw %}<span>as written</span>{% endraw %}", ["<span>as written</span>"]),
