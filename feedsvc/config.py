@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -757,6 +757,13 @@ def _overlay(site: HexoSite, site_dir: Path, values: dict[str, Any], source: str
         notes[0] += f" (not used: {source} sets content.dir)"
     else:
         values["content.dir"] = site_dir / POSTS_DIR
+    # Hexo renders Markdown posts; other files under _posts (a `.txt` beside a post) are assets,
+    # and with post_asset_folder only files named like new_post_name are posts.
+    if "content.extensions" not in values:
+        post_type = PurePosixPath(site.new_post_name).suffix.lower() or ".md"
+        extensions = (post_type,) if site.post_asset_folder else tuple(dict.fromkeys((".md", ".markdown", post_type)))
+        values["content.extensions"] = _BY_KEY["content.extensions"].check(list(extensions))
+        notes.append(f"{path}: posts are {', '.join('*' + e for e in extensions)} files -> content.extensions")
     for key, target, value in offered:
         if value is None:
             continue

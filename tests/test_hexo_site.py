@@ -88,6 +88,18 @@ def test_a_three_line_config_serves_a_hexo_site(site_dir: Path, tmp_path: Path) 
     assert settings.publish_future
 
 
+def test_a_hexo_site_reads_only_its_posts_as_articles(site_dir: Path, tmp_path: Path) -> None:
+    """In a Hexo site's _posts, a `.txt` beside the posts is an asset, not an article, unless extensions are set."""
+    (site_dir / "source" / "_posts" / "notes.txt").write_text("not a post\n", encoding="utf-8")
+
+    settings = load_settings(three_lines(tmp_path))
+    own = load_settings(three_lines(tmp_path, "  extensions: [.md, .txt]\n"))
+
+    assert settings.extensions == (".md",)  # the fixture sets post_asset_folder: only new_post_name's kind
+    assert any("content.extensions" in note for note in settings.hexo_notes)
+    assert own.extensions == (".md", ".txt")
+
+
 def test_own_settings_win_over_the_site(site_dir: Path, tmp_path: Path) -> None:
     """A setting given in feedsvc's own file wins over the site's, and the notes say the site's was not used."""
     extra = "  permalink: '{slug}/'\n  ids: front_matter\nsite:\n  title: Mine\n  timezone: UTC\n"
