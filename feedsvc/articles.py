@@ -625,7 +625,7 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     published = reader.date("date")
     updated = reader.date("updated")
     categories = reader.names("categories", "category")
-    tags = reader.names("tags")
+    tags = reader.names("tags", "tag")  # Hexo reads `tag:` as `tags:`
     if reader.problems:
         return Problem(source, "; ".join(reader.problems)), ""
 

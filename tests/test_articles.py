@@ -88,6 +88,7 @@ VALID: dict[str, dict[str, Any]] = {
         "published": utc(2023, 3, 1, 16),
         "categories": ("宏观",),
     },
+    "tag-singular-field.md": {"title": "Hexo tag field", "published": utc(2023, 3, 1, 16), "tags": ("央行",)},
     "categories-nested.md": {
         "title": "Nested categories",
         "published": utc(2023, 3, 1, 16),
