@@ -107,6 +107,7 @@ class Settings:
     categories: tuple[CategorySettings, ...] = ()
     source: str = "<defaults>"
     extensions: tuple[str, ...] = DEFAULT_EXTENSIONS  # lower case
+    hidden: tuple[str, ...] = (".",)  # names of files and folders never read start so (Hexo: `_` too)
     # The keys the config file sets, sorted; what they are set to is in the fields above.
     given: tuple[str, ...] = field(default=(), compare=False, repr=False)
     hexo: HexoSite | None = None  # the Hexo site whose `_config.yml` was read (content.hexo)
@@ -696,6 +697,8 @@ def parse_settings(
         categories=_categories(data.get("categories"), where),
         source=source,
         extensions=values["content.extensions"],
+        # Hexo hides every file and folder under _posts whose name starts with `_` (or `.`).
+        hidden=(".", "_") if hexo is not None else (".",),
         given=tuple(sorted(given)),
         hexo=hexo,
         hexo_permalink=hexo is not None and "content.permalink" not in given,

@@ -276,6 +276,7 @@ class Refresher:
                 progress=self.progress,
                 stop=self._stop,
                 extensions=self.settings.extensions,
+                hidden=self.settings.hidden,
             )
         finally:
             if executor is not None:

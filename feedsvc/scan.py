@@ -28,6 +28,8 @@ from feedsvc.model import Article, Problem
 
 log = logging.getLogger("feedsvc.scan")
 
+# A file or folder whose name starts with one of these is hidden: never read (Hexo hides `_` too).
+HIDDEN = (".",)
 # What an article file's name ends with, unless content.extensions says otherwise (lower case).
 EXTENSIONS = (".md", ".markdown", ".txt")
 MAX_DEPTH = 64
@@ -249,13 +251,14 @@ class _Walk:
     links: bool = False
 
 
-def is_article_name(name: str, extensions: tuple[str, ...] = EXTENSIONS) -> bool:
+def is_article_name(name: str, extensions: tuple[str, ...] = EXTENSIONS, hidden: tuple[str, ...] = HIDDEN) -> bool:
     """Tell whether a file name is an article: one of the extensions (any case), not hidden, not an editor leftover.
 
     Leftovers (`x.md~`, `.x.md.swp`, `#x.md#`) are never articles, whatever the
     extensions; a name that only starts with `#` (`#1 news.md`) is an article.
+    Hidden names start with one of `hidden` (`.`; in a Hexo site `_` too).
     """
-    if name.startswith(".") or name.endswith("~") or (len(name) > 1 and name[0] == name[-1] == "#"):
+    if name.startswith(hidden) or name.endswith("~") or (len(name) > 1 and name[0] == name[-1] == "#"):
         return False
     lowered = name.lower()
     return lowered.endswith(extensions) and not lowered.endswith(".swp")
@@ -285,7 +288,13 @@ def _inside(path: str, root: str) -> bool:
 
 
 def _walk(
-    root: str, walk: _Walk, start: str = "", prefix: str = "", extensions: tuple[str, ...] = EXTENSIONS
+    root: str,
+    walk: _Walk,
+    start: str = "",
+    prefix: str = "",
+    extensions: tuple[str, ...] = EXTENSIONS,
+    *,
+    hidden: tuple[str, ...] = HIDDEN,
 ) -> Iterator[_Found]:
     """Yield every article file under `start` (default: `root`), following links that stay inside root.
 
@@ -317,7 +326,7 @@ def _walk(
             continue
         for child in children:
             name = child.name
-            if name.startswith("."):
+            if name.startswith(hidden):
                 continue
             source = folder + _source_name(name)
             try:
@@ -329,7 +338,7 @@ def _walk(
                         continue
                     info = os.stat(target)
                     path = target
-                elif not is_article_name(name, extensions) and not child.is_dir(follow_symlinks=False):
+                elif not is_article_name(name, extensions, hidden) and not child.is_dir(follow_symlinks=False):
                     continue  # no article, no folder: not even a stat
                 else:
                     info = child.stat(follow_symlinks=False)
@@ -342,7 +351,7 @@ def _walk(
                     continue  # a loop back to an ancestor, or a second folder link on the path
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
                 walk.folders.append(source)
-            elif stat.S_ISREG(info.st_mode) and is_article_name(name, extensions):
+            elif stat.S_ISREG(info.st_mode) and is_article_name(name, extensions, hidden):
                 yield _Found.of(source, path, info, root_prefix)
 
 
@@ -429,6 +438,8 @@ def _candidates(
     changed: Collection[str],
     walk: _Walk,
     extensions: tuple[str, ...] = EXTENSIONS,
+    *,
+    hidden: tuple[str, ...] = HIDDEN,
 ) -> _Targets | None:
     """Look at the paths events named: files stat'ed, folders walked.
 
@@ -439,7 +450,7 @@ def _candidates(
     named = {tuple(p for p in relative.split("/") if p and p != ".") for relative in changed}
     # Sorted as parts, a folder comes before every path inside it.
     for parts in sorted(named):
-        if not parts or ".." in parts or any(p.startswith(".") for p in parts):
+        if not parts or ".." in parts or any(p.startswith(hidden) for p in parts):
             continue
         source = "/".join(_source_name(p) for p in parts)
         if _under(source, targets.folders):
@@ -456,13 +467,13 @@ def _candidates(
             return None
         if stat.S_ISDIR(info.st_mode):
             targets.folders.add(source)
-            targets.found.extend(_walk(str(root), walk, path, source + "/", extensions))
+            targets.found.extend(_walk(str(root), walk, path, source + "/", extensions, hidden=hidden))
             walk.folders.append(source)
             if walk.links:
                 return None
         else:
             targets.files.add(source)
-            if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1], extensions):
+            if stat.S_ISREG(info.st_mode) and is_article_name(parts[-1], extensions, hidden):
                 targets.found.append(_Found.of(source, path, info, os.path.join(root, "")))
     return targets
 
@@ -490,6 +501,7 @@ def scan_content(
     progress: Progress | None = None,
     stop: StopFlag | None = None,
     extensions: tuple[str, ...] = EXTENSIONS,
+    hidden: tuple[str, ...] = HIDDEN,
 ) -> ScanResult:
     """Bring the index up to date with the content directory, re-reading only changed files.
 
@@ -501,7 +513,8 @@ def scan_content(
     what an unmounted volume looks like, far more often than a publisher
     deleting every article at once.
 
-    Article files are those whose names end in one of `extensions` (lower case).
+    Article files are those whose names end in one of `extensions` (lower case); files
+    and folders whose names start with one of `hidden` are never looked at.
     When `stop` is set, the scan ends at the next file (or chunk of files in worker
     processes) with `stopped` set: its index then holds the files parsed so far.
     """
@@ -514,11 +527,11 @@ def scan_content(
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
-        targeted = None if full else _candidates(root, previous, changed or (), walk, extensions)
+        targeted = None if full else _candidates(root, previous, changed or (), walk, extensions, hidden=hidden)
         if targeted is None:
             full = True
             walk = _Walk()
-            found: Iterable[_Found] = _walk(str(root), walk, extensions=extensions)
+            found: Iterable[_Found] = _walk(str(root), walk, extensions=extensions, hidden=hidden)
         else:
             targets = targeted
             found = targets.found

@@ -15,13 +15,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_article
+from feedsvc.articles import parse_article, parse_file
 from feedsvc.catalog import build_catalog
 from feedsvc.cli import main
 from feedsvc.config import Settings, load_settings, parse_settings
 from feedsvc.errors import ConfigError
 from feedsvc.hexo import HexoSite, parse_site_config, post_link, post_path, slugize
-from feedsvc.model import Article
+from feedsvc.model import Article, Problem
+from feedsvc.scan import EMPTY_INDEX, scan_content
 from tests.conftest import NOW, ROOT
 
 FIXTURE = ROOT / "tests" / "data" / "hexo-site"
@@ -98,6 +99,38 @@ def test_a_hexo_site_reads_only_its_posts_as_articles(site_dir: Path, tmp_path: 
     assert settings.extensions == (".md",)  # the fixture sets post_asset_folder: only new_post_name's kind
     assert any("content.extensions" in note for note in settings.hexo_notes)
     assert own.extensions == (".md", ".txt")
+
+
+def test_a_hexo_site_hides_what_starts_with_an_underscore(site_dir: Path, tmp_path: Path) -> None:
+    """Under a Hexo site's _posts, files and folders named `_…` are never read (Hexo hides them); elsewhere they are."""
+    posts = site_dir / "source" / "_posts"
+    post = "---\ntitle: hidden\ndate: 2024-01-01\n---\nx\n"
+    (posts / "_unfinished.md").write_text(post, encoding="utf-8")
+    (posts / "_parked").mkdir()
+    (posts / "_parked" / "later.md").write_text(post, encoding="utf-8")
+    settings = load_settings(three_lines(tmp_path))
+    plain = parse_settings({"content": {"dir": str(posts)}}, source="plain.yaml")
+
+    def sources(settings: Settings, changed: list[str] | None = None) -> set[str]:
+        def parse(raw: bytes, source: str, mtime: float) -> tuple[Article | Problem, str]:
+            return parse_file(raw, source=source, mtime=mtime, settings=settings)
+
+        result = scan_content(
+            settings.content_dir,
+            EMPTY_INDEX,
+            parse,
+            max_bytes=settings.max_file_bytes,
+            changed=changed,
+            extensions=settings.extensions,
+            hidden=settings.hidden,
+        )
+        return set(result.index.entries)
+
+    hexo_sources = sources(settings)
+    assert hexo_sources
+    assert not {s for s in hexo_sources if s.startswith("_") or "/_" in s}
+    assert not sources(settings, ["_unfinished.md", "_parked"])  # named by filesystem events, still hidden
+    assert {"_unfinished.md", "_parked/later.md"} <= sources(plain)
 
 
 def test_own_settings_win_over_the_site(site_dir: Path, tmp_path: Path) -> None:
