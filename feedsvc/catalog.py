@@ -346,6 +346,9 @@ class CatalogState:
             found = []
         slugs = assign_slugs({c.name: c.slug for c in settings.categories}, sorted(found, key=self._seniority))
         everything = self._shelves[None]
+        # Articles published ahead of their date (Hexo's `future: true`) must not pull a feed's
+        # Last-Modified into the future; without them every entry is at most this late anyway.
+        until = self._horizon if settings.publish_future else None
         feeds: list[Feed] = []
         if settings.all_feed:
             spec = FeedSpec(
@@ -355,7 +358,7 @@ class CatalogState:
                 limit=settings.limit,
                 category=None,
             )
-            feeds.append(Feed(spec, self._newest(None, settings.limit), len(everything)))
+            feeds.append(Feed(spec, self._newest(None, settings.limit), len(everything), until))
         for name in [*configured, *found]:
             options = configured.get(name)
             if options is None:
@@ -373,7 +376,7 @@ class CatalogState:
                 names=(options.name, *options.aliases),
                 configured=name in configured,
             )
-            feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ()))))
+            feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ())), until))
         redirects = _redirects(feeds)
         configured_slugs = {feed.spec.slug for feed in feeds if feed.spec.configured}
         return Catalog(

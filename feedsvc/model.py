@@ -177,11 +177,15 @@ class Feed:
     spec: FeedSpec
     articles: tuple[Article, ...]
     total: int
+    # Entries updated after this moment (published ahead of their date, as Hexo's `future: true`
+    # does) do not count towards `updated`: Last-Modified is never in the future.
+    until: datetime | None = None
 
     @property
     def updated(self) -> datetime | None:
-        """Return the latest `updated` among the entries, or None for an empty feed."""
-        return max((a.updated for a in self.articles), default=None)
+        """Return the latest `updated` among the entries (up to `until`), or None when there is none."""
+        until = self.until
+        return max((a.updated for a in self.articles if until is None or a.updated <= until), default=None)
 
 
 @dataclass(frozen=True, slots=True)

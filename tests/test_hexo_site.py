@@ -370,6 +370,18 @@ def test_future_true_publishes_a_future_post_at_once() -> None:
     assert build_catalog([parsed(held, text)], held, NOW).published == 0
 
 
+def test_a_post_published_ahead_of_its_date_never_dates_the_feed_in_the_future() -> None:
+    """With `future: true` a post dated 2099 is in the feed, yet the feed's Last-Modified is not in the future."""
+    settings = hexo_settings({})
+    ahead = parsed(settings, "---\ntitle: ahead\ndate: 2099-01-01\n---\n", source="ahead.md")
+    past = parsed(settings, "---\ntitle: past\ndate: 2019-03-05 10:00:00\n---\n", source="past.md")
+
+    feed = build_catalog([ahead, past], settings, NOW).feeds[0]
+
+    assert {a.title for a in feed.articles} == {"ahead", "past"}
+    assert feed.updated == past.updated
+
+
 # --- ids ------------------------------------------------------------------------------------------
 
 
