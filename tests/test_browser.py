@@ -506,7 +506,7 @@ def test_screenshots_of_the_bundled_examples(tmp_path: Path) -> None:
         feed = rendered_dom(tmp_path, base + "/feeds/all.rss")
         assert feed.h1.get_text() == "证券时报网"
         assert "一周市场回顾：A股震荡上行，成交额连续放大" in feed.get_text()
-        assert feed.select_one("code.url").get_text() == "http://127.0.0.1:8080/feeds/all.rss"  # as configured
+        assert feed.select_one("code.url").get_text() == f"{base}/feeds/all.rss"  # where it serves: no feed_url set
 
         # Without the banner Chromium lays over pages that use XSLT (its deprecation notice, dismissable).
         shots = {
