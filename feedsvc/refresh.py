@@ -380,16 +380,7 @@ class Refresher:
                 log.warning("%s: its body cannot be read again; published without content", article.source)
                 content = ArticleContent(html="", summary=article.summary or "", image=article.image)
             else:
-                content = render_content(
-                    article,
-                    body,
-                    summary_chars=self.settings.summary_chars,
-                    max_depth=self.settings.max_depth,
-                    max_html_bytes=self.settings.max_html_bytes,
-                    hexo_tags=self.settings.hexo_tags,
-                    root=self.settings.site_link,
-                    find_post=self._find_post,
-                )
+                content = self._render_body(article, body)
             self._unsaved.add(key)
         self._contents[key] = content
         return content
@@ -401,6 +392,20 @@ class Refresher:
             articles = (entry.article for entry in index.entries.values() if entry.article is not None)
             self._posts = (index, post_finder(articles))
         return self._posts[1](name)
+
+    def _render_body(self, article: Article, body: str) -> ArticleContent:
+        """Render an article's body as the settings say, for its feeds and its archive pages alike."""
+        settings = self.settings
+        return render_content(
+            article,
+            body,
+            summary_chars=settings.summary_chars,
+            max_depth=settings.max_depth,
+            max_html_bytes=settings.max_html_bytes,
+            hexo_tags=settings.hexo_tags,
+            root=settings.site_link,
+            find_post=self._find_post,
+        )
 
     def _read_body(self, article: Article) -> str | None:
         """Read an article's file again for its body, if it still holds the version the index has."""
@@ -524,16 +529,7 @@ class Refresher:
         if body is None:
             log.warning("%s: its body cannot be read again; archived without content", article.source)
             return ArticleContent(html="", summary=article.summary or "", image=article.image)
-        content = render_content(
-            article,
-            body,
-            summary_chars=self.settings.summary_chars,
-            max_depth=self.settings.max_depth,
-            max_html_bytes=self.settings.max_html_bytes,
-            hexo_tags=self.settings.hexo_tags,
-            root=self.settings.site_link,
-            find_post=self._find_post,
-        )
+        content = self._render_body(article, body)
         self._archive_contents[key] = content
         while len(self._archive_contents) > self._archive_contents_kept:
             self._archive_contents.popitem(last=False)
