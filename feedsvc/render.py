@@ -203,6 +203,15 @@ class _LanguageEntry(BaseEntryExtension):  # type: ignore[misc]  # feedgen ships
         return entry
 
 
+def _local(moment: datetime, settings: Settings) -> datetime:
+    """Return a moment as the site's clocks show it: the same instant, written with site.timezone's offset.
+
+    Readers compare instants, whatever the offset; a person reading the feed (or its
+    browser view) sees the publisher's own times.
+    """
+    return moment.astimezone(settings.timezone)
+
+
 def _generator(
     feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None
 ) -> FeedGenerator:
@@ -236,7 +245,7 @@ def _generator(
         gen.history.rss_links = tuple(links)
         gen.history.archive = archive
     gen.link(href=settings.site_link, rel="alternate", type="text/html")
-    gen.updated(updated)  # also lastBuildDate; otherwise feedgen stamps now()
+    gen.updated(_local(updated, settings))  # also lastBuildDate; otherwise feedgen stamps now()
     budget = _Budget(settings.max_feed_content_bytes)
     for article in feed.articles:
         entry = gen.add_entry(order="append")  # feedgen prepends by default
@@ -269,8 +278,8 @@ def _entry(
         entry.guid(article.id, permalink=article.id == article.link)
     entry.title(article.title)
     entry.link(href=article.link, rel="alternate")
-    entry.published(article.published)
-    entry.updated(article.updated)  # otherwise feedgen stamps now()
+    entry.published(_local(article.published, settings))
+    entry.updated(_local(article.updated, settings))  # otherwise feedgen stamps now()
     author = article.author
     if author is not None and author.email:
         entry.author({"name": author.name, "email": author.email})
@@ -357,8 +366,8 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf, paging: P
             item["image"] = content.image
         if article.language:
             item["language"] = article.language
-        item["date_published"] = article.published.isoformat()
-        item["date_modified"] = article.updated.isoformat()
+        item["date_published"] = _local(article.published, settings).isoformat()
+        item["date_modified"] = _local(article.updated, settings).isoformat()
         if article.author is not None:
             author: dict[str, str] = {"name": article.author.name}
             if article.author.email:

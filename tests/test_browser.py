@@ -280,8 +280,8 @@ def test_a_feed_page_lists_every_entry_with_link_date_summary_and_thumbnail(site
     assert [li.h3.get_text() for li in items] == ["Markets rally", "央行下调存款准备金率"]
     english, chinese = items
     assert chinese.h3.a["href"].startswith(site.settings.site_link)
-    assert chinese.time.get_text() == "2026-11-01 08:00 UTC"
-    assert english.time.get_text() == "2026-11-02 09:30 UTC"
+    assert chinese.time.get_text() == "2026-11-01 16:00 +08:00"  # in site.timezone
+    assert english.time.get_text() == "2026-11-02 17:30 +08:00"
     assert "新华社" in chinese.select_one("p.meta").get_text()
     assert "中国人民银行决定下调金融机构存款准备金率" in chinese.select_one("p.summary").get_text()
     assert chinese.img["src"] == "https://img.example.com/a.jpg"
