@@ -101,6 +101,14 @@ def run(settings: Settings, clock: Clock) -> RefreshReport:
             cache.close()
 
 
+def cache_file(settings: Settings) -> Path:
+    """Return the path of the settings' parse cache file, made by opening it once as a service does."""
+    cache = open_cache(settings)
+    assert cache is not None
+    cache.close()
+    return cache.location
+
+
 def config_file(tmp_path: Path, content: Path) -> Path:
     """Write a config file over `content`, with the parse cache on (the default)."""
     path = tmp_path / "feedsvc.yaml"
@@ -388,10 +396,8 @@ def test_an_unreadable_stored_content_is_made_again(
     write_corpus(content_dir, 3)
     settings = cached_settings(content_dir, tmp_path / "cache")
     first = run(settings, clock)
-    cache = open_cache(settings)
-    assert cache is not None
-    cache.close()
-    with contextlib.closing(sqlite3.connect(cache.location)) as connection, connection:
+    location = cache_file(settings)
+    with contextlib.closing(sqlite3.connect(location)) as connection, connection:
         connection.execute("UPDATE contents SET html = x'00ff'")  # bytes, where text belongs
         connection.execute("UPDATE documents SET body = 12")
 
@@ -432,10 +438,8 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(
     write_corpus(content_dir, 40)
     settings = cached_settings(content_dir, tmp_path / "cache")
     first = run(settings, clock)
-    cache = open_cache(settings)
-    assert cache is not None
-    cache.close()
-    damage(cache.location)
+    location = cache_file(settings)
+    damage(location)
 
     with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
         second = run(settings, clock)
@@ -447,18 +451,16 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(
     warnings = cache_warnings(caplog)
     assert len(warnings) == 1, warnings
     assert "moved aside" in warnings[0]
-    aside = list(cache.location.parent.glob(f"{cache.location.name}.corrupt-*"))
-    assert [p.name[len(cache.location.name) :][:9] for p in aside] == [".corrupt-"]
+    aside = list(location.parent.glob(f"{location.name}.corrupt-*"))
+    assert [p.name[len(location.name) :][:9] for p in aside] == [".corrupt-"]
 
 
 def test_corrupt_copies_go_after_a_week(content_dir: Path, tmp_path: Path) -> None:
     """A corrupt cache moved aside is kept a week for a look, then removed when a cache is opened."""
     settings = cached_settings(content_dir, tmp_path / "cache")
-    cache = open_cache(settings)
-    assert cache is not None
-    cache.close()
-    old = cache.location.with_name(cache.location.name + ".corrupt-20200101T000000Z")
-    recent = cache.location.with_name(cache.location.name + ".corrupt-20260101T000000Z")
+    location = cache_file(settings)
+    old = location.with_name(location.name + ".corrupt-20200101T000000Z")
+    recent = location.with_name(location.name + ".corrupt-20260101T000000Z")
     for path in (old, recent):
         path.write_bytes(b"x")
     week_ago = time.time() - feedsvc.cache.STALE_SECONDS - 60
