@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from feedsvc import logs
 from feedsvc.config import Settings
 from feedsvc.refresh import Refresher
 from feedsvc.requestlog import RequestLog
-from feedsvc.service import start_service
+from feedsvc.service import Service, start_service
 from feedsvc.store import Store
 from feedsvc.web import create_app
 from tests.conftest import Clock
@@ -174,17 +175,25 @@ def _write_config(path: Path, content: Path, title: str, extra: str = "") -> Pat
     return path
 
 
-def test_reload_swaps_in_a_valid_config_and_keeps_the_old_on_an_invalid_one(
-    tmp_path: Path, content_dir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A valid new config takes over (new feeds); an invalid one is logged, naming the key, and changes nothing."""
+@contextlib.contextmanager
+def _reloadable(tmp_path: Path, content_dir: Path) -> Iterator[tuple[Path, Service, FlaskClient]]:
+    """Start a service (no schedule) over 3 articles from a config file it can reload; stop it after."""
     from feedsvc.config import load_settings
 
     write_corpus(content_dir, 3)
     config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
     service = start_service(load_settings(config), scheduled=False)
-    client = service.app.test_client()
     try:
+        yield config, service, service.app.test_client()
+    finally:
+        service.stop()
+
+
+def test_reload_swaps_in_a_valid_config_and_keeps_the_old_on_an_invalid_one(
+    tmp_path: Path, content_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A valid new config takes over (new feeds); an invalid one is logged, naming the key, and changes nothing."""
+    with _reloadable(tmp_path, content_dir) as (config, service, client):
         assert b"Old Title" in client.get("/feeds/all.rss").data
 
         _write_config(config, content_dir, "New Title")
@@ -203,21 +212,13 @@ def test_reload_swaps_in_a_valid_config_and_keeps_the_old_on_an_invalid_one(
 
         assert not service.reload(config.with_name("missing.yaml"))
         assert client.get("/feeds/all.rss").data == before
-    finally:
-        service.stop()
 
 
 def test_reload_onto_content_that_cannot_be_read_is_refused_and_the_feeds_keep_serving(
     tmp_path: Path, content_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A reload onto a missing, or empty (unmounted), content directory is refused, saying so; a readable one works."""
-    from feedsvc.config import load_settings
-
-    write_corpus(content_dir, 3)
-    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Old Title")
-    service = start_service(load_settings(config), scheduled=False)
-    client = service.app.test_client()
-    try:
+    with _reloadable(tmp_path, content_dir) as (config, service, client):
         before = client.get("/feeds/all.rss").data
         assert before.count(b"<item>") == 3
         empty = tmp_path / "mount-point"
@@ -242,8 +243,6 @@ def test_reload_onto_content_that_cannot_be_read_is_refused_and_the_feeds_keep_s
         after = client.get("/feeds/all.rss").data
         assert b"New Title" in after
         assert after.count(b"<item>") == 2
-    finally:
-        service.stop()
 
 
 @pytest.mark.parametrize("stop_after", [0, 1, 7, 19])
