@@ -311,9 +311,9 @@ def full_rescan(config: Path) -> str:
     """A full walk with nothing changed (the safety net), measured in-process on a warm cache."""
     code = (
         "import time\n"
-        "from feedsvc.cache import open_cache\n"
+        "from feedsvc.index.cache import open_cache\n"
         "from feedsvc.config import load_settings\n"
-        "from feedsvc.refresh import Refresher\n"
+        "from feedsvc.runtime.refresh import Refresher\n"
         "from feedsvc.store import Store\n"
         f"s = load_settings({str(config)!r})\n"
         "r = Refresher(s, Store(), cache=open_cache(s)); first = r.refresh()\n"

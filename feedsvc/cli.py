@@ -15,8 +15,8 @@ from feedsvc.config import Settings, config_path, is_local_host, listening_url, 
 from feedsvc.errors import ConfigError
 
 if TYPE_CHECKING:
-    from feedsvc.builder import Builder
     from feedsvc.model import Snapshot
+    from feedsvc.runtime.builder import Builder
 
 # The commands import what they use when they run: `serve` supervises a worker process
 # and needs none of the pipeline itself, so its supervisor stays small.
@@ -55,14 +55,14 @@ def config_warnings(settings: Settings) -> list[str]:
 
 def _warn_if_no_article(settings: Settings, snapshot: Snapshot) -> None:
     """Log a warning when the first refresh found no article file in a content directory it could read."""
-    from feedsvc.scan import no_article_message
+    from feedsvc.index.scan import no_article_message
 
     if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
         logging.getLogger("feedsvc.build").warning(no_article_message(settings.content_dir, settings.extensions))
 
 
 def _configure_logging(level: str, log_format: str) -> None:
-    from feedsvc import logs
+    from feedsvc.runtime import logs
 
     os.environ[logs.FORMAT_VAR] = log_format  # for the server's worker processes too
     logs.configure(level, log_format)
@@ -114,8 +114,8 @@ def main(log_level: str, log_format: str) -> None:
 )
 def serve(config: Path | None, host: str, port: int, build_dir: Path | None, access_log: bool) -> None:
     """Serve the feeds, rescanning the content directory on a schedule (or following a build directory)."""
-    from feedsvc.requestlog import ACCESS_LOG_VAR
-    from feedsvc.server import run_server  # only `serve` needs the HTTP server
+    from feedsvc.http.accesslog import ACCESS_LOG_VAR
+    from feedsvc.runtime.server import run_server  # only `serve` needs the HTTP server
 
     os.environ[ACCESS_LOG_VAR] = "1" if access_log else "0"
 
@@ -167,7 +167,7 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     if watch:
         _keep_building(settings, out, force=force)
         return
-    from feedsvc.logs import escape_controls
+    from feedsvc.runtime.logs import escape_controls
 
     builder = _start_builder(settings, out, watch=False, force=force)
     builder.stop()
@@ -187,8 +187,8 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
 
 def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
     """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
-    from feedsvc.builder import start_builder
-    from feedsvc.builds import BuildError
+    from feedsvc.builddir.manifest import BuildError
+    from feedsvc.runtime.builder import start_builder
 
     try:
         return start_builder(settings, out, watch=watch, force=force)
@@ -223,12 +223,12 @@ def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
 @config_option
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
-    from feedsvc.cache import open_cache
-    from feedsvc.logs import escape_controls
+    from feedsvc.index.cache import open_cache
+    from feedsvc.index.progress import ScanProgress
+    from feedsvc.index.scan import no_article_message
     from feedsvc.model import Article
-    from feedsvc.progress import ScanProgress
-    from feedsvc.refresh import Refresher
-    from feedsvc.scan import no_article_message
+    from feedsvc.runtime.logs import escape_controls
+    from feedsvc.runtime.refresh import Refresher
     from feedsvc.store import Store
 
     settings = _settings(config)
@@ -300,7 +300,7 @@ def health(url: str, timeout: float, strict: bool) -> None:
         click.echo(f"feedsvc: {url}: no answer: {error}", err=True)
         sys.exit(EXIT_PROBLEMS)
     status = report.get("status") if isinstance(report, dict) else None
-    from feedsvc.logs import escape_controls
+    from feedsvc.runtime.logs import escape_controls
 
     reason = f" ({escape_controls(str(report.get('reason')))})" if status == "degraded" else ""
     click.echo(escape_controls(f"{url}: {status}") + reason)  # what a service answers is outside text

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import ConfigError
-from feedsvc.hexo import FEED_CONTENT, HexoSite, SiteConfigError, parse_site_config
+from feedsvc.hexo.site import FEED_CONTENT, HexoSite, SiteConfigError, parse_site_config
 from feedsvc.safeyaml import YamlError, load_yaml
 from feedsvc.text import one_line, xml_safe
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import gzip
+import hashlib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -281,3 +282,11 @@ class Snapshot:
     hub: str | None = None  # the WebSub hub feed answers name in a Link header (with their own URL)
     feed_url: str = ""  # the public base of the feeds' URLs, for that header
     archives: ArchiveShelf | None = None  # the feeds' archive pages (not in `documents`: too many to hold)
+
+
+def make_document(
+    body: bytes, media_type: str, last_modified: datetime | None = None, *, immutable: bool = False
+) -> Document:
+    """Wrap `body` with its ETag, a hash of the uncompressed bytes (the gzip form follows on first use)."""
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Document(body=body, etag=etag, media_type=media_type, last_modified=last_modified, immutable=immutable)

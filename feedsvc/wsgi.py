@@ -23,11 +23,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from feedsvc import logs
 from feedsvc.config import EXIT_WITH_PARENT_VAR, FEED_URL_VAR, FROM_VAR, config_path, load_settings
-from feedsvc.requestlog import ACCESS_LOG_VAR, RequestLog
-from feedsvc.scan import StopFlag
-from feedsvc.service import FollowingService, Service, start_following, start_service
+from feedsvc.http.accesslog import ACCESS_LOG_VAR, RequestLog
+from feedsvc.index.scan import StopFlag
+from feedsvc.runtime import logs
+from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
 
 _PR_SET_PDEATHSIG = 1
 log = logging.getLogger("feedsvc")

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from lxml import etree
 
 from feedsvc.config import Settings, parse_settings
-from feedsvc.refresh import Refresher
+from feedsvc.http.app import create_app
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from feedsvc.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

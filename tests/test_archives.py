@@ -21,17 +21,16 @@ from flask.testing import FlaskClient
 from lxml import etree
 from werkzeug.test import TestResponse
 
-from feedsvc import render
-from feedsvc.archives import Archives
-from feedsvc.builder import start_builder
-from feedsvc.builds import MANIFEST, read_build, write_archives
+from feedsvc.builddir.follower import Follower, empty_snapshot
+from feedsvc.builddir.manifest import MANIFEST, read_build, write_archives
 from feedsvc.config import Settings
-from feedsvc.documents import make_document
-from feedsvc.follow import Follower, empty_snapshot
-from feedsvc.model import Format
-from feedsvc.refresh import Refresher
+from feedsvc.feeds import render
+from feedsvc.feeds.archives import Archives
+from feedsvc.http.app import IMMUTABLE_CACHE_CONTROL, create_app
+from feedsvc.model import Format, make_document
+from feedsvc.runtime.builder import start_builder
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from feedsvc.web import IMMUTABLE_CACHE_CONTROL, create_app
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article
 
@@ -457,7 +456,7 @@ def test_concurrent_requests_for_a_new_page_render_it_once(history: Served, monk
             answered.acquire(timeout=10)
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr("feedsvc.refresh.render_feed", render_once_the_others_answered)
+    monkeypatch.setattr("feedsvc.runtime.refresh.render_feed", render_once_the_others_answered)
     history.refresher.renders.wait = 10.0
     app = history.client.application
     start = threading.Barrier(requests)
@@ -566,7 +565,7 @@ def test_a_rebuild_of_an_unchanged_catalog_looks_at_no_page(content_dir: Path, b
     """`build --watch`: a refresh that changed no article does not walk the archive pages; one that did, does."""
     builder = start_builder(archive_settings(content_dir), build, watch=False)
     try:
-        with mock.patch("feedsvc.builder.write_archives", wraps=write_archives) as walk:
+        with mock.patch("feedsvc.runtime.builder.write_archives", wraps=write_archives) as walk:
             builder.build()
             assert walk.call_count == 0
             write_numbered(content_dir, NEW)

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from feedsvc.articles import (
+from feedsvc.config import Settings
+from feedsvc.model import Article, Author, Problem
+from feedsvc.parse.articles import (
     MAX_TITLE_CHARS,
     NotText,
     article_link,
@@ -24,8 +26,6 @@ from feedsvc.articles import (
     read_body,
     split_front_matter,
 )
-from feedsvc.config import Settings
-from feedsvc.model import Article, Author, Problem
 from tests.conftest import DATA, make_settings, xml_compatible
 
 VALID_DIR = DATA / "articles" / "valid"

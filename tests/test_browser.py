@@ -25,14 +25,13 @@ from flask.testing import FlaskClient
 from lxml import etree
 from prometheus_client.parser import text_string_to_metric_families
 
-from feedsvc.builds import read_build, write_build
+from feedsvc.builddir.manifest import read_build, write_build
 from feedsvc.config import Settings
-from feedsvc.documents import make_document
-from feedsvc.model import STYLESHEET_PATH, Format, feed_path
-from feedsvc.pages import FEED_STYLESHEET
-from feedsvc.refresh import Refresher
+from feedsvc.feeds.listing import FEED_STYLESHEET
+from feedsvc.http.app import create_app
+from feedsvc.model import STYLESHEET_PATH, Format, feed_path, make_document
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from feedsvc.web import create_app
 from tests.conftest import ROOT, Clock, make_settings
 from tests.corpus import write_article, write_corpus
 from tests.test_server import BIN, _config, _free_port, _get, _running

@@ -11,14 +11,14 @@ from unittest import mock
 import pytest
 from flask.testing import FlaskClient
 
-from feedsvc.builder import start_builder
-from feedsvc.builds import MANIFEST, STATUS, BuildError, manifest_of, read_build, write_build
+from feedsvc.builddir.follower import PATIENCE_POLLS, Follower, empty_snapshot
+from feedsvc.builddir.manifest import MANIFEST, STATUS, BuildError, manifest_of, read_build, write_build
 from feedsvc.config import Settings
-from feedsvc.follow import PATIENCE_POLLS, Follower, empty_snapshot
+from feedsvc.http.app import create_app
 from feedsvc.model import Snapshot
-from feedsvc.refresh import Refresher
+from feedsvc.runtime.builder import start_builder
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from feedsvc.web import create_app
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-import feedsvc.cache
-from feedsvc.cache import Cache, default_cache_dir, open_cache
+import feedsvc.index.cache
 from feedsvc.config import Settings
+from feedsvc.index.cache import Cache, default_cache_dir, open_cache
 from feedsvc.model import Format, Snapshot, feed_path
-from feedsvc.refresh import Refresher, RefreshReport
+from feedsvc.runtime.refresh import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -255,7 +255,7 @@ def test_cache_files_of_old_settings_go_after_a_week(
     runs.stop()
     assert old is not None
     assert old.exists()
-    week_ago = old.stat().st_mtime - feedsvc.cache.STALE_SECONDS - 60
+    week_ago = old.stat().st_mtime - feedsvc.index.cache.STALE_SECONDS - 60
     for path in cache_dir.glob(old.name + "*"):
         os.utime(path, (week_ago, week_ago))
 
@@ -269,7 +269,7 @@ def test_cache_files_of_old_settings_go_after_a_week(
 def test_other_cache_format_empties_the_cache(runs: Runs, site: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache written in another FORMAT is emptied, not read: every file is read again."""
     first = runs.run(site)
-    monkeypatch.setattr(feedsvc.cache, "FORMAT", "format-of-another-release")
+    monkeypatch.setattr(feedsvc.index.cache, "FORMAT", "format-of-another-release")
 
     second = runs.run(site)
     third = runs.run(site)
@@ -281,7 +281,7 @@ def test_other_cache_format_empties_the_cache(runs: Runs, site: Settings, monkey
 def test_other_version_empties_the_cache(runs: Runs, site: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A cache written by another feedsvc version is emptied: parsing or rendering may have changed."""
     first = runs.run(site)
-    monkeypatch.setattr(feedsvc.cache, "GENERATOR_VERSION", "0.0.0-other")
+    monkeypatch.setattr(feedsvc.index.cache, "GENERATOR_VERSION", "0.0.0-other")
 
     second = runs.run(site)
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from feedsvc.articles import parse_article
-from feedsvc.catalog import Catalog, assign_slugs, build_catalog
 from feedsvc.config import Settings
+from feedsvc.feeds.catalog import Catalog, assign_slugs, build_catalog
 from feedsvc.model import Article, Feed
+from feedsvc.parse.articles import parse_article
 from tests.conftest import NOW, make_settings
 from tests.corpus import article_text
 

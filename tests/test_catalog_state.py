@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc.catalog import Catalog, CatalogState, build_catalog
 from feedsvc.config import Settings
+from feedsvc.feeds.catalog import Catalog, CatalogState, build_catalog
 from feedsvc.model import Article
 from tests.conftest import NOW, make_settings
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from feedsvc.articles import parse_file
 from feedsvc.config import Settings
-from feedsvc.content import markdown_to_html, render_content
 from feedsvc.model import Article
+from feedsvc.parse.articles import parse_file
+from feedsvc.parse.body import markdown_to_html, render_content
 from tests.conftest import make_settings
 from tests.corpus import article_text
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedsvc.dates import EXPECTED, NotADate, parse_date
+from feedsvc.parse.dates import EXPECTED, NotADate, parse_date
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -6,10 +6,10 @@ import re
 
 import feedparser
 
-from feedsvc.articles import parse_article
 from feedsvc.config import load_settings
 from feedsvc.model import Article
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import parse_article
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, ROOT, Clock
 

@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc import render
-from feedsvc.archives import Archives, PageCache, RenderQueue, page_articles, page_count
-from feedsvc.documents import make_document
-from feedsvc.model import Document, Format
+from feedsvc.feeds import render
+from feedsvc.feeds.archives import Archives, PageCache, RenderQueue, page_articles, page_count
+from feedsvc.model import Document, Format, make_document
 from tests.corpus import write_article
 from tests.test_archives import (
     HISTORY_PAGES,
@@ -60,7 +59,7 @@ def history(content_dir: Path) -> Served:
 def slow(history: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowRenders]:
     """Every archive page render of `history` from now on is slow until the gate opens (opened at the end)."""
     renders = SlowRenders()
-    monkeypatch.setattr("feedsvc.refresh.render_feed", renders)
+    monkeypatch.setattr("feedsvc.runtime.refresh.render_feed", renders)
     yield renders
     renders.gate.set()
     wait_until(lambda: history.refresher.renders.pending == 0, "the renders to end")
@@ -158,7 +157,7 @@ def test_a_page_whose_render_fails_is_made_again_when_asked_again(
             raise failures.pop()
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr("feedsvc.refresh.render_feed", failing_once)
+    monkeypatch.setattr("feedsvc.runtime.refresh.render_feed", failing_once)
     history.refresher.renders.wait = 10.0
     path = page_path("markets", 2, Format.ATOM)
     failed = history.get(path)

@@ -14,13 +14,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_file
 from feedsvc.config import parse_settings
-from feedsvc.content import markdown_to_html, render_content
-from feedsvc.html import sanitize
 from feedsvc.model import Article, Problem
-from feedsvc.nesting import bound_html
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import parse_file
+from feedsvc.parse.body import markdown_to_html, render_content
+from feedsvc.parse.html import sanitize
+from feedsvc.parse.nesting import bound_html
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 
 SETTINGS = parse_settings({"site": {"feed_url": "https://feeds.example.com/"}}, base_dir=Path("/srv"))

@@ -21,14 +21,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc import logs
-from feedsvc.builder import start_builder
-from feedsvc.builds import CLAIM, MANIFEST, BuildError
+from feedsvc.builddir.files import remove_unlisted
+from feedsvc.builddir.manifest import CLAIM, MANIFEST, BuildError
 from feedsvc.cli import main
-from feedsvc.output import remove_unlisted
-from feedsvc.refresh import Refresher
+from feedsvc.runtime import logs
+from feedsvc.runtime.builder import start_builder
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.websub import HubNotifier
 from feedsvc.store import Store
-from feedsvc.websub import HubNotifier
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
 
@@ -479,7 +479,10 @@ def test_a_first_build_stopped_before_its_manifest_can_be_run_again(tmp_path: Pa
     write_corpus(content_dir, 2)
     out = tmp_path / "site"
     settings = make_settings(content_dir)
-    with mock.patch("feedsvc.builds.manifest_of", side_effect=RuntimeError("killed")), pytest.raises(RuntimeError):
+    with (
+        mock.patch("feedsvc.builddir.manifest.manifest_of", side_effect=RuntimeError("killed")),
+        pytest.raises(RuntimeError),
+    ):
         start_builder(settings, out, watch=False)  # the documents are written, not the manifest
     assert not (out / MANIFEST).exists()
     assert (out / "index.html").is_file()

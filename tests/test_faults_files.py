@@ -18,14 +18,14 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import feedsvc.cache
-from feedsvc.articles import parse_file
-from feedsvc.cache import Cache, open_cache
+import feedsvc.index.cache
 from feedsvc.cli import main
 from feedsvc.config import Settings
+from feedsvc.index.cache import Cache, open_cache
+from feedsvc.index.scan import ContentIndex, Entry, cached_stamp, stamp_of, stamp_size_mtime, stamps_match
 from feedsvc.model import Article, Format, Problem, feed_path
-from feedsvc.refresh import Refresher, RefreshReport
-from feedsvc.scan import ContentIndex, Entry, cached_stamp, stamp_of, stamp_size_mtime, stamps_match
+from feedsvc.parse.articles import parse_file
+from feedsvc.runtime.refresh import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -338,14 +338,14 @@ def test_an_entry_the_cache_cannot_store_costs_only_itself(
     """A row that cannot be stored (any exception) is logged once and left out; the others are cached."""
     write(content_dir, "a.md")
     write(content_dir, "b.md")
-    file_row = feedsvc.cache._file_row
+    file_row = feedsvc.index.cache._file_row
 
     def failing_row(source: str, entry: Entry) -> tuple[Any, ...]:
         if source == "b.md":
             raise RuntimeError("no row for b.md")
         return file_row(source, entry)
 
-    monkeypatch.setattr(feedsvc.cache, "_file_row", failing_row)
+    monkeypatch.setattr(feedsvc.index.cache, "_file_row", failing_row)
     settings = cached_settings(content_dir, tmp_path / "cache")
 
     with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
@@ -463,7 +463,7 @@ def test_corrupt_copies_go_after_a_week(content_dir: Path, tmp_path: Path) -> No
     recent = location.with_name(location.name + ".corrupt-20260101T000000Z")
     for path in (old, recent):
         path.write_bytes(b"x")
-    week_ago = time.time() - feedsvc.cache.STALE_SECONDS - 60
+    week_ago = time.time() - feedsvc.index.cache.STALE_SECONDS - 60
     os.utime(old, (week_ago, week_ago))
 
     reopened = open_cache(settings)

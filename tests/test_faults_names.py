@@ -21,14 +21,14 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from werkzeug.http import http_date
 
-from feedsvc.articles import parse_article
-from feedsvc.catalog import Catalog, build_catalog
 from feedsvc.config import Settings, parse_settings
 from feedsvc.errors import ConfigError
+from feedsvc.feeds.catalog import Catalog, build_catalog
+from feedsvc.http.app import create_app
 from feedsvc.model import Article, Feed, Problem
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import parse_article
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from feedsvc.web import create_app
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import article_text, write_article
 

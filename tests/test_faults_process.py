@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.cache import default_cache_dir, open_cache
 from feedsvc.config import load_settings
-from feedsvc.server import HEADER_READ_TIMEOUT_S
+from feedsvc.index.cache import default_cache_dir, open_cache
+from feedsvc.runtime.server import HEADER_READ_TIMEOUT_S
 from tests.corpus import write_corpus
 from tests.test_ops import _serve, _write_config
 from tests.test_server import BIN, _free_port, _get, _wait_for

@@ -20,11 +20,11 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import MAX_JSON_DEPTH, parse_file
-from feedsvc.cache import open_cache
 from feedsvc.config import Settings
+from feedsvc.index.cache import open_cache
 from feedsvc.model import Article, Format, Problem, feed_path
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import MAX_JSON_DEPTH, parse_file
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from feedsvc.text import shorten
 from tests.conftest import Clock, make_settings

@@ -15,14 +15,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_article, parse_file
-from feedsvc.catalog import build_catalog
 from feedsvc.cli import main
 from feedsvc.config import Settings, load_settings, parse_settings
 from feedsvc.errors import ConfigError
-from feedsvc.hexo import HexoSite, parse_site_config, post_link, post_path, slugize
+from feedsvc.feeds.catalog import build_catalog
+from feedsvc.hexo.site import HexoSite, parse_site_config, post_link, post_path, slugize
+from feedsvc.index.scan import EMPTY_INDEX, scan_content
 from feedsvc.model import Article, Problem
-from feedsvc.scan import EMPTY_INDEX, scan_content
+from feedsvc.parse.articles import parse_article, parse_file
 from tests.conftest import NOW, ROOT
 
 FIXTURE = ROOT / "tests" / "data" / "hexo-site"

@@ -14,15 +14,15 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_file
 from feedsvc.cli import main
 from feedsvc.config import Settings
-from feedsvc.content import render_content
 from feedsvc.errors import ConfigError
-from feedsvc.hexo_plugins import asset_url, split_arguments
-from feedsvc.hexo_tags import render_tags
+from feedsvc.hexo.plugins import asset_url, split_arguments
+from feedsvc.hexo.tags import render_tags
 from feedsvc.model import Article, Format, feed_path
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import parse_file
+from feedsvc.parse.body import render_content
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import article_text, write_article

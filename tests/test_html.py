@@ -6,9 +6,9 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.html import cut_html, first_image, sanitize, text_of
+from feedsvc.parse.html import cut_html, first_image, sanitize, text_of
+from feedsvc.parse.urls import absolute_url, web_url
 from feedsvc.text import one_line, shorten, xml_safe
-from feedsvc.urls import absolute_url, web_url
 
 BASE = "https://www.example.com/2022/05/04/post/"
 

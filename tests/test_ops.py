@@ -18,13 +18,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsvc import logs
 from feedsvc.config import Settings
-from feedsvc.refresh import Refresher
-from feedsvc.requestlog import RequestLog
-from feedsvc.service import Service, start_service
+from feedsvc.http.accesslog import RequestLog
+from feedsvc.http.app import create_app
+from feedsvc.runtime import logs
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.service import Service, start_service
 from feedsvc.store import Store
-from feedsvc.web import create_app
 from tests.conftest import Clock
 from tests.corpus import write_article, write_corpus
 from tests.test_server import BIN, _free_port, _get, _wait_for
@@ -248,8 +248,8 @@ def test_reload_onto_content_that_cannot_be_read_is_refused_and_the_feeds_keep_s
 @pytest.mark.parametrize("stop_after", [0, 1, 7, 19])
 def test_a_stopped_scan_ends_at_the_next_file_with_what_it_parsed(content_dir: Path, stop_after: int) -> None:
     """Stopped after any file, a scan parses no further file and holds exactly the files parsed so far."""
-    from feedsvc.articles import parse_for_scan
-    from feedsvc.scan import EMPTY_INDEX, ParseResult, StopFlag, scan_content
+    from feedsvc.index.scan import EMPTY_INDEX, ParseResult, StopFlag, scan_content
+    from feedsvc.parse.articles import parse_for_scan
     from tests.conftest import make_settings
 
     write_corpus(content_dir, 20)
@@ -274,9 +274,9 @@ def test_a_stopped_scan_ends_at_the_next_file_with_what_it_parsed(content_dir: P
 
 def test_a_stopped_refresh_publishes_nothing_and_caches_what_it_parsed(content_dir: Path) -> None:
     """A refresh stopped mid-scan leaves the served snapshot alone and writes the files it parsed to the cache."""
-    from feedsvc.cache import open_cache
-    from feedsvc.refresh import RefreshStopped
-    from feedsvc.scan import CHUNK_FILES, StopFlag
+    from feedsvc.index.cache import open_cache
+    from feedsvc.index.scan import CHUNK_FILES, StopFlag
+    from feedsvc.runtime.refresh import RefreshStopped
     from tests.conftest import make_settings
 
     write_corpus(content_dir, CHUNK_FILES + 20)
@@ -315,7 +315,7 @@ def test_serve_raises_the_open_files_limit_and_holds_the_connections_it_allows(
     """The soft open-files limit is raised toward the hard one; the connections fit under it (a warning if few)."""
     import resource
 
-    from feedsvc import server
+    from feedsvc.runtime import server
 
     soft, hard, limit, raised_to = case
     set_to: list[tuple[int, int]] = []

@@ -14,12 +14,12 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.articles import parse_article
-from feedsvc.catalog import Catalog, build_catalog
 from feedsvc.config import Settings
+from feedsvc.feeds.catalog import Catalog, build_catalog
+from feedsvc.feeds.listing import FORMAT_NAMES, render_index, render_opml
 from feedsvc.model import INDEX_PATH, OPML_PATH, Article, Format
-from feedsvc.pages import FORMAT_NAMES, render_index, render_opml
-from feedsvc.refresh import Refresher
+from feedsvc.parse.articles import parse_article
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -10,11 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_article, read_body
 from feedsvc.config import Settings
-from feedsvc.content import render_content
-from feedsvc.html import sanitize
 from feedsvc.model import Article, Problem
+from feedsvc.parse.articles import parse_article, read_body
+from feedsvc.parse.body import render_content
+from feedsvc.parse.html import sanitize
 from feedsvc.text import shorten, xml_safe
 from tests.conftest import make_settings, xml_compatible
 

@@ -35,8 +35,17 @@ def test_every_command_is_documented() -> None:
         assert f"feedsvc {name}" in README, name
 
 
-def test_every_module_is_in_the_layout_table() -> None:
-    """The README's module table lists every module of the package."""
-    for path in sorted((ROOT / "feedsvc").glob("*.py")):
-        if path.name not in ("__init__.py", "__main__.py", "errors.py"):
-            assert f"| `{path.name}` |" in README, path.name
+def test_every_module_is_in_the_layout_paragraphs() -> None:
+    """The README describes every folder of the package in a paragraph that names each of its modules."""
+    package = ROOT / "feedsvc"
+    for folder in sorted(path for path in package.iterdir() if (path / "__init__.py").exists()):
+        paragraph = re.search(rf"^- \*\*`{folder.name}/`\*\*(.*?)(?=^- |^\n)", README, re.M | re.S)
+        assert paragraph is not None, folder.name
+        for module in sorted(folder.glob("*.py")):
+            if module.name != "__init__.py":
+                assert f"`{module.name}`" in paragraph.group(1), f"{folder.name}/{module.name}"
+    top = re.search(r"^- \*\*`feedsvc/`\*\*(.*?)(?=^- )", README, re.M | re.S)
+    assert top is not None
+    for module in sorted(package.glob("*.py")):
+        if module.name not in ("__init__.py", "__main__.py"):
+            assert f"`{module.name}`" in top.group(1), module.name

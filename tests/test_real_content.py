@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedsvc.articles import parse_for_scan, split_front_matter
 from feedsvc.cli import main
 from feedsvc.config import Settings, listening_url, parse_settings
 from feedsvc.errors import ConfigError
-from feedsvc.refresh import Refresher
-from feedsvc.scan import EMPTY_INDEX, Parse, is_article_name, scan_content
-from feedsvc.service import start_service
+from feedsvc.index.scan import EMPTY_INDEX, Parse, is_article_name, scan_content
+from feedsvc.parse.articles import parse_for_scan, split_front_matter
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.service import start_service
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import article_text
@@ -195,10 +195,10 @@ def test_serve_passes_the_address_it_listens_on_and_warns_for_a_public_one(
     tmp_path: Path, content_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`serve --host 0.0.0.0 --port 9000` without site.feed_url hands http://127.0.0.1:9000/ on, with a warning."""
-    import feedsvc.server
+    import feedsvc.runtime.server
 
     calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(feedsvc.server, "run_server", lambda config, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(feedsvc.runtime.server, "run_server", lambda config, **kwargs: calls.append(kwargs))
     config = _config(tmp_path, content_dir)
     wildcard = "0.0.0.0"  # noqa: S104 - an address under test, never bound here
     result = CliRunner().invoke(main, ["serve", "--config", str(config), "--host", wildcard, "--port", "9000"])

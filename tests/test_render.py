@@ -18,14 +18,14 @@ import pytest
 from bs4 import BeautifulSoup
 from lxml import etree
 
-from feedsvc.archives import page_count
-from feedsvc.articles import parse_file
-from feedsvc.catalog import Catalog, build_catalog
 from feedsvc.config import Settings
-from feedsvc.content import render_content
+from feedsvc.feeds.archives import page_count
+from feedsvc.feeds.catalog import Catalog, build_catalog
+from feedsvc.feeds.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, render_feed
 from feedsvc.model import Article, ArticleContent, Format, Paging, Snapshot, feed_path
-from feedsvc.refresh import Refresher
-from feedsvc.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, render_feed
+from feedsvc.parse.articles import parse_file
+from feedsvc.parse.body import render_content
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus

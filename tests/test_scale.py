@@ -20,17 +20,13 @@ from unittest import mock
 
 import pytest
 
-import feedsvc.progress
-import feedsvc.scan
-from feedsvc.articles import parse_file, parse_for_scan, read_body
-from feedsvc.catalog import Catalog, build_catalog
+import feedsvc.index.progress
+import feedsvc.index.scan
 from feedsvc.config import Settings
-from feedsvc.documents import make_document
-from feedsvc.model import INDEX_PATH, OPML_PATH, Article, Format, Problem, feed_path
-from feedsvc.progress import MIN_FILES as PROGRESS_MIN_FILES
-from feedsvc.progress import ScanProgress
-from feedsvc.refresh import Refresher, RefreshReport
-from feedsvc.scan import (
+from feedsvc.feeds.catalog import Catalog, build_catalog
+from feedsvc.index.progress import MIN_FILES as PROGRESS_MIN_FILES
+from feedsvc.index.progress import ScanProgress
+from feedsvc.index.scan import (
     CHUNK_FILES,
     EMPTY_INDEX,
     PARALLEL_MIN_FILES,
@@ -38,6 +34,9 @@ from feedsvc.scan import (
     ScanResult,
     scan_content,
 )
+from feedsvc.model import INDEX_PATH, OPML_PATH, Article, Format, Problem, feed_path, make_document
+from feedsvc.parse.articles import parse_file, parse_for_scan, read_body
+from feedsvc.runtime.refresh import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -822,7 +821,7 @@ def test_scan_keeps_no_bodies_when_too_many_files_were_reread(
     content_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """When more than MAX_KEPT_BODIES files are re-read no body is kept; up to that many, all are."""
-    monkeypatch.setattr(feedsvc.scan, "MAX_KEPT_BODIES", 2)
+    monkeypatch.setattr(feedsvc.index.scan, "MAX_KEPT_BODIES", 2)
     write(content_dir, "a.md")
     write(content_dir, "b.md")
     at_limit, _ = scan(settings)
@@ -839,7 +838,7 @@ def test_refresh_reads_bodies_again_when_the_scan_kept_none(
     content_dir: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without kept bodies, a refresh reads again only the files whose articles feeds show, and renders them."""
-    monkeypatch.setattr(feedsvc.scan, "MAX_KEPT_BODIES", 1)
+    monkeypatch.setattr(feedsvc.index.scan, "MAX_KEPT_BODIES", 1)
     settings = make_settings(content_dir, scan={"workers": 1}, feeds={"limit": 2})
     for day in range(1, 5):
         write(content_dir, f"{day}.md", date=f"2022-05-0{day}T00:00:00Z")
@@ -1072,7 +1071,7 @@ def test_progress_of_a_later_scan_counts_its_own_time(
 ) -> None:
     """A second large scan, an hour after the first, reports its own few seconds, not the time since start."""
     clock = Monotonic()
-    monkeypatch.setattr(feedsvc.progress, "time", clock)
+    monkeypatch.setattr(feedsvc.index.progress, "time", clock)
     progress = ScanProgress(io.StringIO())
     progress(PROGRESS_MIN_FILES, PROGRESS_MIN_FILES)
     clock.now = 3600.0

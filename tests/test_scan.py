@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from feedsvc.articles import parse_file
 from feedsvc.config import Settings
+from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, ScanResult, is_article_name, scan_content
 from feedsvc.model import Article, Problem
-from feedsvc.scan import EMPTY_INDEX, ContentIndex, ScanResult, is_article_name, scan_content
+from feedsvc.parse.articles import parse_file
 from tests.conftest import make_settings
 from tests.corpus import article_text, write_article
 

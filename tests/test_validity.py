@@ -29,11 +29,11 @@ import pytest
 from lxml import etree
 from lxml import html as lxml_html
 
-from feedsvc.archives import Archives
 from feedsvc.config import SETTINGS
+from feedsvc.feeds.archives import Archives
+from feedsvc.feeds.render import feed_url
 from feedsvc.model import Format, Snapshot
-from feedsvc.refresh import Refresher
-from feedsvc.render import feed_url
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import DATA, Clock, make_settings
 from tests.corpus import write_article, write_corpus

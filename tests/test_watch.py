@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from watchdog.events import FileClosedNoWriteEvent, FileCreatedEvent, FileMovedEvent, FileOpenedEvent
 
-from feedsvc.watch import Watcher
+from feedsvc.index.watch import Watcher
 
 pytestmark = [
     pytest.mark.slow,

@@ -17,9 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.http import http_date, parse_date
 from werkzeug.test import TestResponse
 
-from feedsvc.documents import make_document
-from feedsvc.model import INDEX_PATH, OPML_PATH, Format, feed_path
-from feedsvc.refresh import Refresher
+from feedsvc.model import INDEX_PATH, OPML_PATH, Format, feed_path, make_document
+from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article

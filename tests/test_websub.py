@@ -27,15 +27,15 @@ import pytest
 import yaml
 from lxml import etree
 
-from feedsvc.builder import HUB_DELAY_SECONDS, start_builder
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
+from feedsvc.feeds.render import feed_url
 from feedsvc.model import Format, Snapshot, feed_path
-from feedsvc.refresh import Refresher
-from feedsvc.render import feed_url
-from feedsvc.service import start_service
+from feedsvc.runtime.builder import HUB_DELAY_SECONDS, start_builder
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.service import start_service
+from feedsvc.runtime.websub import RETRY_DELAYS, STOP_WAIT, ChangedFeeds, HubNotifier, backoff, feed_etags
 from feedsvc.store import Store
-from feedsvc.websub import RETRY_DELAYS, STOP_WAIT, ChangedFeeds, HubNotifier, backoff, feed_etags
 from tests.conftest import make_settings
 from tests.corpus import article_text, write_corpus
 from tests.test_refresh import write
@@ -731,8 +731,8 @@ def test_serve_tells_the_hub_which_feeds_an_edit_changed(tmp_path: Path, content
 
 def test_feed_answers_carry_link_headers_to_the_hub_and_themselves(content_dir: Path, tmp_path: Path) -> None:
     """With a hub, every feed answer (200 and 304, fast path or not) has Link rel=hub and rel=self; pages do not."""
-    from feedsvc.builds import read_build, write_build
-    from feedsvc.web import create_app
+    from feedsvc.builddir.manifest import read_build, write_build
+    from feedsvc.http.app import create_app
 
     write_corpus(content_dir, 3)
     settings = hub_settings(content_dir, "https://hub.example.com/publish")

@@ -13,10 +13,10 @@ from pathlib import PurePosixPath
 
 from markdown_it import MarkdownIt
 
-from feedsvc.hexo_tags import FindPost, Tagged, has_template_syntax, render_tags, restore
-from feedsvc.html import cut_html, first_image, sanitize, text_of
+from feedsvc.hexo.tags import FindPost, Tagged, has_template_syntax, render_tags, restore
 from feedsvc.model import Article, ArticleContent
-from feedsvc.nesting import bound_html
+from feedsvc.parse.html import cut_html, first_image, sanitize, text_of
+from feedsvc.parse.nesting import bound_html
 from feedsvc.text import one_line, remove_controls, shorten
 
 # CommonMark with raw HTML passing through (most articles are HTML in a <div>),

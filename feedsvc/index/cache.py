@@ -25,8 +25,8 @@ from typing import Any
 
 from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
+from feedsvc.index.scan import ContentIndex, Entry, cached_stamp, stamp_size_mtime
 from feedsvc.model import Article, ArticleContent, Author, Document, Problem, shared_author, shared_names
-from feedsvc.scan import ContentIndex, Entry, cached_stamp, stamp_size_mtime
 
 log = logging.getLogger("feedsvc.cache")
 

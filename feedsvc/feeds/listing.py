@@ -13,8 +13,8 @@ from importlib.resources import files
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from feedsvc.config import Settings
+from feedsvc.feeds.render import feed_url
 from feedsvc.model import Feed, Format
-from feedsvc.render import feed_url
 
 FORMAT_NAMES = {Format.RSS: "RSS 2.0", Format.ATOM: "Atom 1.0", Format.JSON: "JSON Feed 1.1"}
 

@@ -13,17 +13,17 @@ from pathlib import Path
 
 from flask import Flask
 
+from feedsvc.builddir.follower import POLL_SECONDS, Follower, empty_snapshot
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
-from feedsvc.follow import POLL_SECONDS, Follower, empty_snapshot
+from feedsvc.http.app import create_app
+from feedsvc.index.scan import StopFlag, no_article_message
 from feedsvc.model import Snapshot
-from feedsvc.pipeline import Pipeline, open_pipeline
-from feedsvc.refresh import Refresher
-from feedsvc.scan import StopFlag, no_article_message
-from feedsvc.schedule import Schedule, start_scheduler
+from feedsvc.runtime.pipeline import Pipeline, open_pipeline
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.schedule import Schedule, start_scheduler
+from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
-from feedsvc.web import create_app
-from feedsvc.websub import ChangedFeeds
 
 log = logging.getLogger("feedsvc")
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import nh3
 from lxml import etree
 
+from feedsvc.parse.urls import absolute_url
 from feedsvc.text import one_line, xml_safe
-from feedsvc.urls import absolute_url
 
 _IMAGE_DATA = re.compile(r"data:image/(?:png|gif|jpe?g|webp|avif|bmp);", re.IGNORECASE)
 _URL_ATTRIBUTES = frozenset({"href", "src", "cite"})

@@ -25,13 +25,23 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from feedsvc.archives import Archives, PageCache, RenderQueue, page_count
-from feedsvc.articles import digest, parse_for_scan, read_body
-from feedsvc.cache import Cache, inputs_digest, settings_identity
-from feedsvc.catalog import Catalog, CatalogState
 from feedsvc.config import Settings
-from feedsvc.content import post_finder, render_content
-from feedsvc.documents import make_document
+from feedsvc.feeds.archives import Archives, PageCache, RenderQueue, page_count
+from feedsvc.feeds.catalog import Catalog, CatalogState
+from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml
+from feedsvc.feeds.render import render_feed
+from feedsvc.index.cache import Cache, inputs_digest, settings_identity
+from feedsvc.index.scan import (
+    EMPTY_INDEX,
+    PARALLEL_MIN_FILES,
+    ContentIndex,
+    Progress,
+    ScanResult,
+    StopFlag,
+    read_source,
+    scan_content,
+    watch_stop,
+)
 from feedsvc.model import (
     INDEX_PATH,
     OPML_PATH,
@@ -46,20 +56,10 @@ from feedsvc.model import (
     ScanStats,
     Snapshot,
     feed_path,
+    make_document,
 )
-from feedsvc.pages import FEED_STYLESHEET, render_index, render_opml
-from feedsvc.render import render_feed
-from feedsvc.scan import (
-    EMPTY_INDEX,
-    PARALLEL_MIN_FILES,
-    ContentIndex,
-    Progress,
-    ScanResult,
-    StopFlag,
-    read_source,
-    scan_content,
-    watch_stop,
-)
+from feedsvc.parse.articles import digest, parse_for_scan, read_body
+from feedsvc.parse.body import post_finder, render_content
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
@@ -298,7 +298,7 @@ class Refresher:
         workers = self._workers()
         # forkserver: workers start from a clean process, not a fork of one running threads.
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feedsvc.articles"])
+        context.set_forkserver_preload(["feedsvc.parse.articles"])
         flag = self._stop.share(context)
         executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=watch_stop, initargs=(flag,)

@@ -22,13 +22,13 @@ from urllib.parse import quote
 from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import Settings, fold_name, front_matter_text
-from feedsvc.content import body_warnings
-from feedsvc.dates import NotADate, parse_date
-from feedsvc.hexo import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
+from feedsvc.hexo.site import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
+from feedsvc.parse.body import body_warnings
+from feedsvc.parse.dates import NotADate, parse_date
+from feedsvc.parse.urls import web_url
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
 from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
-from feedsvc.urls import web_url
 
 MAX_TITLE_CHARS = 300
 MAX_EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321)

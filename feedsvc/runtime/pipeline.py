@@ -8,15 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from feedsvc.cache import Cache, open_cache
 from feedsvc.config import Settings
-from feedsvc.progress import ScanProgress
-from feedsvc.refresh import Refresher
-from feedsvc.scan import StopFlag
-from feedsvc.schedule import Schedule, start_scheduler
+from feedsvc.index.cache import Cache, open_cache
+from feedsvc.index.progress import ScanProgress
+from feedsvc.index.scan import StopFlag
+from feedsvc.index.watch import Watcher
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.schedule import Schedule, start_scheduler
+from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
-from feedsvc.watch import Watcher
-from feedsvc.websub import ChangedFeeds
 
 
 @dataclass

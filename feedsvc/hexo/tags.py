@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
-from feedsvc.hexo_plugins import (
+from feedsvc.hexo.plugins import (
     FILE_LIKE,
     URL_SAFE,
     asset_url,

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from feedsvc.archives import Archives
-from feedsvc.builds import (
+from feedsvc.builddir.follower import POLL_SECONDS
+from feedsvc.builddir.manifest import (
     CLAIM,
     ArchiveFile,
     claim_build_directory,
@@ -24,14 +24,14 @@ from feedsvc.builds import (
     write_archives,
     write_build,
 )
-from feedsvc.cache import default_cache_dir
 from feedsvc.config import Settings
-from feedsvc.follow import POLL_SECONDS
+from feedsvc.feeds.archives import Archives
+from feedsvc.index.cache import default_cache_dir
 from feedsvc.model import Snapshot
-from feedsvc.pipeline import Pipeline, open_pipeline
-from feedsvc.refresh import Refresher
+from feedsvc.runtime.pipeline import Pipeline, open_pipeline
+from feedsvc.runtime.refresh import Refresher
+from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
-from feedsvc.websub import ChangedFeeds
 
 log = logging.getLogger("feedsvc.build")
 # Servers that follow the build directory read a new manifest within a poll: the hub,

@@ -21,10 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsvc.archives import Archives, PageCache, parse_archive_path
-from feedsvc.documents import make_document
-from feedsvc.model import Document, Problem, ScanStats, Snapshot
-from feedsvc.output import remove_unlisted, write_atomically, write_documents
+from feedsvc.builddir.files import remove_unlisted, write_atomically, write_documents
+from feedsvc.feeds.archives import Archives, PageCache, parse_archive_path
+from feedsvc.model import Document, Problem, ScanStats, Snapshot, make_document
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from feedsvc.builds import BuildError, ManifestStamp, manifest_stamp, read_build
+from feedsvc.builddir.manifest import BuildError, ManifestStamp, manifest_stamp, read_build
 from feedsvc.model import Snapshot
 from feedsvc.store import Store
 
