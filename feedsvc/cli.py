@@ -57,7 +57,7 @@ def _warn_if_no_article(settings: Settings, snapshot: Snapshot) -> None:
     """Log a warning when the first refresh found no article file in a content directory it could read."""
     from feedsvc.index.scan import no_article_message
 
-    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+    if snapshot.degraded is None and snapshot.last_refresh is not None and snapshot.last_refresh.files_seen == 0:
         logging.getLogger("feedsvc.build").warning(no_article_message(settings.content_dir, settings.extensions))
 
 
@@ -180,7 +180,7 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
         click.echo(f"feedsvc: cannot write the build to {out}", err=True)
         sys.exit(EXIT_PROBLEMS)
     click.echo(
-        f"built {snapshot.feeds} feed documents of {snapshot.articles} articles into {out} "
+        f"built {snapshot.feed_documents} feed documents of {snapshot.articles} articles into {out} "
         f"({builder.files_written} files written, {builder.files_removed} removed, {len(snapshot.problems)} problems)"
     )
 
@@ -267,7 +267,7 @@ def check(config: Path | None) -> None:
             click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
-        f"{len(problems)} problems; {snapshot.feeds} feed documents"
+        f"{len(problems)} problems; {snapshot.feed_documents} feed documents"
     )
     sys.exit(EXIT_PROBLEMS if problems else 0)
 

@@ -218,7 +218,7 @@ class Document:
 
 
 @dataclass(frozen=True, slots=True)
-class ScanStats:
+class RefreshStats:
     """What the last refresh did, as `/healthz` reports it."""
 
     started: datetime
@@ -274,9 +274,9 @@ class Snapshot:
     permanent_redirects: frozenset[str] = frozenset()
     articles: int = 0
     held: int = 0
-    feeds: int = 0
+    feed_documents: int = 0  # feeds times formats
     problems: tuple[Problem, ...] = ()
-    last_scan: ScanStats | None = None
+    last_refresh: RefreshStats | None = None
     degraded: str | None = None  # why the last refresh could not do its work
     refreshes_failed: int = 0
     hub: str | None = None  # the WebSub hub feed answers name in a Link header (with their own URL)

@@ -66,15 +66,15 @@ def test_a_build_reads_back_as_the_snapshot_it_was(tmp_path: Path, snapshot: Sna
         )
     assert again.redirects == snapshot.redirects
     assert again.permanent_redirects == snapshot.permanent_redirects
-    assert (again.max_age, again.articles, again.held, again.feeds) == (
+    assert (again.max_age, again.articles, again.held, again.feed_documents) == (
         snapshot.max_age,
         snapshot.articles,
         snapshot.held,
-        snapshot.feeds,
+        snapshot.feed_documents,
     )
     assert again.problems == snapshot.problems
     assert [p.source for p in again.problems] == ["broken.md"]
-    assert again.last_scan == snapshot.last_scan
+    assert again.last_refresh == snapshot.last_refresh
     assert manifest_of(again) == manifest_of(snapshot)
 
 

@@ -22,7 +22,7 @@ import feedsvc.index.cache
 from feedsvc.cli import main
 from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, open_cache
-from feedsvc.index.scan import ContentIndex, Entry, cached_stamp, stamp_of, stamp_size_mtime, stamps_match
+from feedsvc.index.scan import ContentIndex, IndexedFile, cached_stamp, stamp_of, stamp_size_mtime, stamps_match
 from feedsvc.model import Article, Format, Problem, feed_path
 from feedsvc.parse.articles import parse_file
 from feedsvc.runtime.refresh import Refresher, RefreshReport
@@ -147,7 +147,7 @@ def test_any_stat_value_round_trips_through_the_cache(tmp_path: Path, size: int,
     cache = Cache.open(tmp_path / "cache", tmp_path / "content", "identity")
     assert cache is not None
     stamp = stamp_of(fake_stat(size, mtime_ns, 7, 8))
-    index = ContentIndex({"a.md": Entry(stamp=stamp, result=Problem("a.md", "x: y (expected z)"))})
+    index = ContentIndex({"a.md": IndexedFile(stamp=stamp, result=Problem("a.md", "x: y (expected z)"))})
     try:
         cache.save_entries(index, ["a.md"], [])
         loaded = cache.load_index()
@@ -340,7 +340,7 @@ def test_an_entry_the_cache_cannot_store_costs_only_itself(
     write(content_dir, "b.md")
     file_row = feedsvc.index.cache._file_row
 
-    def failing_row(source: str, entry: Entry) -> tuple[Any, ...]:
+    def failing_row(source: str, entry: IndexedFile) -> tuple[Any, ...]:
         if source == "b.md":
             raise RuntimeError("no row for b.md")
         return file_row(source, entry)

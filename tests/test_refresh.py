@@ -271,7 +271,7 @@ def test_incremental_refreshes_match_a_fresh_build(content_dir: Path, categorize
 
     fresh = Refresher(categorized, Store(), clock=clock).refresh().snapshot
     assert_same_documents(incremental, fresh)
-    assert (incremental.articles, incremental.feeds) == (fresh.articles, fresh.feeds)
+    assert (incremental.articles, incremental.feed_documents) == (fresh.articles, fresh.feed_documents)
 
 
 def test_future_article_is_published_once_the_clock_passes_its_date(
@@ -364,7 +364,7 @@ def test_missing_content_directory_keeps_the_last_good_documents(
     assert missing.documents.keys() == good.documents.keys()
     assert missing.degraded is not None
     assert str(categorized.content_dir) in missing.degraded
-    assert (missing.articles, missing.last_scan and missing.last_scan.files_seen) == (4, 0)
+    assert (missing.articles, missing.last_refresh and missing.last_refresh.files_seen) == (4, 0)
     assert again.degraded == missing.degraded
     assert store.snapshot is back.snapshot
     assert back.snapshot.degraded is None
@@ -494,7 +494,7 @@ def test_snapshot_counts(content_dir: Path, categorized: Settings, clock: Clock)
     snapshot = Refresher(categorized, Store(), clock=clock).refresh().snapshot
 
     # all, finance, headlines (configured, empty), 股票, 基金: five feeds in three formats
-    assert (snapshot.articles, snapshot.held, snapshot.feeds) == (3, 3, 15)
+    assert (snapshot.articles, snapshot.held, snapshot.feed_documents) == (3, 3, 15)
     assert len(snapshot.problems) == 1
     assert snapshot.max_age == categorized.interval_seconds
     assert snapshot.redirects == {
@@ -506,15 +506,15 @@ def test_snapshot_counts(content_dir: Path, categorized: Settings, clock: Clock)
     }
 
 
-def test_last_scan_stats(small_site: dict[str, Path], categorized: Settings, clock: Clock) -> None:
-    """last_scan reports files seen, parsed and failed, and feed documents rebuilt, for each refresh."""
+def test_last_refresh_stats(small_site: dict[str, Path], categorized: Settings, clock: Clock) -> None:
+    """last_refresh reports files seen, parsed and failed, and feed documents rebuilt, for each refresh."""
     refresher = Refresher(categorized, Store(), clock=clock)
-    first = refresher.refresh().snapshot.last_scan
+    first = refresher.refresh().snapshot.last_refresh
     (categorized.content_dir / "bad.md").write_text("nothing\n", encoding="utf-8")
     edit(small_site["d"], {"title": "D2", "date": "2022-05-04T10:00:00Z", "categories": ["股票"]})
     clock.now += timedelta(seconds=30)
-    second = refresher.refresh().snapshot.last_scan
-    third = refresher.refresh().snapshot.last_scan
+    second = refresher.refresh().snapshot.last_refresh
+    third = refresher.refresh().snapshot.last_refresh
 
     assert first is not None
     assert second is not None

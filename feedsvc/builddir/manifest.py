@@ -23,7 +23,7 @@ from typing import Any
 
 from feedsvc.builddir.files import remove_unlisted, write_atomically, write_documents
 from feedsvc.feeds.archives import Archives, PageCache, parse_archive_path
-from feedsvc.model import Document, Problem, ScanStats, Snapshot, make_document
+from feedsvc.model import Document, Problem, RefreshStats, Snapshot, make_document
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"
@@ -92,7 +92,7 @@ def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None =
         "content": {
             "articles": snapshot.articles,
             "held": snapshot.held,
-            "feeds": snapshot.feeds,
+            "feeds": snapshot.feed_documents,
             "problems": [[p.source, p.reason] for p in snapshot.problems],
             "degraded": snapshot.degraded,
         },
@@ -102,7 +102,7 @@ def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None =
 
 def status_of(snapshot: Snapshot) -> bytes:
     """Return the status of a build: the last refresh (when, how long, what it did) and failed refreshes."""
-    scan = snapshot.last_scan
+    scan = snapshot.last_refresh
     data = {
         "format": MANIFEST_FORMAT,
         "refreshes_failed": snapshot.refreshes_failed,
@@ -372,10 +372,10 @@ def _document_path(directory: Path, relative: str) -> Path:
     return directory.joinpath(*parts)
 
 
-def _stats(scan: Mapping[str, Any] | None) -> ScanStats | None:
+def _stats(scan: Mapping[str, Any] | None) -> RefreshStats | None:
     if scan is None:
         return None
-    return ScanStats(
+    return RefreshStats(
         started=datetime.fromisoformat(scan["started"]),
         duration_s=float(scan["duration_s"]),
         files_seen=int(scan["files_seen"]),
@@ -436,9 +436,9 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             max_age=int(data["max_age"]),
             articles=int(health["articles"]),
             held=int(health["held"]),
-            feeds=int(health["feeds"]),
+            feed_documents=int(health["feeds"]),
             problems=tuple(Problem(str(s), str(r)) for s, r in health["problems"]),
-            last_scan=_stats(status.get("last_scan")),
+            last_refresh=_stats(status.get("last_scan")),
             degraded=None if health["degraded"] is None else str(health["degraded"]),
             refreshes_failed=int(status.get("refreshes_failed", 0)),
             hub=None if links.get("hub") is None else str(links["hub"]),

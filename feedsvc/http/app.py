@@ -285,12 +285,12 @@ _PAGE_ROUTES = {INDEX_PATH: ("index", "html"), OPML_PATH: ("opml", "opml"), STYL
 
 def health(snapshot: Snapshot) -> dict[str, Any]:
     """Return what `/healthz` reports about a snapshot."""
-    scan = snapshot.last_scan
+    scan = snapshot.last_refresh
     degraded = snapshot.degraded or (None if scan is not None else "no refresh has finished yet")
     report: dict[str, Any] = {
         "status": "degraded" if degraded else "ok",
         "articles": snapshot.articles,
-        "feeds": snapshot.feeds,
+        "feeds": snapshot.feed_documents,
         "errors": sum(1 for p in snapshot.problems if not p.source.endswith("/")),
         "problems": [{"path": p.source, "message": str(p)} for p in snapshot.problems[:MAX_PROBLEMS]],
         "last_scan": None,

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, disable_cre
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from feedsvc.model import ScanStats, Snapshot
+from feedsvc.model import RefreshStats, Snapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # From a rescan that events narrowed to one file (milliseconds) to a cold start of 100,000 files.
@@ -40,7 +40,9 @@ class _SnapshotCollector(Collector):
         )
         snapshot = self._snapshot()
         yield GaugeMetricFamily("feedsvc_articles", "Articles published.", value=snapshot.articles)
-        yield GaugeMetricFamily("feedsvc_feeds", "Feed documents served (feeds times formats).", value=snapshot.feeds)
+        yield GaugeMetricFamily(
+            "feedsvc_feeds", "Feed documents served (feeds times formats).", value=snapshot.feed_documents
+        )
         yield GaugeMetricFamily(
             "feedsvc_problems", "Content files (and folders) with a problem.", value=len(snapshot.problems)
         )
@@ -48,7 +50,7 @@ class _SnapshotCollector(Collector):
             "feedsvc_degraded", "1 when the last refresh could not do its work.", value=1 if snapshot.degraded else 0
         )
         yield CounterMetricFamily("feedsvc_refresh_failures", "Refreshes that raised.", value=snapshot.refreshes_failed)
-        scan = snapshot.last_scan
+        scan = snapshot.last_refresh
         if scan is None:
             return
         yield GaugeMetricFamily(
@@ -102,7 +104,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._feed_answers = 0
         self._feed_not_modified = 0
-        self._last_scan: ScanStats | None = None
+        self._last_refresh: RefreshStats | None = None
         self.registry.register(_SnapshotCollector(snapshot, clock, self))
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:
@@ -122,11 +124,11 @@ class Metrics:
 
     def observe_snapshot(self, snapshot: Snapshot) -> None:
         """Count the refresh that made a snapshot, once (a snapshot only marked degraded is no new refresh)."""
-        scan = snapshot.last_scan
+        scan = snapshot.last_refresh
         with self._lock:
-            if scan is None or scan == self._last_scan:
+            if scan is None or scan == self._last_refresh:
                 return
-            self._last_scan = scan
+            self._last_refresh = scan
         self._refresh_seconds.observe(scan.duration_s)
         self._refresh_files.labels("parsed").inc(scan.files_parsed)
         self._refresh_files.labels("failed").inc(scan.files_failed)

@@ -25,7 +25,7 @@ from typing import Any
 
 from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
-from feedsvc.index.scan import ContentIndex, Entry, cached_stamp, stamp_size_mtime
+from feedsvc.index.scan import ContentIndex, IndexedFile, cached_stamp, stamp_size_mtime
 from feedsvc.model import Article, ArticleContent, Author, Document, Problem, shared_author, shared_names
 
 log = logging.getLogger("feedsvc.cache")
@@ -169,7 +169,7 @@ def _split_names(text: str) -> list[str]:
     return text.split(_SEP) if text else []
 
 
-def _file_row(source: str, entry: Entry) -> tuple[Any, ...]:
+def _file_row(source: str, entry: IndexedFile) -> tuple[Any, ...]:
     """One `files` row: the result as plain columns (the common case), the rare last good version as JSON."""
     size, mtime_ns = stamp_size_mtime(entry.stamp)
     last_good = _article_json(entry.last_good if entry.last_good is not entry.result else None)
@@ -230,14 +230,14 @@ class _SharedParts:
         return found
 
 
-def _entry(row: tuple[Any, ...], shared: _SharedParts) -> Entry:
+def _entry(row: tuple[Any, ...], shared: _SharedParts) -> IndexedFile:
     (source, size, mtime_ns, path, problem, title, link, identity, published, updated, categories, tags) = row[:12]
     (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language) = row[12:]
     stamp = cached_stamp(size, mtime_ns)
     path = _path_of(path)
     good = None if last_good is None else _article(source, last_good)
     if problem is not None:
-        return Entry(stamp=stamp, result=Problem(source, problem), last_good=good, path=path)
+        return IndexedFile(stamp=stamp, result=Problem(source, problem), last_good=good, path=path)
     published_at = datetime.fromisoformat(published)
     # Built from shared parts directly: names and authors repeat across thousands of articles.
     article = Article(
@@ -257,7 +257,7 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> Entry:
         warnings=tuple(_split_names(warnings)),
         language=language,
     )
-    return Entry(stamp=stamp, result=article, last_good=good or article, path=path)
+    return IndexedFile(stamp=stamp, result=article, last_good=good or article, path=path)
 
 
 def inputs_digest(inputs: object) -> str:
@@ -437,7 +437,7 @@ class Cache:
         """
         if self._db is None:
             return ContentIndex(entries={})
-        entries: dict[str, Entry] = {}
+        entries: dict[str, IndexedFile] = {}
         unreadable: list[str] = []
         first_error: Exception | None = None
         try:

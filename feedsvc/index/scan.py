@@ -98,7 +98,7 @@ def stamps_match(old: Stamp, new: Stamp) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class IndexedFile:
     """One article file: its stamp, what it parsed to, and its last good article.
 
     `path` is the file to open when it is not the content directory joined with
@@ -132,7 +132,7 @@ class ContentIndex:
     refresh that touched one file costs nothing per file of the other 100,000.
     """
 
-    entries: Mapping[str, Entry]
+    entries: Mapping[str, IndexedFile]
     folder_problems: tuple[Problem, ...] = ()
     has_links: bool = False
     folders: frozenset[str] = frozenset()
@@ -408,7 +408,7 @@ def read_and_parse_chunk(
     return results
 
 
-def read_source(root: Path, source: str, entry: Entry, max_bytes: int) -> bytes | None:
+def read_source(root: Path, source: str, entry: IndexedFile, max_bytes: int) -> bytes | None:
     """Read an indexed file again (for its body), refusing anything that now resolves outside root."""
     path = entry.path or os.path.join(root, source)
     real_root = os.path.realpath(root)
@@ -521,9 +521,9 @@ def scan_content(
     full = changed is None or previous.has_links
     walk = _Walk()
     targets = _Targets()
-    entries: dict[str, Entry] = {}
+    entries: dict[str, IndexedFile] = {}
     dropped: list[str] = []
-    to_read: list[tuple[_Found, Entry | None]] = []
+    to_read: list[tuple[_Found, IndexedFile | None]] = []
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
@@ -587,7 +587,7 @@ def scan_content(
         # Keyed by the result's own source string (a parsed copy, from a worker): one string per file.
         # The stamp is copied too: what a walk made is then all let go together, and the memory
         # it took goes back whole instead of staying pinned by one small object per file.
-        entries[result.source] = Entry(
+        entries[result.source] = IndexedFile(
             stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=item.path
         )
         reread.append(result.source)
@@ -627,7 +627,7 @@ def scan_content(
     )
 
 
-def _chunks(to_read: list[tuple[_Found, Entry | None]], root: str) -> Iterator[list[tuple[str, str, int, float]]]:
+def _chunks(to_read: list[tuple[_Found, IndexedFile | None]], root: str) -> Iterator[list[tuple[str, str, int, float]]]:
     """The files to read as (source, path, size, mtime) lists of CHUNK_FILES, made as they are needed."""
     chunk: list[tuple[str, str, int, float]] = []
     for found, _ in to_read:
@@ -640,7 +640,7 @@ def _chunks(to_read: list[tuple[_Found, Entry | None]], root: str) -> Iterator[l
 
 
 def _parse_all(
-    to_read: list[tuple[_Found, Entry | None]],
+    to_read: list[tuple[_Found, IndexedFile | None]],
     root: str,
     parse: Parse,
     *,

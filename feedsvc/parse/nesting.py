@@ -86,7 +86,7 @@ MAX_ACTIVE_FORMATTING = 64
 
 
 @dataclass(slots=True)
-class _Entry:
+class _Formatting:
     """An element of the list of active formatting elements; `at` is its place on the stack, -1 once closed."""
 
     name: str
@@ -94,7 +94,7 @@ class _Entry:
     at: int = -1
 
 
-_MARKER = _Entry("", "")
+_MARKER = _Formatting("", "")
 
 
 @dataclass
@@ -108,9 +108,9 @@ class _Tree:
     max_depth: int
     rewrite: bool = False
     names: list[str] = field(default_factory=list)
-    entries: list[_Entry | None] = field(default_factory=list)  # per open element, its formatting entry
+    entries: list[_Formatting | None] = field(default_factory=list)  # per open element, its formatting entry
     positions: dict[str, list[int]] = field(default_factory=dict)  # per name (and class), where it is open
-    active: list[_Entry] = field(default_factory=list)
+    active: list[_Formatting] = field(default_factory=list)
     deepest: int = 0
     reopened: int = 0
     dropped: int = 0  # rewrite mode: tags beyond the depth limit
@@ -134,7 +134,7 @@ class _Tree:
         found = self.positions.get(key)
         return found[-1] if found else -1
 
-    def push(self, name: str, entry: _Entry | None = None) -> None:
+    def push(self, name: str, entry: _Formatting | None = None) -> None:
         at = len(self.names)
         self.names.append(name)
         self.entries.append(entry)
@@ -216,7 +216,7 @@ class _Tree:
             return
         entry = None
         if name in FORMATTING:
-            entry = _Entry(name, name + attributes)
+            entry = _Formatting(name, name + attributes)
             self._add_active(entry)
         self.push(name, entry)
 
@@ -262,7 +262,7 @@ class _Tree:
                     del self.active[index]
                 return
 
-    def _add_active(self, entry: _Entry) -> None:
+    def _add_active(self, entry: _Formatting) -> None:
         alike = [
             index
             for index in range(len(self.active) - 1, -1, -1)

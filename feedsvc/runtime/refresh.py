@@ -53,7 +53,7 @@ from feedsvc.model import (
     Format,
     Paging,
     Problem,
-    ScanStats,
+    RefreshStats,
     Snapshot,
     feed_path,
     make_document,
@@ -96,7 +96,7 @@ class RefreshStopped(Exception):
 class RefreshReport:
     """What one refresh did: the files it re-read and the documents it re-rendered."""
 
-    stats: ScanStats
+    stats: RefreshStats
     reread: tuple[str, ...]
     rebuilt: tuple[str, ...]
     snapshot: Snapshot
@@ -187,7 +187,7 @@ class Refresher:
             version = self._catalog.version
             bodies_read = [0]
             documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
-            stats = ScanStats(
+            stats = RefreshStats(
                 started=started,
                 duration_s=round(time.perf_counter() - clock_start, 6),
                 files_seen=scan.files_seen,
@@ -202,9 +202,9 @@ class Refresher:
                 max_age=self.settings.interval_seconds,
                 articles=catalog.published,
                 held=catalog.held,
-                feeds=sum(1 for path in documents if path.startswith("feeds/")),
+                feed_documents=sum(1 for path in documents if path.startswith("feeds/")),
                 problems=self._index.problems(),
-                last_scan=stats,
+                last_refresh=stats,
                 degraded=scan.error,
                 refreshes_failed=self.failures,
                 hub=self.settings.websub_hub or None,

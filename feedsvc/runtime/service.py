@@ -149,11 +149,11 @@ def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
         "%s: %d articles in %d feed documents, %d problems%s",
         label,
         snapshot.articles,
-        snapshot.feeds,
+        snapshot.feed_documents,
         len(snapshot.problems),
         f"; degraded: {snapshot.degraded}" if snapshot.degraded else "",
     )
-    if snapshot.degraded is None and snapshot.last_scan is not None and snapshot.last_scan.files_seen == 0:
+    if snapshot.degraded is None and snapshot.last_refresh is not None and snapshot.last_refresh.files_seen == 0:
         log.warning(no_article_message(refresher.settings.content_dir, refresher.settings.extensions))
 
 
@@ -205,6 +205,6 @@ def start_following(directory: Path, *, scheduled: bool = True) -> FollowingServ
     store = Store(empty_snapshot(directory))
     follower = Follower(directory, store)
     follower.check_safely()
-    log.info("serving the build in %s (%d feed documents)", directory, store.snapshot.feeds)
+    log.info("serving the build in %s (%d feed documents)", directory, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
     return FollowingService(store, follower, create_app(store), schedule)

@@ -154,7 +154,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
 
 @dataclass(slots=True)
-class _Entry:
+class _PendingPing:
     """A URL waiting to be sent: when, which attempt it is, and a later send a newer change still needs."""
 
     due: float
@@ -191,7 +191,7 @@ class HubNotifier:
         self._clock = clock
         self.senders = max(1, senders)
         self._cond = threading.Condition()
-        self._pending: dict[str, _Entry] = {}
+        self._pending: dict[str, _PendingPing] = {}
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._stopping = False
@@ -259,11 +259,11 @@ class HubNotifier:
             return
         self._full_reported = False
         self._seq += 1
-        self._pending[url] = _Entry(due, self._seq, attempt, then)
+        self._pending[url] = _PendingPing(due, self._seq, attempt, then)
         heapq.heappush(self._heap, (due, self._seq, url))
         self._cond.notify()
 
-    def _take(self) -> tuple[str, _Entry] | None:
+    def _take(self) -> tuple[str, _PendingPing] | None:
         """Wait for the next URL that is due; None when stopping."""
         with self._cond:
             while not self._stopping:
@@ -299,7 +299,7 @@ class HubNotifier:
                     if entry.then is not None and url not in self._pending and not self._stopping:
                         self._add(url, entry.then)
 
-    def _failed(self, url: str, entry: _Entry, failure: _Failed) -> None:
+    def _failed(self, url: str, entry: _PendingPing, failure: _Failed) -> None:
         attempts = entry.attempt + 1
         with self._cond:
             if self._stopping:
