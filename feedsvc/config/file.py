@@ -14,7 +14,15 @@ from typing import Any
 
 from feedsvc.config import checks
 from feedsvc.config.overlay import load_site, overlay
-from feedsvc.config.settings import CATEGORY_KEYS, SECTIONS, SETTINGS, SETTINGS_BY_KEY, CategorySettings, Settings
+from feedsvc.config.settings import (
+    CATEGORY_KEYS,
+    CATEGORY_SETTINGS,
+    SECTIONS,
+    SETTINGS,
+    SETTINGS_BY_KEY,
+    CategorySettings,
+    Settings,
+)
 from feedsvc.errors import ConfigError
 from feedsvc.hexo.site import HexoSite
 from feedsvc.safeyaml import YamlError, load_yaml
@@ -30,6 +38,9 @@ FROM_VAR = "FEEDSVC_FROM"
 FEED_URL_VAR = "FEEDSVC_FEED_URL"
 
 
+_CATEGORY_CHECKS = {setting.attribute: setting.check for setting in CATEGORY_SETTINGS}
+
+
 def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySettings:
     if value is None:
         return CategorySettings(name=name)
@@ -38,22 +49,15 @@ def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySet
         raise ConfigError(
             f"{where(f'categories.{name}')}: {checks.shown(value)} is not a mapping (expected keys {expected})"
         )
-    key_checks: dict[str, Callable[[Any], Any]] = {
-        "slug": checks.slug,
-        "title": checks.prose,
-        "description": checks.prose,
-        "limit": checks.integer(1, 10_000),
-        "aliases": checks.category_names,
-    }
     fields: dict[str, Any] = {}
     for key, item in value.items():
         full = f"categories.{name}.{key}"
-        if key not in key_checks:
+        if key not in _CATEGORY_CHECKS:
             raise ConfigError(f"{where(full)}: unknown key (expected one of: {', '.join(CATEGORY_KEYS)})")
         if item is None:
             continue
         try:
-            fields[str(key)] = key_checks[str(key)](item)
+            fields[str(key)] = _CATEGORY_CHECKS[str(key)](item)
         except checks.Invalid as error:
             raise ConfigError(f"{where(full)}: {error}") from None
     return CategorySettings(name=name, **fields)
@@ -162,6 +166,7 @@ def parse_settings(
     if site_dir is not None:
         if not site_dir.is_absolute():
             site_dir = Path(os.path.normpath((base_dir or Path.cwd()) / site_dir))
+        values["content.hexo"] = site_dir
         hexo = load_site(site_dir)
         notes = overlay(hexo, site_dir, values, source)
     if feed_url and "site.feed_url" not in values:
@@ -172,52 +177,25 @@ def parse_settings(
     for setting in SETTINGS:
         if setting.key not in values:
             values[setting.key] = setting.check(setting.default)
+    # What an empty value stands for, and paths relative to the config file's folder.
+    values["site.link"] = values["site.link"] or values["site.feed_url"]
+    values["content.ids"] = values["content.ids"] or ("permalink" if hexo is not None else "front_matter")
     content_dir: Path = values["content.dir"]
     if not content_dir.is_absolute():
         content_dir = (base_dir or Path.cwd()) / content_dir
+    values["content.dir"] = Path(os.path.normpath(content_dir))
     cache_dir: Path | None = values["cache.dir"]
     if cache_dir is not None and not cache_dir.is_absolute():
-        cache_dir = Path(os.path.normpath((base_dir or Path.cwd()) / cache_dir))
+        values["cache.dir"] = Path(os.path.normpath((base_dir or Path.cwd()) / cache_dir))
     return Settings(
-        site_title=values["site.title"],
-        site_link=values["site.link"] or values["site.feed_url"],
-        feed_url=values["site.feed_url"],
-        language=values["site.language"],
-        timezone=values["site.timezone"],
-        site_author=values["site.author"],
-        content_dir=Path(os.path.normpath(content_dir)),
-        permalink=values["content.permalink"],
-        max_file_bytes=values["content.max_file_bytes"],
-        interval_seconds=values["scan.interval_seconds"],
-        limit=values["feeds.limit"],
-        content=values["feeds.content"],
-        summary_chars=values["feeds.summary_chars"],
-        all_feed=values["feeds.all"],
-        auto_categories=values["feeds.auto_categories"],
-        archive_size=values["feeds.archive_size"],
-        max_categories=values["content.max_categories"],
-        max_name_chars=values["content.max_name_chars"],
-        watch=values["scan.watch"],
-        full_rescan_seconds=values["scan.full_rescan_seconds"],
-        workers=values["scan.workers"],
-        cache_enabled=values["cache.enabled"],
-        cache_dir=cache_dir,
-        websub_hub=values["websub.hub"],
-        websub_delay_seconds=values["websub.delay_seconds"],
-        max_depth=values["content.max_depth"],
-        max_html_bytes=values["content.max_html_bytes"],
-        max_feed_content_bytes=values["feeds.max_content_bytes"],
-        hexo_tags=values["content.hexo_tags"],
-        exclude_when=values["content.exclude_when"],
+        **{setting.attribute: values[setting.key] for setting in SETTINGS},
         categories=_categories(data.get("categories"), where),
         source=source,
-        extensions=values["content.extensions"],
         # Hexo hides every file and folder under _posts whose name starts with `_` (or `.`).
         hidden=(".", "_") if hexo is not None else (".",),
         given=tuple(sorted(given)),
         hexo=hexo,
         hexo_permalink=hexo is not None and "content.permalink" not in given,
-        ids=values["content.ids"] or ("permalink" if hexo is not None else "front_matter"),
         publish_future=hexo is not None and hexo.future,
         hexo_notes=notes,
     )
