@@ -1,7 +1,8 @@
 """The settings, validated before anything starts. Other modules import them from here.
 
 `settings` declares every key, `checks` reads one value, `file` turns a config file into
-`Settings`, `overlay` fills in what a Hexo site's `_config.yml` gives.
+`Settings`, `overlay` fills in what a Hexo site's `_config.yml` gives, and `reference`
+writes the README's table of keys (`python -m feedsvc.config.reference README.md`).
 """
 
 from feedsvc.config.checks import (

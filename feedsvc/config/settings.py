@@ -2,8 +2,9 @@
 
 `setting(key, default, check, help)` declares one: its dotted key, its default as the file
 writes it, the check (from `checks`) that reads a value, and one line of Markdown for the
-README. `SETTINGS`, the table `file` reads the file by, is made from `dataclasses.fields`,
-so a new key is one new field; the fields without a key are what `file` works out.
+README. `SETTINGS` is made from `dataclasses.fields(Settings)`: `file` reads the file by it
+and `reference` writes the README's table from it, so a new key is one new field. The
+fields without a key are what `file` works out.
 
 Why the dataclass is the declaration, not made from a table: mypy sees a class only as
 written, so `settings.limit` stays an `int`; and `setting()` returns what its check returns,
