@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,6 +58,11 @@ def test_a_file_holding_only_content_dir_gets_every_default() -> None:
         categories=(),
         source="site.yaml",
     )
+
+
+def test_settings_defaults_are_what_an_empty_file_gives() -> None:
+    """`Settings()` equals the settings of an empty file, but for content.dir, which the file's folder resolves."""
+    assert parse({}) == dataclasses.replace(Settings(), content_dir=BASE / "content", source="site.yaml")
 
 
 @pytest.mark.parametrize("data", [None, {}, {"site": None, "content": None, "categories": None}])

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 
 from feedsvc.cli import main
-from feedsvc.config import CATEGORY_KEYS, SETTINGS
+from feedsvc.config import CATEGORY_KEYS, SETTINGS, reference
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -27,6 +32,31 @@ def test_every_setting_is_documented() -> None:
         assert f"| `{setting.key}` |" in README, setting.key
     for key in CATEGORY_KEYS:
         assert f"| `categories.<name>.{key}` |" in README, key
+
+
+def test_the_configuration_table_is_written_from_the_declarations() -> None:
+    """README's configuration table is the one the settings' declarations give, row for row."""
+    fix = "run: .venv/bin/python -m feedsvc.config.reference README.md"
+    assert reference.table_in(README).splitlines() == reference.markdown_table().splitlines(), fix
+
+
+@pytest.mark.slow
+def test_the_reference_command_rewrites_a_stale_table_and_nothing_else(tmp_path: Path) -> None:
+    """`python -m feedsvc.config.reference FILE` replaces the table in FILE and keeps the text around it."""
+    stale = README.replace("| `feeds.limit` | `20` |", "| `feeds.limit` | `25` |", 1)
+    assert stale != README
+    path = tmp_path / "README.md"
+    path.write_text(stale, encoding="utf-8")
+    subprocess.run([sys.executable, "-W", "error", "-m", "feedsvc.config.reference", str(path)], check=True, cwd=ROOT)
+    assert path.read_text(encoding="utf-8") == README
+
+
+def test_the_reference_command_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a file, the command prints the table, the header first and a row per key."""
+    assert reference.main([]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[:2] == ["| key | default | meaning |", "| --- | --- | --- |"]
+    assert len(printed) == 2 + len(SETTINGS) + len(CATEGORY_KEYS)
 
 
 def test_every_command_is_documented() -> None:
