@@ -564,6 +564,23 @@ def test_store_swaps_whole_snapshots() -> None:
     assert store.snapshot is snapshot
 
 
+def test_published_to_another_store_later_snapshots_go_there(content_dir: Path, clock: Clock) -> None:
+    """After `publish_to`, refreshes swap their snapshots into the new store; the first store keeps what it had."""
+    write(content_dir, "a.md")
+    trial, served = Store(), Store()
+    refresher = Refresher(make_settings(content_dir), trial, clock=clock)
+    first = refresher.refresh().snapshot
+
+    refresher.publish_to(served)
+    write(content_dir, "b.md")
+    second = refresher.refresh().snapshot
+
+    assert trial.snapshot is first
+    assert served.snapshot is second
+    assert refresher.store is served
+    assert second.articles == 2
+
+
 # --- documents --------------------------------------------------------------------------------------------------
 
 

@@ -159,7 +159,6 @@ def start_builder(settings: Settings, out: Path, *, watch: bool, force: bool = F
     if watch and settings.websub_hub:
         pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()
-    pipeline.refresher.progress = None
     if watch:
         pipeline.start_schedule(builder.build, every=settings.interval_seconds)
     return builder

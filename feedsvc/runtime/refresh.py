@@ -10,20 +10,15 @@ directory: content is made only for the articles feeds show.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
 
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives, PageCache, RenderQueue, page_count
@@ -31,17 +26,7 @@ from feedsvc.feeds.catalog import Catalog, CatalogState
 from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml
 from feedsvc.feeds.render import render_feed
 from feedsvc.index.cache import Cache, inputs_digest, settings_identity
-from feedsvc.index.scan import (
-    EMPTY_INDEX,
-    PARALLEL_MIN_FILES,
-    ContentIndex,
-    Progress,
-    ScanResult,
-    StopFlag,
-    read_source,
-    scan_content,
-    watch_stop,
-)
+from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, StopFlag, read_source
 from feedsvc.model import (
     INDEX_PATH,
     OPML_PATH,
@@ -52,18 +37,19 @@ from feedsvc.model import (
     Feed,
     Format,
     Paging,
-    Problem,
     RefreshStats,
     Snapshot,
     feed_path,
     make_document,
 )
-from feedsvc.parse.articles import digest, parse_for_scan, read_body
+from feedsvc.parse.articles import digest, read_body
 from feedsvc.parse.body import post_finder, render_content
+from feedsvc.runtime.memory import release_memory
+from feedsvc.runtime.problems import ProblemLog
+from feedsvc.runtime.scanner import ChangeSource, Scanner
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
-T = TypeVar("T")
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -74,13 +60,6 @@ ARCHIVE_CONTENTS = 200
 BUILD_ARCHIVE_CONTENTS = 4096
 # The type the feeds' <?xml-stylesheet?> names: an XML type, as browsers want of an XSLT stylesheet.
 XSL_TYPE = "text/xsl; charset=utf-8"
-
-
-class ChangeSource(Protocol):
-    """Tells which paths changed since it was last asked (filesystem events)."""
-
-    def take(self) -> set[str] | None:
-        """Return the changed paths relative to the content directory, or None if changes may have been missed."""
 
 
 def utc_now() -> datetime:
@@ -105,7 +84,10 @@ class RefreshReport:
 
 
 class Refresher:
-    """Keeps the state between refreshes: the content index, the catalog and the rendered documents."""
+    """Keeps the state between refreshes: the content index, the catalog and the rendered documents.
+
+    `progress` reports the first refresh's scan only.
+    """
 
     def __init__(
         self,
@@ -119,11 +101,11 @@ class Refresher:
         stop: StopFlag | None = None,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self._store = store
         self._clock = clock
-        self._changes = changes
         self._cache = cache
-        self.progress = progress
+        self._scanner = Scanner(settings, changes=changes, progress=progress, stop=stop)
+        self._problems = ProblemLog(settings.content_dir)
         self._index: ContentIndex = cache.load_index() if cache is not None else EMPTY_INDEX
         self._catalog = CatalogState(settings)
         self._catalog_ready = False
@@ -136,9 +118,6 @@ class Refresher:
         self._pending_removed: set[str] = set()
         self._pending_documents: set[str] = set()
         self._pending_in_feeds: set[tuple[str, str]] = set()
-        self._folder_problems: frozenset[Problem] = frozenset()
-        self._content_error: str | None = None
-        self._last_full: float | None = None
         self._lock = threading.Lock()
         self.pages = PageCache()
         self.renders = RenderQueue(self.pages)  # archive pages `serve` is asked for, made off the request thread
@@ -148,19 +127,26 @@ class Refresher:
         self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
         self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
-        # Set when the service stops: a refresh under way ends at the next file.
-        self._stop = stop if stop is not None else StopFlag()
-        self._pool_flags: list[ctypes.c_bool] = []  # those of the worker processes of the scan under way
         self._posts: tuple[ContentIndex, Callable[[str], tuple[str, str] | None]] | None = None
+
+    @property
+    def store(self) -> Store:
+        """Return the store each refresh's snapshot is swapped into."""
+        return self._store
+
+    def publish_to(self, store: Store) -> None:
+        """Swap later snapshots into `store` (a reloaded config's, after its first refresh into a store of its own)."""
+        with self._lock:
+            self._store = store
 
     def stop(self) -> None:
         """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
-        self._stop.set()
+        self._scanner.stop()
 
     @property
     def stopped(self) -> bool:
         """Tell whether the refresher was stopped."""
-        return self._stop.is_set()
+        return self._scanner.stopped
 
     @property
     def index(self) -> ContentIndex:
@@ -177,11 +163,11 @@ class Refresher:
             self._write_cache()  # what the previous refresh changed, now that it has long been serving
             started = self._clock()
             clock_start = time.perf_counter()
-            scan = self._scan(started.timestamp())
+            scan = self._scanner.scan(self._index, started.timestamp())
             if scan.stopped:
                 self._keep_parsed(scan)
                 raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
-            self._log_changes(scan)
+            self._problems.note(scan, self._index)
             self._update_catalog(scan, started)
             catalog = self._catalog.catalog()
             version = self._catalog.version
@@ -211,7 +197,7 @@ class Refresher:
                 feed_url=self.settings.feed_url,
                 archives=self._archives(catalog, version),
             )
-            self.store.replace(snapshot)
+            self._store.replace(snapshot)
             self._remember(scan, catalog, rebuilt)
             return RefreshReport(
                 stats=stats,
@@ -232,8 +218,8 @@ class Refresher:
         except Exception as error:
             self.failures += 1
             log.exception("refresh failed; the previous feeds keep serving")
-            previous = self.store.snapshot
-            self.store.replace(
+            previous = self._store.snapshot
+            self._store.replace(
                 dataclasses.replace(
                     previous,
                     degraded=f"the last refresh failed: {type(error).__name__}: {error}",
@@ -252,62 +238,6 @@ class Refresher:
                 stats.feeds_rebuilt,
                 stats.duration_s,
             )
-
-    def _scan(self, now: float) -> ScanResult:  # `now`: the refresh clock, in seconds
-        """Scan only the paths events named, or the whole directory when that is due or events were lost."""
-        changed = self._changes.take() if self._changes is not None else None
-        due = self._last_full is None or now - self._last_full >= self.settings.full_rescan_seconds
-        if due or self._content_error is not None:
-            changed = None  # also after the directory was away: events cannot say what happened meanwhile
-        parse = partial(parse_for_scan, settings=self.settings)
-        executor: Executor | None = None
-        try:
-            if changed is None and self._workers() > 1:
-                # A first scan: workers start while the walk goes on. Otherwise only if many files
-                # turn out changed (a restart after a first scan that was stopped early finds many).
-                executor = self._executor() if not self._index.entries else _OnFirstUse(self._executor)
-            scan = scan_content(
-                self.settings.content_dir,
-                self._index,
-                parse,
-                max_bytes=self.settings.max_file_bytes,
-                changed=changed,
-                executor=executor,
-                progress=self.progress,
-                stop=self._stop,
-                extensions=self.settings.extensions,
-                hidden=self.settings.hidden,
-            )
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-            for flag in self._pool_flags:
-                self._stop.unshare(flag)
-            self._pool_flags.clear()
-        if scan.full and scan.error is None:
-            self._last_full = now
-        if len(scan.reread) >= PARALLEL_MIN_FILES:
-            _release_memory()
-        return scan
-
-    def _workers(self) -> int:
-        return self.settings.workers or (os.cpu_count() or 1)
-
-    def _executor(self) -> Executor:
-        """Worker processes for a large batch of files; they stop at their next file when the refresher is stopped."""
-        workers = self._workers()
-        # forkserver: workers start from a clean process, not a fork of one running threads.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feedsvc.parse.articles"])
-        flag = self._stop.share(context)
-        executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=watch_stop, initargs=(flag,)
-        )
-        self._pool_flags.append(flag)
-        # Start the workers now, while the directory is walked, not when the first files are ready.
-        for _ in range(workers):
-            executor.submit(os.getpid)
-        return executor
 
     def _update_catalog(self, scan: ScanResult, now: datetime) -> None:
         """Tell the catalog which articles changed, and publish what became due."""
@@ -334,34 +264,6 @@ class Refresher:
             else:
                 added.append(new_article)
         self._catalog.update(removed, added, now)
-
-    def _log_changes(self, scan: ScanResult) -> None:
-        """Log each problem and warning once, when it appears; and the content directory's state."""
-        if scan.error != self._content_error:
-            if scan.error is not None:
-                log.error("%s; the last good feeds keep serving", scan.error)
-            else:
-                log.info("content directory %s is readable again", self.settings.content_dir)
-            self._content_error = scan.error
-        if scan.error is not None:
-            return
-        for source in scan.reread:
-            entry = scan.index.entries[source]
-            old = self._index.entries.get(source)
-            if entry.problem is not None:
-                if old is None or old.result != entry.result:
-                    kept = " (its last good version keeps publishing)" if entry.last_good is not None else ""
-                    log.warning("%s%s", entry.problem, kept)
-            elif isinstance(entry.result, Article):
-                old_warnings = old.result.warnings if old is not None and isinstance(old.result, Article) else ()
-                for warning in entry.result.warnings:
-                    if warning not in old_warnings:
-                        log.warning("%s: %s", source, warning)
-        if scan.full:
-            folder_problems = frozenset(scan.index.folder_problems)
-            for problem in sorted(folder_problems - self._folder_problems, key=str):
-                log.warning("%s", problem)
-            self._folder_problems = folder_problems
 
     def _content_of(self, article: Article, bodies: Mapping[str, str], counter: list[int]) -> ArticleContent:
         """The feed content of an article: made once per version, from the freshest source of its body."""
@@ -501,7 +403,7 @@ class Refresher:
         """
         document = self._render_feed(feed, fmt, self._archive_content, paging)
         if self._trim_after_page:
-            _release_memory()
+            release_memory()
         return document
 
     def make_every_archive_page(self) -> None:
@@ -601,32 +503,6 @@ class Refresher:
         }
         if self._pending_documents:
             cache.save_documents(documents, self._rendered)
-
-
-class _OnFirstUse(Executor):
-    """An executor made when the first task is submitted: a rescan that finds few changes starts no process."""
-
-    def __init__(self, make: Callable[[], Executor]) -> None:
-        self._make = make
-        self._executor: Executor | None = None
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self._executor is None:
-            self._executor = self._make()
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-
-def _release_memory() -> None:
-    """Give the memory freed by a large scan back to the system (glibc keeps it otherwise)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to do
-        return
-    libc.malloc_trim(0)
 
 
 def _feed_key(feed: Feed) -> tuple[Hashable, tuple[Hashable, ...]]:
