@@ -788,11 +788,11 @@ def test_article_has_no_body_field() -> None:
 def test_content_memo_holds_only_articles_shown_in_feeds(corpus: Path, corpus_settings: Settings, clock: Clock) -> None:
     """After each refresh the refresher's content memo holds exactly the versions of articles some feed shows."""
     refresher = corpus_refresher(corpus_settings, clock, None)
-    first, first_shown = set(refresher._contents), shown(catalog_of(refresher))
+    first, first_shown = set(refresher.contents), shown(catalog_of(refresher))
     retitle(corpus / newest_source(corpus))
     sorted(corpus.rglob("*.md"))[-2].unlink()
     refresher.refresh()
-    second, second_shown = set(refresher._contents), shown(catalog_of(refresher))
+    second, second_shown = set(refresher.contents), shown(catalog_of(refresher))
 
     assert first == first_shown
     assert second == second_shown
