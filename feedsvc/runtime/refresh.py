@@ -6,6 +6,12 @@ finds changed); the catalog is updated article by article; a feed whose
 entries did not change keeps its bytes and ETag. A refresh that fails leaves
 the previous snapshot serving. Article bodies are never held for the whole
 directory: content is made only for the articles feeds show.
+
+The refresher's parts are used under its lock, by one refresh (or flush) at a time.
+What other threads read of a refresh (its documents, and its archive pages' view: the
+feeds' article lists, their contents, the index to read files by) is in its snapshot,
+built whole and swapped in one assignment (`Store.replace`); nothing it holds changes
+afterwards. The page cache and the render queue, shared by snapshots, lock themselves.
 """
 
 from __future__ import annotations
@@ -14,32 +20,25 @@ import dataclasses
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsvc.config import Settings
-from feedsvc.feeds.archives import Archives, PageCache, RenderQueue
+from feedsvc.feeds.archives import PageCache, RenderQueue
 from feedsvc.feeds.catalog import Catalog, CatalogState
-from feedsvc.index.cache import Cache, settings_identity
+from feedsvc.index.cache import Cache
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, StopFlag
-from feedsvc.model import Article, ArticleContent, Document, Feed, Format, Paging, RefreshStats, Snapshot
+from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
+from feedsvc.runtime.archiveview import ArchivePages
 from feedsvc.runtime.cachewriter import CacheWriter
 from feedsvc.runtime.contents import ContentKey, FeedContents, content_key
-from feedsvc.runtime.memory import release_memory
 from feedsvc.runtime.problems import ProblemLog
-from feedsvc.runtime.rendered import Rendering, RenderMemo, feed_document
+from feedsvc.runtime.rendered import Rendering, RenderMemo
 from feedsvc.runtime.scanner import ChangeSource, Scanner
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
-
-# Article contents kept for archive pages. `serve` makes a page now and then: a few pages' worth.
-# A build makes them all, an article's pages (in `all` and in each of its categories) near each
-# other but not together: a few thousand cover that (about 40 MB of content at most).
-ARCHIVE_CONTENTS = 200
-BUILD_ARCHIVE_CONTENTS = 4096
 
 
 def utc_now() -> datetime:
@@ -66,7 +65,9 @@ class RefreshReport:
 class Refresher:
     """Runs a refresh at a time: scan, log problems, update the catalog, render, swap the snapshot, note what to cache.
 
-    `progress` reports the first refresh's scan only.
+    `progress` reports the first refresh's scan only. `for_build` sets the archive pages
+    up for a build, which makes every one in a row (more article contents kept meanwhile,
+    memory not given back after each page).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class Refresher:
         cache: Cache | None = None,
         progress: Progress | None = None,
         stop: StopFlag | None = None,
+        for_build: bool = False,
     ) -> None:
         self.settings = settings
         self._store = store
@@ -90,16 +92,10 @@ class Refresher:
         self._problems = ProblemLog(settings.content_dir)
         self._contents = FeedContents(settings, cache)
         self._documents = RenderMemo(settings, cache)
+        self._archives = ArchivePages(settings, for_build=for_build)
         self._cache = CacheWriter(cache)
         self._lock = threading.Lock()
         self.failures = 0
-        self.pages = PageCache()
-        self.renders = RenderQueue(self.pages)  # archive pages `serve` is asked for, made off the request thread
-        self._shelves: tuple[int, dict[str | None, tuple[Article, ...]], dict[str, str]] | None = None
-        self._archive_contents: OrderedDict[ContentKey, ArticleContent] = OrderedDict()
-        self._archive_contents_kept = ARCHIVE_CONTENTS
-        self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
-        self._identity = settings_identity(settings)  # part of every archive page's key
 
     @property
     def store(self) -> Store:
@@ -120,6 +116,16 @@ class Refresher:
     def contents(self) -> Mapping[ContentKey, ArticleContent]:
         """Return the article contents kept after the last refresh: those of the versions its feeds show."""
         return self._contents.kept
+
+    @property
+    def pages(self) -> PageCache:
+        """Return the archive pages made so far, shared by the snapshots of this refresher."""
+        return self._archives.pages
+
+    @property
+    def renders(self) -> RenderQueue:
+        """Return the queue that makes the archive pages `serve` is asked for, off the request thread."""
+        return self._archives.renders
 
     def stop(self) -> None:
         """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
@@ -249,79 +255,8 @@ class Refresher:
             refreshes_failed=self.failures,
             hub=self.settings.websub_hub or None,
             feed_url=self.settings.feed_url,
-            archives=self._archives(catalog, self._catalog.version),
+            archives=self._archives.archives(catalog, self._catalog, self._contents.kept, self._contents.reader),
         )
-
-    def _archives(self, catalog: Catalog, version: int) -> Archives | None:
-        """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off).
-
-        They read the feeds' articles as the catalog holds them now (each feed's list, copied
-        when it changed): the render thread and request threads never look at the catalog,
-        which the next refresh changes.
-        """
-        if self.settings.archive_size <= 0:
-            return None
-        if self._shelves is None or self._shelves[0] != version:
-            # Page 1 at the size of the whole list: every article of the feed, newest first.
-            shelves = {
-                f.spec.category: self._catalog.archive_page(f.spec.category, 1, f.total)[0] for f in catalog.feeds
-            }
-            self._shelves = (version, shelves, {})
-        _, shelves, keys = self._shelves
-        return Archives(
-            {feed.spec.slug: feed for feed in catalog.feeds},
-            size=self.settings.archive_size,
-            shelves=shelves,
-            render=self._render_archive_page,
-            renders=self.renders,
-            identity=self._identity,
-            version=version,
-            keys=keys,
-        )
-
-    def _render_archive_page(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
-        """Render an archive page (one at a time: the caller holds the page cache's render lock).
-
-        Its 50 articles' bodies, HTML trees and feedgen's elements are garbage after it: given
-        back to the system (as after a large scan), or pages asked for by a crawler would leave
-        a serving process tens of MB larger than its page cache.
-        """
-        document = feed_document(feed, fmt, self.settings, self._archive_content, paging)
-        if self._trim_after_page:
-            release_memory()
-        return document
-
-    def make_every_archive_page(self) -> None:
-        """Set up for a build, which makes every archive page in a row, an article's pages near each other.
-
-        More article contents are kept meanwhile, and memory is not trimmed after each page.
-        """
-        self._archive_contents_kept = BUILD_ARCHIVE_CONTENTS
-        self._trim_after_page = False
-
-    def _archive_content(self, article: Article) -> ArticleContent:
-        """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
-
-        Called from the render thread (or a build's), under the page cache's render lock: of the
-        refresher's state it reads the feeds' contents and the body reader (each replaced whole
-        by a refresh), and changes only the few contents it keeps here.
-        """
-        key = content_key(article)
-        content = self._contents.kept.get(key) or self._archive_contents.get(key)
-        if content is not None:
-            self._archive_contents[key] = content
-            self._archive_contents.move_to_end(key)
-            return content
-        reader = self._contents.reader
-        body = reader.read(article)
-        if body is None:
-            log.warning("%s: its body cannot be read again; archived without content", article.source)
-            return ArticleContent(html="", summary=article.summary or "", image=article.image)
-        content = reader.render(article, body)
-        self._archive_contents[key] = content
-        while len(self._archive_contents) > self._archive_contents_kept:
-            self._archive_contents.popitem(last=False)
-        return content
 
 
 def refresh_stats(scan: ScanResult, rendering: Rendering, started: datetime, duration: float) -> RefreshStats:
