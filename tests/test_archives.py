@@ -456,7 +456,7 @@ def test_concurrent_requests_for_a_new_page_render_it_once(history: Served, monk
             answered.acquire(timeout=10)
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr("feedsvc.runtime.refresh.render_feed", render_once_the_others_answered)
+    monkeypatch.setattr("feedsvc.runtime.rendered.render_feed", render_once_the_others_answered)
     history.refresher.renders.wait = 10.0
     app = history.client.application
     start = threading.Barrier(requests)

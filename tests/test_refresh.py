@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import feedsvc.runtime.refresh
+import feedsvc.runtime.rendered
 from feedsvc.config import Settings
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Feed, Format, Snapshot, feed_path, make_document
 from feedsvc.runtime.refresh import Refresher
@@ -317,7 +317,7 @@ def test_failed_render_keeps_the_previous_documents(
     def broken_render(feed: Feed, *args: object) -> bytes:
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(feedsvc.runtime.refresh, "render_feed", broken_render)
+    monkeypatch.setattr(feedsvc.runtime.rendered, "render_feed", broken_render)
     with caplog.at_level(logging.INFO, logger=LOGGER):
         refresher.refresh_safely()
 
@@ -542,14 +542,14 @@ def test_content_cache_keeps_only_articles_in_feeds(content_dir: Path, clock: Cl
         return {(a.source, a.fingerprint) for a in refresher.index.articles() if a.link in shown}
 
     refresher.refresh()
-    assert set(refresher._contents) <= in_feeds()
+    assert set(refresher.contents) <= in_feeds()
     for round_number in range(1, 4):
         for path in paths[-5:]:
             fields = {"title": f"v{round_number}", "date": "2025-01-01"}  # still the newest, so in a feed
             edit(path, fields, f"<p>{round_number}</p>", seconds=round_number * 10)
         refresher.refresh()
-        assert set(refresher._contents) <= in_feeds()
-        assert len(refresher._contents) <= 20
+        assert set(refresher.contents) <= in_feeds()
+        assert len(refresher.contents) <= 20
 
 
 def test_store_swaps_whole_snapshots() -> None:
@@ -562,6 +562,23 @@ def test_store_swaps_whole_snapshots() -> None:
 
     assert (dict(empty.documents), dict(empty.redirects), empty.degraded) == ({}, {}, None)
     assert store.snapshot is snapshot
+
+
+def test_published_to_another_store_later_snapshots_go_there(content_dir: Path, clock: Clock) -> None:
+    """After `publish_to`, refreshes swap their snapshots into the new store; the first store keeps what it had."""
+    write(content_dir, "a.md")
+    trial, served = Store(), Store()
+    refresher = Refresher(make_settings(content_dir), trial, clock=clock)
+    first = refresher.refresh().snapshot
+
+    refresher.publish_to(served)
+    write(content_dir, "b.md")
+    second = refresher.refresh().snapshot
+
+    assert trial.snapshot is first
+    assert served.snapshot is second
+    assert refresher.store is served
+    assert second.articles == 2
 
 
 # --- documents --------------------------------------------------------------------------------------------------

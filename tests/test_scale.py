@@ -37,6 +37,7 @@ from feedsvc.index.scan import (
 from feedsvc.model import INDEX_PATH, OPML_PATH, Article, Format, Problem, feed_path, make_document
 from feedsvc.parse.articles import parse_file, parse_for_scan, read_body
 from feedsvc.runtime.refresh import Refresher, RefreshReport
+from feedsvc.runtime.scanner import Scanner
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -787,11 +788,11 @@ def test_article_has_no_body_field() -> None:
 def test_content_memo_holds_only_articles_shown_in_feeds(corpus: Path, corpus_settings: Settings, clock: Clock) -> None:
     """After each refresh the refresher's content memo holds exactly the versions of articles some feed shows."""
     refresher = corpus_refresher(corpus_settings, clock, None)
-    first, first_shown = set(refresher._contents), shown(catalog_of(refresher))
+    first, first_shown = set(refresher.contents), shown(catalog_of(refresher))
     retitle(corpus / newest_source(corpus))
     sorted(corpus.rglob("*.md"))[-2].unlink()
     refresher.refresh()
-    second, second_shown = set(refresher._contents), shown(catalog_of(refresher))
+    second, second_shown = set(refresher.contents), shown(catalog_of(refresher))
 
     assert first == first_shown
     assert second == second_shown
@@ -956,9 +957,9 @@ def test_parallel_scan_hands_chunks_to_worker_processes(
 def test_cold_scan_uses_every_core_by_default(content_dir: Path) -> None:
     """With scan.workers 0 (the default) parsing gets one worker process per CPU; with 1 it stays in this process."""
     cores = os.cpu_count() or 1
-    refresher = Refresher(make_settings(content_dir), Store())
-    assert refresher._workers() == cores
-    executor = refresher._executor()
+    scanner = Scanner(make_settings(content_dir))
+    assert scanner.workers == cores
+    executor = scanner.executor()
     try:
         assert isinstance(executor, ProcessPoolExecutor)
         assert executor._max_workers == cores
@@ -967,7 +968,7 @@ def test_cold_scan_uses_every_core_by_default(content_dir: Path) -> None:
 
     write(content_dir, "a.md")
     alone = Refresher(make_settings(content_dir, scan={"workers": 1}), Store())
-    with mock.patch.object(Refresher, "_executor", side_effect=AssertionError("no worker processes")):
+    with mock.patch.object(Scanner, "executor", side_effect=AssertionError("no worker processes")):
         assert alone.refresh().stats.files_parsed == 1
 
 
@@ -978,9 +979,8 @@ def test_rescan_of_a_large_unchanged_directory_starts_no_worker_process(content_
     settings = make_settings(content_dir, scan={"workers": 2})
     refresher = Refresher(settings, Store())
     refresher.refresh()
-    refresher._last_full = None  # the next refresh walks the whole directory
 
-    with mock.patch.object(Refresher, "_executor", side_effect=AssertionError("no worker processes")):
+    with mock.patch.object(Scanner, "executor", side_effect=AssertionError("no worker processes")):
         report = refresher.refresh()
 
     assert report.full

@@ -14,6 +14,9 @@ keyed by what it is made of, so a rendered page serves until its entries change.
 `serve` renders in one thread of its own, never in a request's: a request waits
 for its page a short while, else it answers 503 (the page is cached when made).
 `feedsvc build` writes every page, and again only those whose key changed.
+
+Pages are cut and keyed here, from a snapshot's read-only `ArchiveView`; rendering one
+is the view's, which may read article files again: nothing in feeds/ reads the disk.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 from feedsvc.model import Article, Document, Feed, FeedSpec, Format, PageNotReady, Paging, archive_path
 
@@ -51,8 +55,29 @@ RETRY_AFTER_SECONDS = 5
 # The render thread ends after this long without work; the next page asked for starts another.
 RENDER_IDLE_SECONDS = 30.0
 
-# (the feed with the page's articles, format, paging) -> the page
-PageRenderer = Callable[[Feed, Format, Paging], Document]
+
+class ArchiveView(Protocol):
+    """What one snapshot's archive pages are made of, read-only: built at each refresh, never changed after.
+
+    `feeds` are the snapshot's feeds by slug; `shelves` each feed's articles (newest first,
+    by category; None: every article) as the catalog held them; `version` counts the
+    catalog's changes to those lists (the same version, the same pages).
+    """
+
+    @property
+    def feeds(self) -> Mapping[str, Feed]:
+        """Return the snapshot's feeds by slug."""
+
+    @property
+    def shelves(self) -> Mapping[str | None, tuple[Article, ...]]:
+        """Return each feed's articles, newest first, by category (None: every article)."""
+
+    @property
+    def version(self) -> int:
+        """Return the version of the catalog's lists the snapshot was made of."""
+
+    def render(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
+        """Render a page: `feed` holds the page's articles; one page at a time (under the page cache's lock)."""
 
 
 def page_count(total: int, size: int) -> int:
@@ -249,38 +274,37 @@ class ArchivePage:
 class Archives:
     """The archive pages of one snapshot's feeds: what `Snapshot.archives` is for `serve` and `build`.
 
-    `shelves` holds each feed's articles (newest first, by category; None: every article)
-    as the catalog held them when the snapshot was made: a page is read from the snapshot,
-    without a lock. `renders` makes pages off the request thread, into its page cache;
-    `render` makes one now (a build). `identity` is a digest of the settings, part of every
-    page's key; `version` that of the catalog's lists when the snapshot was made (the same
-    version, the same pages: a build need not look at them again, a snapshot may share
-    `keys` with the one before).
+    Pages are cut from the snapshot's `view`, read without a lock. `renders` makes pages
+    off the request thread, into its page cache; `render` makes one now (a build).
+    `identity` is a digest of the settings, part of every page's key. A snapshot of the
+    same catalog version as the one before has the same pages, and may share its `keys`.
     """
 
     def __init__(
         self,
-        feeds: Mapping[str, Feed],
+        view: ArchiveView,
         *,
         size: int,
-        shelves: Mapping[str | None, tuple[Article, ...]],
-        render: PageRenderer,
         renders: RenderQueue,
         identity: str,
-        version: int = 0,
         keys: dict[str, str] | None = None,
     ) -> None:
-        self._feeds = feeds
+        self._view = view
+        self._feeds = view.feeds
         self._size = size
-        self._shelves = shelves
-        self._render = render
+        self._shelves = view.shelves
+        self._render = view.render
         self._renders = renders
         self._cache = renders.cache
         self._identity = identity
-        self.version = version
         # path -> the key of the page it had when first asked for: a page asked for again is one
         # dict look-up away from the cache, not a slice of its shelf and a digest.
         self.keys: dict[str, str] = {} if keys is None else keys
+
+    @property
+    def version(self) -> int:
+        """Return the version of the catalog's lists the pages are cut from (the same version, the same pages)."""
+        return self._view.version
 
     def page(self, slug: str, number: int, fmt: Format) -> ArchivePage | None:
         """Return archive page `number` of the feed `slug` as the snapshot holds it; None if there is none."""

@@ -1,7 +1,9 @@
 """Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health and metrics.
 
-The only module that imports Flask. It never parses content and never touches
-the disk: every answer comes from the snapshot in the store.
+The only module that imports Flask. It never parses content and opens no file:
+every answer comes from the snapshot in the store. Only an archive page is made
+when first asked for, by the snapshot's `archives`: `serve` renders it in a
+thread of its own, which may read article files; `serve --from` reads its file.
 """
 
 from __future__ import annotations

@@ -153,13 +153,11 @@ def start_builder(settings: Settings, out: Path, *, watch: bool, force: bool = F
     """
     protected, config = protected_paths(settings), config_of(settings)
     listed = claim_build_directory(out, force=force, keep_out=protected, never_inside=config)
-    pipeline = open_pipeline(settings, Store(), watch=watch)
-    pipeline.refresher.make_every_archive_page()
+    pipeline = open_pipeline(settings, Store(), watch=watch, for_build=True)
     builder = Builder(settings, out, pipeline, listed=listed)
     if watch and settings.websub_hub:
         pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
     builder.build()
-    pipeline.refresher.progress = None
     if watch:
         pipeline.start_schedule(builder.build, every=settings.interval_seconds)
     return builder

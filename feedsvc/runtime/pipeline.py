@@ -55,14 +55,19 @@ class Pipeline:
             self.changes = None
 
 
-def open_pipeline(settings: Settings, store: Store, *, watch: bool, stop: StopFlag | None = None) -> Pipeline:
+def open_pipeline(
+    settings: Settings, store: Store, *, watch: bool, stop: StopFlag | None = None, for_build: bool = False
+) -> Pipeline:
     """Start watching (when asked and configured) and open the cache: a refresher ready for its first refresh.
 
-    Setting `stop` (or stopping the pipeline) ends a refresh under way at the next file.
+    Setting `stop` (or stopping the pipeline) ends a refresh under way at the next file. The first
+    refresh reports its progress. `for_build`: a build's, which makes every archive page in a row.
     """
     watcher = Watcher(settings.content_dir) if watch and settings.watch else None
     if watcher is not None:
         watcher.start()  # before the first walk, so that nothing changed during it is missed
     cache = open_cache(settings)
-    refresher = Refresher(settings, store, changes=watcher, cache=cache, progress=ScanProgress(), stop=stop)
+    refresher = Refresher(
+        settings, store, changes=watcher, cache=cache, progress=ScanProgress(), stop=stop, for_build=for_build
+    )
     return Pipeline(refresher, watcher=watcher, cache=cache)

@@ -6,81 +6,39 @@ finds changed); the catalog is updated article by article; a feed whose
 entries did not change keeps its bytes and ETag. A refresh that fails leaves
 the previous snapshot serving. Article bodies are never held for the whole
 directory: content is made only for the articles feeds show.
+
+The refresher's parts are used under its lock, by one refresh (or flush) at a time.
+What other threads read of a refresh (its documents, and its archive pages' view: the
+feeds' article lists, their contents, the index to read files by) is in its snapshot,
+built whole and swapped in one assignment (`Store.replace`); nothing it holds changes
+afterwards. The page cache and the render queue, shared by snapshots, lock themselves.
 """
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
-import multiprocessing
-import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, Protocol, TypeVar
 
 from feedsvc.config import Settings
-from feedsvc.feeds.archives import Archives, PageCache, RenderQueue, page_count
+from feedsvc.feeds.archives import PageCache, RenderQueue
 from feedsvc.feeds.catalog import Catalog, CatalogState
-from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml
-from feedsvc.feeds.render import render_feed
-from feedsvc.index.cache import Cache, inputs_digest, settings_identity
-from feedsvc.index.scan import (
-    EMPTY_INDEX,
-    PARALLEL_MIN_FILES,
-    ContentIndex,
-    Progress,
-    ScanResult,
-    StopFlag,
-    read_source,
-    scan_content,
-    watch_stop,
-)
-from feedsvc.model import (
-    INDEX_PATH,
-    OPML_PATH,
-    STYLESHEET_PATH,
-    Article,
-    ArticleContent,
-    Document,
-    Feed,
-    Format,
-    Paging,
-    Problem,
-    RefreshStats,
-    Snapshot,
-    feed_path,
-    make_document,
-)
-from feedsvc.parse.articles import digest, parse_for_scan, read_body
-from feedsvc.parse.body import post_finder, render_content
+from feedsvc.index.cache import Cache
+from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, StopFlag
+from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
+from feedsvc.runtime.archiveview import ArchivePages
+from feedsvc.runtime.cachewriter import CacheWriter
+from feedsvc.runtime.contents import ContentKey, FeedContents, content_key
+from feedsvc.runtime.problems import ProblemLog
+from feedsvc.runtime.rendered import Rendering, RenderMemo
+from feedsvc.runtime.scanner import ChangeSource, Scanner
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")
-T = TypeVar("T")
-
-OPML_TYPE = "text/x-opml; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
-# Article contents kept for archive pages. `serve` makes a page now and then: a few pages' worth.
-# A build makes them all, an article's pages (in `all` and in each of its categories) near each
-# other but not together: a few thousand cover that (about 40 MB of content at most).
-ARCHIVE_CONTENTS = 200
-BUILD_ARCHIVE_CONTENTS = 4096
-# The type the feeds' <?xml-stylesheet?> names: an XML type, as browsers want of an XSLT stylesheet.
-XSL_TYPE = "text/xsl; charset=utf-8"
-
-
-class ChangeSource(Protocol):
-    """Tells which paths changed since it was last asked (filesystem events)."""
-
-    def take(self) -> set[str] | None:
-        """Return the changed paths relative to the content directory, or None if changes may have been missed."""
 
 
 def utc_now() -> datetime:
@@ -105,7 +63,12 @@ class RefreshReport:
 
 
 class Refresher:
-    """Keeps the state between refreshes: the content index, the catalog and the rendered documents."""
+    """Runs a refresh at a time: scan, log problems, update the catalog, render, swap the snapshot, note what to cache.
+
+    `progress` reports the first refresh's scan only. `for_build` sets the archive pages
+    up for a build, which makes every one in a row (more article contents kept meanwhile,
+    memory not given back after each page).
+    """
 
     def __init__(
         self,
@@ -117,55 +80,61 @@ class Refresher:
         cache: Cache | None = None,
         progress: Progress | None = None,
         stop: StopFlag | None = None,
+        for_build: bool = False,
     ) -> None:
         self.settings = settings
-        self.store = store
+        self._store = store
         self._clock = clock
-        self._changes = changes
-        self._cache = cache
-        self.progress = progress
         self._index: ContentIndex = cache.load_index() if cache is not None else EMPTY_INDEX
         self._catalog = CatalogState(settings)
         self._catalog_ready = False
-        self._rendered: dict[str, tuple[Hashable, Document]] = {}
-        self._contents: dict[tuple[str, str], ArticleContent] = {}
-        self._unsaved: set[tuple[str, str]] = set()  # contents made since the cache was last written
-        self._saved_in_feeds: set[tuple[str, str]] = set()  # the articles in feeds when it was
-        self._pending_files: set[str] = set()  # what the cache has yet to learn
-        self._pending_everything = False  # or all of it: every entry of the index
-        self._pending_removed: set[str] = set()
-        self._pending_documents: set[str] = set()
-        self._pending_in_feeds: set[tuple[str, str]] = set()
-        self._folder_problems: frozenset[Problem] = frozenset()
-        self._content_error: str | None = None
-        self._last_full: float | None = None
+        self._scanner = Scanner(settings, changes=changes, progress=progress, stop=stop)
+        self._problems = ProblemLog(settings.content_dir)
+        self._contents = FeedContents(settings, cache)
+        self._documents = RenderMemo(settings, cache)
+        self._archives = ArchivePages(settings, for_build=for_build)
+        self._cache = CacheWriter(cache)
         self._lock = threading.Lock()
-        self.pages = PageCache()
-        self.renders = RenderQueue(self.pages)  # archive pages `serve` is asked for, made off the request thread
-        self._shelves: tuple[int, dict[str | None, tuple[Article, ...]], dict[str, str]] | None = None
-        self._archive_contents: OrderedDict[tuple[str, str], ArticleContent] = OrderedDict()
-        self._archive_contents_kept = ARCHIVE_CONTENTS
-        self._trim_after_page = True  # give the memory a page took back (see _render_archive_page)
-        self._identity = settings_identity(settings)  # part of every archive page's key
         self.failures = 0
-        # Set when the service stops: a refresh under way ends at the next file.
-        self._stop = stop if stop is not None else StopFlag()
-        self._pool_flags: list[ctypes.c_bool] = []  # those of the worker processes of the scan under way
-        self._posts: tuple[ContentIndex, Callable[[str], tuple[str, str] | None]] | None = None
-
-    def stop(self) -> None:
-        """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
-        self._stop.set()
 
     @property
-    def stopped(self) -> bool:
-        """Tell whether the refresher was stopped."""
-        return self._stop.is_set()
+    def store(self) -> Store:
+        """Return the store each refresh's snapshot is swapped into."""
+        return self._store
+
+    def publish_to(self, store: Store) -> None:
+        """Swap later snapshots into `store` (a reloaded config's, after its first refresh into a store of its own)."""
+        with self._lock:
+            self._store = store
 
     @property
     def index(self) -> ContentIndex:
         """Return the content index of the last scan."""
         return self._index
+
+    @property
+    def contents(self) -> Mapping[ContentKey, ArticleContent]:
+        """Return the article contents kept after the last refresh: those of the versions its feeds show."""
+        return self._contents.kept
+
+    @property
+    def pages(self) -> PageCache:
+        """Return the archive pages made so far, shared by the snapshots of this refresher."""
+        return self._archives.pages
+
+    @property
+    def renders(self) -> RenderQueue:
+        """Return the queue that makes the archive pages `serve` is asked for, off the request thread."""
+        return self._archives.renders
+
+    def stop(self) -> None:
+        """Make a refresh under way (and every later one) end at the next file, publishing nothing."""
+        self._scanner.stop()
+
+    @property
+    def stopped(self) -> bool:
+        """Tell whether the refresher was stopped."""
+        return self._scanner.stopped
 
     def refresh(self) -> RefreshReport:
         """Run one refresh and swap in its snapshot; raises only on a bug, leaving the old snapshot.
@@ -174,52 +143,27 @@ class Refresher:
             RefreshStopped: the refresher was stopped; what was parsed is in the cache, nothing is published.
         """
         with self._lock:
-            self._write_cache()  # what the previous refresh changed, now that it has long been serving
+            self._cache.write()  # what the previous refresh changed, now that it has long been serving
             started = self._clock()
             clock_start = time.perf_counter()
-            scan = self._scan(started.timestamp())
+            scan = self._scanner.scan(self._index, started.timestamp())
             if scan.stopped:
-                self._keep_parsed(scan)
+                self._cache.keep_parsed(scan)
                 raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
-            self._log_changes(scan)
-            self._update_catalog(scan, started)
-            catalog = self._catalog.catalog()
-            version = self._catalog.version
-            bodies_read = [0]
-            documents, rebuilt = self._render(catalog, scan.bodies, bodies_read)
-            stats = RefreshStats(
-                started=started,
-                duration_s=round(time.perf_counter() - clock_start, 6),
-                files_seen=scan.files_seen,
-                files_parsed=len(scan.reread),
-                files_failed=scan.failed,
-                feeds_rebuilt=sum(1 for path in rebuilt if path.startswith("feeds/")),
-            )
-            snapshot = Snapshot(
-                documents=documents,
-                redirects=dict(catalog.redirects),
-                permanent_redirects=catalog.permanent_redirects,
-                max_age=self.settings.interval_seconds,
-                articles=catalog.published,
-                held=catalog.held,
-                feed_documents=sum(1 for path in documents if path.startswith("feeds/")),
-                problems=self._index.problems(),
-                last_refresh=stats,
-                degraded=scan.error,
-                refreshes_failed=self.failures,
-                hub=self.settings.websub_hub or None,
-                feed_url=self.settings.feed_url,
-                archives=self._archives(catalog, version),
-            )
-            self.store.replace(snapshot)
-            self._remember(scan, catalog, rebuilt)
+            self._problems.note(scan, self._index)
+            catalog = self._update_catalog(scan, started)
+            rendering, in_feeds = self._render(catalog, scan.bodies)
+            stats = refresh_stats(scan, rendering, started, time.perf_counter() - clock_start)
+            snapshot = self._snapshot(scan, catalog, rendering, stats)
+            self._store.replace(snapshot)
+            self._remember(scan, rendering, in_feeds)
             return RefreshReport(
                 stats=stats,
                 reread=scan.reread,
-                rebuilt=tuple(rebuilt),
+                rebuilt=rendering.rebuilt,
                 snapshot=snapshot,
                 full=scan.full,
-                bodies_read=bodies_read[0],
+                bodies_read=self._contents.bodies_read,
             )
 
     def refresh_safely(self) -> None:
@@ -232,8 +176,8 @@ class Refresher:
         except Exception as error:
             self.failures += 1
             log.exception("refresh failed; the previous feeds keep serving")
-            previous = self.store.snapshot
-            self.store.replace(
+            previous = self._store.snapshot
+            self._store.replace(
                 dataclasses.replace(
                     previous,
                     degraded=f"the last refresh failed: {type(error).__name__}: {error}",
@@ -253,382 +197,92 @@ class Refresher:
                 stats.duration_s,
             )
 
-    def _scan(self, now: float) -> ScanResult:  # `now`: the refresh clock, in seconds
-        """Scan only the paths events named, or the whole directory when that is due or events were lost."""
-        changed = self._changes.take() if self._changes is not None else None
-        due = self._last_full is None or now - self._last_full >= self.settings.full_rescan_seconds
-        if due or self._content_error is not None:
-            changed = None  # also after the directory was away: events cannot say what happened meanwhile
-        parse = partial(parse_for_scan, settings=self.settings)
-        executor: Executor | None = None
-        try:
-            if changed is None and self._workers() > 1:
-                # A first scan: workers start while the walk goes on. Otherwise only if many files
-                # turn out changed (a restart after a first scan that was stopped early finds many).
-                executor = self._executor() if not self._index.entries else _OnFirstUse(self._executor)
-            scan = scan_content(
-                self.settings.content_dir,
-                self._index,
-                parse,
-                max_bytes=self.settings.max_file_bytes,
-                changed=changed,
-                executor=executor,
-                progress=self.progress,
-                stop=self._stop,
-                extensions=self.settings.extensions,
-                hidden=self.settings.hidden,
-            )
-        finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
-            for flag in self._pool_flags:
-                self._stop.unshare(flag)
-            self._pool_flags.clear()
-        if scan.full and scan.error is None:
-            self._last_full = now
-        if len(scan.reread) >= PARALLEL_MIN_FILES:
-            _release_memory()
-        return scan
+    def flush(self) -> None:
+        """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
+        with self._lock:
+            self._cache.write()
 
-    def _workers(self) -> int:
-        return self.settings.workers or (os.cpu_count() or 1)
-
-    def _executor(self) -> Executor:
-        """Worker processes for a large batch of files; they stop at their next file when the refresher is stopped."""
-        workers = self._workers()
-        # forkserver: workers start from a clean process, not a fork of one running threads.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feedsvc.parse.articles"])
-        flag = self._stop.share(context)
-        executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=watch_stop, initargs=(flag,)
-        )
-        self._pool_flags.append(flag)
-        # Start the workers now, while the directory is walked, not when the first files are ready.
-        for _ in range(workers):
-            executor.submit(os.getpid)
-        return executor
-
-    def _update_catalog(self, scan: ScanResult, now: datetime) -> None:
-        """Tell the catalog which articles changed, and publish what became due."""
+    def _update_catalog(self, scan: ScanResult, now: datetime) -> Catalog:
+        """Take in the scan's index, tell the catalog which articles changed, publish what became due."""
         previous = self._index
         if scan.error is None:
             self._index = scan.index
         if not self._catalog_ready:
             self._catalog.update((), self._index.articles(), now)
             self._catalog_ready = True
-            return
-        if scan.error is not None:
+        elif scan.error is not None:
             self._catalog.update((), (), now)
-            return
-        removed: list[str] = list(scan.removed)
-        added: list[Article] = []
-        for source in scan.reread:
-            old = previous.entries.get(source)
-            old_article = old.article if old is not None else None
-            new_article = self._index.entries[source].article
-            if new_article is old_article:
-                continue
-            if new_article is None:
-                removed.append(source)
-            else:
-                added.append(new_article)
-        self._catalog.update(removed, added, now)
+        else:
+            self._catalog.update(*changed_articles(previous, scan), now)
+        return self._catalog.catalog()
 
-    def _log_changes(self, scan: ScanResult) -> None:
-        """Log each problem and warning once, when it appears; and the content directory's state."""
-        if scan.error != self._content_error:
-            if scan.error is not None:
-                log.error("%s; the last good feeds keep serving", scan.error)
-            else:
-                log.info("content directory %s is readable again", self.settings.content_dir)
-            self._content_error = scan.error
-        if scan.error is not None:
-            return
-        for source in scan.reread:
-            entry = scan.index.entries[source]
-            old = self._index.entries.get(source)
-            if entry.problem is not None:
-                if old is None or old.result != entry.result:
-                    kept = " (its last good version keeps publishing)" if entry.last_good is not None else ""
-                    log.warning("%s%s", entry.problem, kept)
-            elif isinstance(entry.result, Article):
-                old_warnings = old.result.warnings if old is not None and isinstance(old.result, Article) else ()
-                for warning in entry.result.warnings:
-                    if warning not in old_warnings:
-                        log.warning("%s: %s", source, warning)
-        if scan.full:
-            folder_problems = frozenset(scan.index.folder_problems)
-            for problem in sorted(folder_problems - self._folder_problems, key=str):
-                log.warning("%s", problem)
-            self._folder_problems = folder_problems
+    def _render(self, catalog: Catalog, bodies: Mapping[str, str]) -> tuple[Rendering, set[ContentKey]]:
+        """Render the documents whose inputs changed; keep the contents of the article versions the feeds show.
 
-    def _content_of(self, article: Article, bodies: Mapping[str, str], counter: list[int]) -> ArticleContent:
-        """The feed content of an article: made once per version, from the freshest source of its body."""
-        key = (article.source, article.fingerprint)
-        content = self._contents.get(key)
-        if content is None and self._cache is not None:
-            content = self._cache.content(*key)
-        if content is None:
-            body = bodies.get(article.source)
-            entry = self._index.entries.get(article.source)
-            current = entry.article if entry is not None else None
-            if body is None or current is None or current.fingerprint != article.fingerprint:
-                body = self._read_body(article)
-                counter[0] += 1
-            if body is None:
-                log.warning("%s: its body cannot be read again; published without content", article.source)
-                content = ArticleContent(html="", summary=article.summary or "", image=article.image)
-            else:
-                content = self._render_body(article, body)
-            self._unsaved.add(key)
-        self._contents[key] = content
-        return content
+        `bodies` are those the scan kept; returned with the rendering are the versions the feeds show.
+        """
+        self._contents.start(self._index, bodies)
+        rendering = self._documents.render(catalog, self._contents.content_of)
+        in_feeds = {content_key(a) for f in catalog.feeds for a in f.articles}
+        self._contents.keep_only(in_feeds)
+        return rendering, in_feeds
 
-    def _find_post(self, name: str) -> tuple[str, str] | None:
-        """Find another post for Hexo's post_link and post_path, in the current index (read only when asked)."""
-        index = self._index
-        if self._posts is None or self._posts[0] is not index:
-            articles = (entry.article for entry in index.entries.values() if entry.article is not None)
-            self._posts = (index, post_finder(articles))
-        return self._posts[1](name)
-
-    def _render_body(self, article: Article, body: str) -> ArticleContent:
-        """Render an article's body as the settings say, for its feeds and its archive pages alike."""
-        settings = self.settings
-        return render_content(
-            article,
-            body,
-            summary_chars=settings.summary_chars,
-            max_depth=settings.max_depth,
-            max_html_bytes=settings.max_html_bytes,
-            hexo_tags=settings.hexo_tags,
-            root=settings.site_link,
-            find_post=self._find_post,
+    def _remember(self, scan: ScanResult, rendering: Rendering, in_feeds: set[ContentKey]) -> None:
+        """Note what the persistent cache must learn of a refresh that serves (written before the next one)."""
+        self._cache.remember(
+            scan,
+            in_feeds=in_feeds,
+            contents=self._contents.kept,
+            made=self._contents.take_fresh(),
+            rendered=self._documents.rendered,
+            rebuilt=rendering.rebuilt,
         )
 
-    def _read_body(self, article: Article) -> str | None:
-        """Read an article's file again for its body, if it still holds the version the index has."""
-        entry = self._index.entries.get(article.source)
-        if entry is None:
-            return None
-        raw = read_source(self.settings.content_dir, article.source, entry, self.settings.max_file_bytes)
-        if raw is None or digest(raw) != article.fingerprint.split(":", 1)[0]:
-            return None
-        return read_body(raw)
-
-    def _render(
-        self, catalog: Catalog, bodies: Mapping[str, str], counter: list[int]
-    ) -> tuple[dict[str, Document], list[str]]:
-        """Render every document whose inputs changed; reuse the rest, from memory or from the cache."""
-        documents: dict[str, Document] = {}
-        rebuilt: list[str] = []
-        rendered: dict[str, tuple[Hashable, Document]] = {}
-        content_of = partial(self._content_of, bodies=bodies, counter=counter)
-
-        def keep(path: str, key: Hashable, build: Callable[[], Document]) -> None:
-            previous = self._rendered.get(path)
-            if previous is not None and previous[0] == key:
-                document = previous[1]
-            else:
-                cached = self._cache.document(path, inputs_digest(key)) if self._cache is not None else None
-                if cached is not None:
-                    document = cached
-                else:
-                    document = build()
-                    rebuilt.append(path)
-            documents[path] = document
-            rendered[path] = (key, document)
-
-        for feed in catalog.feeds:
-            paging = Paging(None, page_count(feed.total, self.settings.archive_size))
-            key = (_feed_key(feed), paging.pages)  # the current document links the newest archive page
-            for fmt in Format:
-                keep(feed_path(feed.spec.slug, fmt), key, partial(self._render_feed, feed, fmt, content_of, paging))
-        # The index shows each feed's size and newest entry; the OPML each feed's spec and the
-        # latest `updated` of all, which may come from any entry, not only the newest.
-        index_key = tuple((f.spec, f.total, _feed_key(f)[1][:1]) for f in catalog.feeds)
-        keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, self.settings), HTML_TYPE))
-        latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
-        opml_key = (tuple(f.spec for f in catalog.feeds), latest)
-        keep(OPML_PATH, opml_key, lambda: make_document(render_opml(catalog.feeds, self.settings, latest), OPML_TYPE))
-        # The same for every content: kept from the first refresh on (its bytes are its key).
-        keep(STYLESHEET_PATH, FEED_STYLESHEET, lambda: make_document(FEED_STYLESHEET, XSL_TYPE))
-        self._rendered = rendered
-        in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
-        self._contents = {k: v for k, v in self._contents.items() if k in in_feeds}
-        return documents, rebuilt
-
-    def _render_feed(
-        self, feed: Feed, fmt: Format, content_of: Callable[[Article], ArticleContent], paging: Paging
-    ) -> Document:
-        body = render_feed(feed, fmt, self.settings, content_of, paging)
-        return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
-
-    def _archives(self, catalog: Catalog, version: int) -> Archives | None:
-        """The archive pages of a snapshot's feeds, made when first asked for (None when archives are off).
-
-        They read the feeds' articles as the catalog holds them now (each feed's list, copied
-        when it changed): the render thread and request threads never look at the catalog,
-        which the next refresh changes.
-        """
-        if self.settings.archive_size <= 0:
-            return None
-        if self._shelves is None or self._shelves[0] != version:
-            # Page 1 at the size of the whole list: every article of the feed, newest first.
-            shelves = {
-                f.spec.category: self._catalog.archive_page(f.spec.category, 1, f.total)[0] for f in catalog.feeds
-            }
-            self._shelves = (version, shelves, {})
-        _, shelves, keys = self._shelves
-        return Archives(
-            {feed.spec.slug: feed for feed in catalog.feeds},
-            size=self.settings.archive_size,
-            shelves=shelves,
-            render=self._render_archive_page,
-            renders=self.renders,
-            identity=self._identity,
-            version=version,
-            keys=keys,
+    def _snapshot(self, scan: ScanResult, catalog: Catalog, rendering: Rendering, stats: RefreshStats) -> Snapshot:
+        """Make the snapshot of a refresh: its documents, what `/healthz` tells of it, its archive pages."""
+        documents = rendering.documents
+        return Snapshot(
+            documents=documents,
+            redirects=dict(catalog.redirects),
+            permanent_redirects=catalog.permanent_redirects,
+            max_age=self.settings.interval_seconds,
+            articles=catalog.published,
+            held=catalog.held,
+            feed_documents=sum(1 for path in documents if path.startswith("feeds/")),
+            problems=self._index.problems(),
+            last_refresh=stats,
+            degraded=scan.error,
+            refreshes_failed=self.failures,
+            hub=self.settings.websub_hub or None,
+            feed_url=self.settings.feed_url,
+            archives=self._archives.archives(catalog, self._catalog, self._contents.kept, self._contents.reader),
         )
 
-    def _render_archive_page(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
-        """Render an archive page (one at a time: the caller holds the page cache's render lock).
 
-        Its 50 articles' bodies, HTML trees and feedgen's elements are garbage after it: given
-        back to the system (as after a large scan), or pages asked for by a crawler would leave
-        a serving process tens of MB larger than its page cache.
-        """
-        document = self._render_feed(feed, fmt, self._archive_content, paging)
-        if self._trim_after_page:
-            _release_memory()
-        return document
-
-    def make_every_archive_page(self) -> None:
-        """Set up for a build, which makes every archive page in a row, an article's pages near each other.
-
-        More article contents are kept meanwhile, and memory is not trimmed after each page.
-        """
-        self._archive_contents_kept = BUILD_ARCHIVE_CONTENTS
-        self._trim_after_page = False
-
-    def _archive_content(self, article: Article) -> ArticleContent:
-        """The content of an article on an archive page: from the feeds' contents, a few recent ones, or its file.
-
-        Called from the render thread (or a build's), under the page cache's render lock: of the
-        refresher's state it reads the index and the feeds' contents (each a dict a refresh
-        replaces whole or only adds to), and changes only the few it keeps here.
-        """
-        key = (article.source, article.fingerprint)
-        content = self._contents.get(key) or self._archive_contents.get(key)
-        if content is not None:
-            self._archive_contents[key] = content
-            self._archive_contents.move_to_end(key)
-            return content
-        body = self._read_body(article)
-        if body is None:
-            log.warning("%s: its body cannot be read again; archived without content", article.source)
-            return ArticleContent(html="", summary=article.summary or "", image=article.image)
-        content = self._render_body(article, body)
-        self._archive_contents[key] = content
-        while len(self._archive_contents) > self._archive_contents_kept:
-            self._archive_contents.popitem(last=False)
-        return content
-
-    def flush(self) -> None:
-        """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
-        with self._lock:
-            self._write_cache()
-
-    def _keep_parsed(self, scan: ScanResult) -> None:
-        """Write the files a stopped scan parsed to the cache: a restart need not parse them again."""
-        if self._cache is None or not scan.reread:
-            return
-        self._cache.save_entries(scan.index, sorted(scan.reread), ())
-
-    def _remember(self, scan: ScanResult, catalog: Catalog, rebuilt: list[str]) -> None:
-        """Note what the persistent cache must learn; it is written before the next refresh, or by flush()."""
-        if self._cache is None:
-            return
-        if scan.error is None:
-            if len(scan.reread) == len(scan.index.entries) and not self._pending_files:
-                self._pending_everything = True  # a first scan: no set of 100,000 names to hold meanwhile
-            else:
-                self._pending_files.update(scan.reread)
-            self._pending_removed.update(scan.removed)
-        self._pending_documents.update(rebuilt)
-        self._pending_in_feeds = {(a.source, a.fingerprint) for f in catalog.feeds for a in f.articles}
-
-    def _write_cache(self) -> None:
-        """Write the pending changes: file results, article contents, rendered documents.
-
-        Done after the new snapshot already serves, and for a first refresh not before
-        the service answers: writing 100,000 parse results takes seconds. Whatever happens
-        here, the pending changes are let go: a write that failed is logged and dropped,
-        never tried again at the start of every later refresh.
-        """
-        if self._cache is None:
-            return
-        try:
-            self._write_pending(self._cache)
-        except Exception:
-            # The cache catches its own failures; this is one of ours (making what it is given).
-            log.exception("writing the parse cache failed; the changes are not cached")
-            self._unsaved.clear()
-            self._saved_in_feeds = self._pending_in_feeds
-        finally:
-            self._pending_files.clear()
-            self._pending_everything = False
-            self._pending_removed.clear()
-            self._pending_documents.clear()
-
-    def _write_pending(self, cache: Cache) -> None:
-        if self._pending_everything:
-            cache.save_entries(self._index, sorted(self._index.entries), sorted(self._pending_removed))
-        elif self._pending_files or self._pending_removed:
-            cache.save_entries(self._index, sorted(self._pending_files), sorted(self._pending_removed))
-        in_feeds = self._pending_in_feeds
-        if self._unsaved or in_feeds != self._saved_in_feeds:
-            # New contents to keep, or articles that left every feed: their contents go.
-            fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
-            cache.save_contents(fresh, in_feeds)
-            self._unsaved.clear()
-            self._saved_in_feeds = in_feeds
-        documents = {
-            path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1])
-            for path in self._pending_documents
-            if path in self._rendered
-        }
-        if self._pending_documents:
-            cache.save_documents(documents, self._rendered)
+def refresh_stats(scan: ScanResult, rendering: Rendering, started: datetime, duration: float) -> RefreshStats:
+    """Return what `/healthz` tells of a refresh: files seen, parsed and failed, feeds rebuilt, how long it took."""
+    return RefreshStats(
+        started=started,
+        duration_s=round(duration, 6),
+        files_seen=scan.files_seen,
+        files_parsed=len(scan.reread),
+        files_failed=scan.failed,
+        feeds_rebuilt=sum(1 for path in rendering.rebuilt if path.startswith("feeds/")),
+    )
 
 
-class _OnFirstUse(Executor):
-    """An executor made when the first task is submitted: a rescan that finds few changes starts no process."""
-
-    def __init__(self, make: Callable[[], Executor]) -> None:
-        self._make = make
-        self._executor: Executor | None = None
-
-    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
-        if self._executor is None:
-            self._executor = self._make()
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
-
-
-def _release_memory() -> None:
-    """Give the memory freed by a large scan back to the system (glibc keeps it otherwise)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc: nothing to do
-        return
-    libc.malloc_trim(0)
-
-
-def _feed_key(feed: Feed) -> tuple[Hashable, tuple[Hashable, ...]]:
-    """What a feed's bytes depend on: its spec and each entry's identity and version."""
-    return feed.spec, tuple((a.id, a.fingerprint, a.categories, a.source) for a in feed.articles)
+def changed_articles(previous: ContentIndex, scan: ScanResult) -> tuple[list[str], list[Article]]:
+    """Return the sources whose article went and the articles new or changed, given the index before a scan."""
+    removed: list[str] = list(scan.removed)
+    added: list[Article] = []
+    for source in scan.reread:
+        old = previous.entries.get(source)
+        old_article = old.article if old is not None else None
+        new_article = scan.index.entries[source].article
+        if new_article is old_article:
+            continue
+        if new_article is None:
+            removed.append(source)
+        else:
+            added.append(new_article)
+    return removed, added

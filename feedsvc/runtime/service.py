@@ -107,7 +107,7 @@ class Service:
             self.settings = settings
             if changes is not None:
                 changes.reconfigure(settings)  # before the new snapshot, whose changes it is told
-            new.refresher.store = self.store
+            new.refresher.publish_to(self.store)
             self.store.replace(trial.snapshot)
             new.changes = changes
             if scheduled:
@@ -141,7 +141,6 @@ def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
     """Run a pipeline's first refresh into its store, and log what it found (unless it was stopped)."""
     refresher = pipeline.refresher
     refresher.refresh_safely()
-    refresher.progress = None
     if refresher.stopped:
         return
     snapshot = refresher.store.snapshot

@@ -1,0 +1,112 @@
+"""What the persistent cache has yet to learn from refreshes, written after their snapshots serve.
+
+Writing 100,000 parse results takes seconds: a refresh only notes what changed, and
+the writes happen before the next refresh (or at `flush`), once the service answers.
+Nothing here raises: a write that fails is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Iterable, Mapping
+
+from feedsvc.index.cache import Cache, inputs_digest
+from feedsvc.index.scan import EMPTY_INDEX, ScanResult
+from feedsvc.model import ArticleContent, Document
+from feedsvc.runtime.contents import ContentKey
+
+log = logging.getLogger("feedsvc.refresh")
+
+
+class CacheWriter:
+    """Holds what refreshes changed (files, article contents, documents) until it is written to the cache."""
+
+    def __init__(self, cache: Cache | None) -> None:
+        self._cache = cache
+        self._index = EMPTY_INDEX  # the last remembered refresh's
+        self._files: set[str] = set()  # the files whose entries the cache has yet to learn
+        self._everything = False  # or all of them: every entry of the index
+        self._removed: set[str] = set()
+        self._documents: set[str] = set()
+        self._rendered: Mapping[str, tuple[Hashable, Document]] = {}  # every document, with its inputs
+        self._in_feeds: set[ContentKey] = set()  # the article versions the feeds show
+        self._contents: Mapping[ContentKey, ArticleContent] = {}  # those kept of them
+        self._unsaved: set[ContentKey] = set()  # contents made since the cache was last written
+        self._saved_in_feeds: set[ContentKey] = set()  # the articles in feeds when it was
+
+    def keep_parsed(self, scan: ScanResult) -> None:
+        """Write the files a stopped scan parsed to the cache now: a restart need not parse them again."""
+        if self._cache is None or not scan.reread:
+            return
+        self._cache.save_entries(scan.index, sorted(scan.reread), ())
+
+    def remember(
+        self,
+        scan: ScanResult,
+        *,
+        in_feeds: set[ContentKey],
+        contents: Mapping[ContentKey, ArticleContent],
+        made: Iterable[ContentKey],
+        rendered: Mapping[str, tuple[Hashable, Document]],
+        rebuilt: Iterable[str],
+    ) -> None:
+        """Note what a refresh that served changed: written before the next refresh, or by `write`.
+
+        `in_feeds` are the article versions its feeds show, `contents` those it kept of them,
+        `made` the keys of contents made since; `rendered` is every document with its inputs.
+        """
+        if self._cache is None:
+            return
+        if scan.error is None:
+            self._index = scan.index
+            if len(scan.reread) == len(scan.index.entries) and not self._files:
+                self._everything = True  # a first scan: no set of 100,000 names to hold meanwhile
+            else:
+                self._files.update(scan.reread)
+            self._removed.update(scan.removed)
+        self._documents.update(rebuilt)
+        self._rendered = rendered
+        self._contents = contents
+        self._in_feeds = in_feeds
+        self._unsaved.update(made)
+
+    def write(self) -> None:
+        """Write the pending changes: file results, article contents, rendered documents.
+
+        Whatever happens here, the pending changes are let go: a write that failed is
+        logged and dropped, never tried again at the start of every later refresh.
+        """
+        if self._cache is None:
+            return
+        try:
+            self._write(self._cache)
+        except Exception:
+            # The cache catches its own failures; this is one of ours (making what it is given).
+            log.exception("writing the parse cache failed; the changes are not cached")
+            self._unsaved.clear()
+            self._saved_in_feeds = self._in_feeds
+        finally:
+            self._files.clear()
+            self._everything = False
+            self._removed.clear()
+            self._documents.clear()
+
+    def _write(self, cache: Cache) -> None:
+        if self._everything:
+            cache.save_entries(self._index, sorted(self._index.entries), sorted(self._removed))
+        elif self._files or self._removed:
+            cache.save_entries(self._index, sorted(self._files), sorted(self._removed))
+        in_feeds = self._in_feeds
+        if self._unsaved or in_feeds != self._saved_in_feeds:
+            # New contents to keep, or articles that left every feed: their contents go.
+            fresh = {key: self._contents[key] for key in self._unsaved if key in self._contents}
+            cache.save_contents(fresh, in_feeds)
+            self._unsaved.clear()
+            self._saved_in_feeds = in_feeds
+        if self._documents:
+            documents = {
+                path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1])
+                for path in self._documents
+                if path in self._rendered
+            }
+            cache.save_documents(documents, self._rendered)

@@ -1,0 +1,96 @@
+"""The render memo: a snapshot's documents rendered only when what they are made of changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from feedsvc.config import Settings
+from feedsvc.feeds.catalog import Catalog, build_catalog
+from feedsvc.index.cache import Cache, inputs_digest, open_cache
+from feedsvc.index.scan import EMPTY_INDEX
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Article, ArticleContent, Format, feed_path
+from feedsvc.runtime.rendered import RenderMemo
+from feedsvc.runtime.scanner import Scanner
+from tests.conftest import NOW, make_settings
+from tests.corpus import write_article
+
+
+@pytest.fixture
+def site(content_dir: Path, tmp_path: Path) -> Settings:
+    """Two categories of two articles each, parsed in this process; the cache under tmp_path."""
+    for number, category in enumerate(["x", "x", "y", "y"]):
+        date = f"2022-05-0{number + 1}T10:00:00Z"
+        write_article(content_dir, f"{number}.md", {"title": f"T{number}", "date": date, "categories": [category]})
+    return make_settings(content_dir, scan={"workers": 1}, cache={"dir": str(tmp_path / "cache")})
+
+
+@pytest.fixture
+def cache(site: Settings) -> Iterator[Cache]:
+    """The persistent cache of the settings, closed afterwards."""
+    opened = open_cache(site)
+    assert opened is not None
+    yield opened
+    opened.close()
+
+
+def catalog_of(settings: Settings, *, retitle: str | None = None) -> Catalog:
+    """Scan the content into a catalog; `retitle` names an article given another title first."""
+    articles = list(Scanner(settings).scan(EMPTY_INDEX, 0.0).index.articles())
+    if retitle is not None:
+        articles = [retitled(a) if a.source == retitle else a for a in articles]
+    return build_catalog(articles, settings, NOW + timedelta(days=3650))
+
+
+def retitled(article: Article) -> Article:
+    """Return another version of the article, with another title."""
+    return replace(article, title=article.title + " (edited)", fingerprint="f" * 16)
+
+
+def content_of(article: Article) -> ArticleContent:
+    """Return a content made of the article's title."""
+    return ArticleContent(html=f"<p>{article.title}</p>", summary=article.title, image=None)
+
+
+def test_the_first_render_makes_every_document_and_the_next_reuses_them(site: Settings) -> None:
+    """Rendering the same catalog again renders nothing: every document is the one already made."""
+    memo = RenderMemo(site)
+    catalog = catalog_of(site)
+
+    first = memo.render(catalog, content_of)
+    second = memo.render(catalog, content_of)
+
+    assert sorted(first.rebuilt) == sorted(first.documents)
+    assert {INDEX_PATH, OPML_PATH, STYLESHEET_PATH, feed_path("all", Format.RSS)} <= set(first.documents)
+    assert second.rebuilt == ()
+    assert all(second.documents[path] is document for path, document in first.documents.items())
+    assert set(memo.rendered) == set(second.documents)
+
+
+def test_an_edited_article_rerenders_only_the_documents_that_show_it(site: Settings) -> None:
+    """Editing the newest article of `y` renders again its feeds, `all`'s and the index page, nothing else."""
+    memo = RenderMemo(site)
+    memo.render(catalog_of(site), content_of)
+
+    edited = memo.render(catalog_of(site, retitle="3.md"), content_of)
+
+    feeds = {feed_path(slug, fmt) for slug in ("all", "y") for fmt in Format}
+    assert set(edited.rebuilt) == feeds | {INDEX_PATH}
+
+
+def test_documents_come_from_the_cache_when_their_inputs_match(site: Settings, cache: Cache) -> None:
+    """A new memo (a restart) takes every document whose inputs the cache holds from it, rendering none."""
+    before = RenderMemo(site)
+    made = before.render(catalog_of(site), content_of)
+    cache.save_documents(
+        {path: (inputs_digest(key), document) for path, (key, document) in before.rendered.items()}, made.documents
+    )
+
+    restarted = RenderMemo(site, cache).render(catalog_of(site), content_of)
+
+    assert restarted.rebuilt == ()
+    assert {p: d.body for p, d in restarted.documents.items()} == {p: d.body for p, d in made.documents.items()}
