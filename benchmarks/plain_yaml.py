@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time reading the front matter of N articles: the full safe YAML loader, and the quick reader of plain front matter.
 
-Usage: .venv/bin/python benchmarks/front_matter.py [--count 20000] [--dir DIR] [--repeat 3]
+Usage: .venv/bin/python benchmarks/plain_yaml.py [--count 20000] [--dir DIR] [--repeat 3]
 
 Without --dir it writes --count articles with benchmarks/corpus.py into a temporary
 folder; with --dir it reads the `.md` files under DIR (a real site, for one). The
