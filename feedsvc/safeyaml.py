@@ -5,6 +5,7 @@ The only module that imports PyYAML. Errors carry the line and column YAML repor
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -73,6 +74,39 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 _Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+# For readers of plain scalars outside a document (quickyaml): PyYAML's own resolution.
+PLAIN_TYPED_START = frozenset(yaml.resolver.Resolver.yaml_implicit_resolvers)  # first characters of non-text
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = _Loader("")
+_BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+
+
+class UnusualScalar(LookupError):
+    """A plain scalar of a type `plain_value` leaves to the full loader (a float, an octal number, `<<`…)."""
+
+
+def plain_value(text: str) -> Any:
+    """Return the value the loader gives a one-line plain scalar: text, a boolean, None, an integer or a timestamp.
+
+    Raises:
+        UnusualScalar: YAML reads the scalar as another type; only the full loader makes it.
+    """
+    if text[:1] not in PLAIN_TYPED_START:
+        return text
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:str":
+        return text
+    if tag == "tag:yaml.org,2002:bool":
+        return _BOOLS[text.lower()]
+    if tag == "tag:yaml.org,2002:null":
+        return None
+    if tag == "tag:yaml.org,2002:int" and _DECIMAL.fullmatch(text) is not None:
+        return text if len(text) > MAX_INTEGER_CHARS else int(text)
+    if tag == "tag:yaml.org,2002:timestamp":
+        return _CONSTRUCTOR.construct_yaml_timestamp(yaml.ScalarNode(tag, text))
+    raise UnusualScalar(text)
 
 
 def _expanded_size(root: yaml.Node, limit: int, first_line: int = 1) -> int:

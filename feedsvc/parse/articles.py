@@ -26,6 +26,7 @@ from feedsvc.hexo.site import date_from_name, hexo_wall_clock, post_link, post_s
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.parse.body import body_warnings
 from feedsvc.parse.dates import NotADate, parse_date
+from feedsvc.parse.plainyaml import quick_load
 from feedsvc.parse.urls import web_url
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
 from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
@@ -266,7 +267,10 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         if parts.json:
             data = load_json_fields(remove_controls(parts.fields), first_line=parts.first_line)
         else:
-            data = load_yaml(remove_controls(parts.fields), first_line=parts.first_line)
+            fields = remove_controls(parts.fields)
+            data = quick_load(fields)  # the plain front matter of nearly every article, read several times faster
+            if data is None:
+                data = load_yaml(fields, first_line=parts.first_line)
     except ValueError as error:  # YamlError is one
         if not parts.opened:
             raise ValueError("front matter: missing (expected '---' on the first line)") from None
