@@ -11,7 +11,7 @@ import click
 
 from feedsvc import __version__
 from feedsvc.config import Settings, config_path, is_local_host, listening_url, load_settings
-from feedsvc.errors import ConfigError
+from feedsvc.errors import BuildError, ConfigError
 from feedsvc.worker import WorkerOptions
 
 if TYPE_CHECKING:
@@ -183,7 +183,6 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
 
 def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
     """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
-    from feedsvc.builddir.manifest import BuildError
     from feedsvc.runtime.builder import start_builder
 
     try:

@@ -22,10 +22,11 @@ from urllib.parse import quote
 from frontmatter.default_handlers import YAMLHandler
 
 from feedsvc.config import Settings, fold_name, front_matter_text
+from feedsvc.errors import NotADate, NotText
 from feedsvc.hexo.site import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.parse.body import body_warnings
-from feedsvc.parse.dates import NotADate, parse_date
+from feedsvc.parse.dates import parse_date
 from feedsvc.parse.urls import web_url
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
 from feedsvc.text import count_controls, one_line, remove_controls, shorten, xml_safe
@@ -48,10 +49,6 @@ MAX_STRAY_NULS = 16
 
 # A BCP 47 language tag as front matter gives it (`en`, `zh-CN`, `zh-Hans-CN`): letters, then subtags.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
-
-
-class NotText(ValueError):
-    """Bytes that are not text in any encoding feedsvc reads."""
 
 
 # An address as feeds may carry it (RSS <author>, Atom <email>): an ASCII local part and a
