@@ -9,6 +9,10 @@ A log line is one line whatever outside text (a file name, a problem, a header)
 a message carries: both formats escape every character that would end a line or
 fake one (C0 and C1 controls, U+2028 and U+2029, bidirectional overrides). A
 traceback, our own text, keeps its lines.
+
+The JSON formatter is our own rather than python-json-logger's: set up to write the
+same lines (keys, their order, millisecond UTC times, escapes) it took more time, 1.98
+to 2.44 s of CPU for 100,000 records against 1.66 to 1.69 s (benchmarks/json_logs.py).
 """
 
 from __future__ import annotations
