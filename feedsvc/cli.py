@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +11,8 @@ import click
 
 from feedsvc import __version__
 from feedsvc.config import Settings, config_path, is_local_host, listening_url, load_settings
-from feedsvc.errors import ConfigError
+from feedsvc.errors import BuildError, ConfigError
+from feedsvc.worker import WorkerOptions
 
 if TYPE_CHECKING:
     from feedsvc.model import Snapshot
@@ -64,7 +64,6 @@ def _warn_if_no_article(settings: Settings, snapshot: Snapshot) -> None:
 def _configure_logging(level: str, log_format: str) -> None:
     from feedsvc.runtime import logs
 
-    os.environ[logs.FORMAT_VAR] = log_format  # for the server's worker processes too
     logs.configure(level, log_format)
 
 
@@ -114,10 +113,7 @@ def main(log_level: str, log_format: str) -> None:
 )
 def serve(config: Path | None, host: str, port: int, build_dir: Path | None, access_log: bool) -> None:
     """Serve the feeds, rescanning the content directory on a schedule (or following a build directory)."""
-    from feedsvc.http.accesslog import ACCESS_LOG_VAR
     from feedsvc.runtime.server import run_server  # only `serve` needs the HTTP server
-
-    os.environ[ACCESS_LOG_VAR] = "1" if access_log else "0"
 
     # Without site.feed_url in the config, self links, the OPML and the index page name the
     # address served on (never a request's Host header, which any client may set).
@@ -131,16 +127,16 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
                 settings.source,
                 settings.feed_url,
             )
+    worker = WorkerOptions(
+        config=None if build_dir is not None else config_path(config),
+        build_dir=build_dir,
+        feed_url=feed_url,
+        access_log=access_log,
+        log_format=click.get_current_context().find_root().params["log_format"].lower(),  # `feedsvc --log-format`
+    )
     level = logging.getLevelName(logging.getLogger().level).lower()
     try:
-        run_server(
-            None if build_dir is not None else config_path(config),
-            host=host,
-            port=port,
-            log_level=level,
-            build_dir=build_dir,
-            feed_url=feed_url,
-        )
+        run_server(worker, host=host, port=port, log_level=level)
     except OSError as error:
         click.echo(f"feedsvc: cannot listen on {host}:{port}: {error.strerror or error}", err=True)
         sys.exit(1)
@@ -187,7 +183,6 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
 
 def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
     """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
-    from feedsvc.builddir.manifest import BuildError
     from feedsvc.runtime.builder import start_builder
 
     try:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
+from feedsvc.errors import PageNotReady as PageNotReady  # noqa: PLC0414 - re-exported: ArchiveShelf raises it
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -238,14 +240,6 @@ class RefreshStats:
             "files_failed": self.files_failed,
             "feeds_rebuilt": self.feeds_rebuilt,
         }
-
-
-class PageNotReady(Exception):
-    """An archive page is being made and was not ready in time: ask again in `retry_after` seconds."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the page is being made; ask again in {retry_after} s")
-        self.retry_after = retry_after
 
 
 class ArchiveShelf(Protocol):

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from feedsvc.errors import YamlError as YamlError  # noqa: PLC0414 - re-exported for config.py
+
 # Front matter never needs more than this many values once aliases are expanded;
 # a "billion laughs" document expands to billions and is refused before use.
 MAX_EXPANDED_NODES = 100_000
@@ -25,10 +27,6 @@ try:  # libyaml is much faster and caps nesting depth itself
     _BaseLoader = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
-
-
-class YamlError(ValueError):
-    """YAML that cannot be used, with a message that says where and why."""
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]

@@ -2,7 +2,8 @@
 
 With FEEDSVC_FROM=DIR, every worker serves the build directory that one
 `feedsvc build --out DIR --watch` keeps up to date: no worker reads content.
-FEEDSVC_FEED_URL is site.feed_url for a config file that sets none.
+FEEDSVC_FEED_URL is site.feed_url for a config file that sets none. Every
+variable a worker reads, with its default, is in feedsvc.worker.
 
 Each process that calls `create` runs its own first refresh and its own
 scheduler (one scheduler per process), so do not preload the app in a master
@@ -23,11 +24,12 @@ from pathlib import Path
 
 from flask import Flask
 
-from feedsvc.config import EXIT_WITH_PARENT_VAR, FEED_URL_VAR, FROM_VAR, config_path, load_settings
-from feedsvc.http.accesslog import ACCESS_LOG_VAR, RequestLog
+from feedsvc.config import config_path, load_settings
+from feedsvc.http.accesslog import RequestLog
 from feedsvc.index.scan import StopFlag
 from feedsvc.runtime import logs
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
+from feedsvc.worker import WorkerOptions
 
 _PR_SET_PDEATHSIG = 1
 log = logging.getLogger("feedsvc")
@@ -87,23 +89,26 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     Raises:
         ConfigError: the configuration is invalid; the message names the file and the key.
     """
-    under_feedsvc_serve = os.environ.get(EXIT_WITH_PARENT_VAR) == "1"
+    worker = WorkerOptions.from_environ(os.environ)
+    under_feedsvc_serve = worker.exit_with_parent
     if under_feedsvc_serve:
         _exit_with_parent()
     if not logging.getLogger().handlers:
-        logs.configure(logging.INFO)  # in the format $FEEDSVC_LOG_FORMAT names
-    build_dir = build_dir or os.environ.get(FROM_VAR) or None
+        logs.configure(logging.INFO, worker.log_format)
+    serve_dir = Path(build_dir) if build_dir else worker.build_dir
+    # The worker's options have read $FEEDSVC_CONFIG already: the environment is not asked again.
+    config_file = config_path(config or worker.config, environ={})
     stopping = StopFlag()
     on_stop = _StopOnSignal(stopping)
     if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_stop)
     # The site.feed_url of a config that sets none, at load and at every reload (`feedsvc serve` sets it).
-    feed_url = os.environ.get(FEED_URL_VAR) or None
+    feed_url = worker.feed_url
     service: Service | FollowingService = (
-        start_following(Path(build_dir))
-        if build_dir
-        else start_service(load_settings(config_path(config), feed_url=feed_url), stop=stopping, feed_url=feed_url)
+        start_following(serve_dir)
+        if serve_dir
+        else start_service(load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url)
     )
     if stopping.is_set():
         service.stop()
@@ -115,8 +120,8 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
         # `feedsvc serve` passes SIGHUP on to this process: reload here, serving on meanwhile.
         # (gunicorn's master handles SIGHUP itself, by restarting its workers.)
-        signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_path(config)))
-    if os.environ.get(ACCESS_LOG_VAR, "1") != "0":
+        signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_file))
+    if worker.access_log:
         service.app.wsgi_app = RequestLog(service.app.wsgi_app)  # type: ignore[method-assign]
     on_stop.started = True
     return service.app

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +19,7 @@ from feedsvc.parse.articles import parse_for_scan, split_front_matter
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.service import start_service
 from feedsvc.store import Store
+from feedsvc.worker import WorkerOptions
 from tests.conftest import Clock, make_settings
 from tests.corpus import article_text
 
@@ -197,16 +197,16 @@ def test_serve_passes_the_address_it_listens_on_and_warns_for_a_public_one(
     """`serve --host 0.0.0.0 --port 9000` without site.feed_url hands http://127.0.0.1:9000/ on, with a warning."""
     import feedsvc.runtime.server
 
-    calls: list[dict[str, Any]] = []
-    monkeypatch.setattr(feedsvc.runtime.server, "run_server", lambda config, **kwargs: calls.append(kwargs))
+    calls: list[WorkerOptions] = []
+    monkeypatch.setattr(feedsvc.runtime.server, "run_server", lambda worker, **kwargs: calls.append(worker))
     config = _config(tmp_path, content_dir)
     wildcard = "0.0.0.0"  # noqa: S104 - an address under test, never bound here
     result = CliRunner().invoke(main, ["serve", "--config", str(config), "--host", wildcard, "--port", "9000"])
     assert result.exit_code == 0, result.output
-    assert calls[0]["feed_url"] == "http://127.0.0.1:9000/"
+    assert calls[0].feed_url == "http://127.0.0.1:9000/"
     assert "site.feed_url: not set, so self links and the OPML name http://127.0.0.1:9000/" in result.output
     result = CliRunner().invoke(main, ["serve", "--config", str(config), "--port", "9001"])
-    assert calls[1]["feed_url"] == "http://127.0.0.1:9001/"
+    assert calls[1].feed_url == "http://127.0.0.1:9001/"
     assert "site.feed_url" not in result.output  # a loopback address: nobody else asks it
 
 

@@ -12,7 +12,8 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from feedsvc.builddir.manifest import BuildError, ManifestStamp, manifest_stamp, read_build
+from feedsvc.builddir.manifest import ManifestStamp, manifest_stamp, read_build
+from feedsvc.errors import BuildError
 from feedsvc.model import Snapshot
 from feedsvc.store import Store
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc.builddir.files import remove_unlisted, write_atomically, write_documents
+from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import Archives, PageCache, parse_archive_path
 from feedsvc.model import Document, Problem, RefreshStats, Snapshot, make_document
 
@@ -35,10 +36,6 @@ EMPTY_ENTRIES = frozenset({"lost+found"})
 # Written into a directory given to a first build, removed once its manifest is there: a first build
 # stopped before its manifest (killed, out of memory) leaves a directory a build may go on with.
 CLAIM = ".feedsvc-build"
-
-
-class BuildError(ValueError):
-    """A build directory that cannot be served (yet): no manifest, a broken one, or files mid-update."""
 
 
 def _time(value: datetime | None) -> str | None:

@@ -15,10 +15,6 @@ from feedsvc.config.checks import (
 )
 from feedsvc.config.file import (
     DEFAULT_PATH,
-    ENV_VAR,
-    EXIT_WITH_PARENT_VAR,
-    FEED_URL_VAR,
-    FROM_VAR,
     config_path,
     is_local_host,
     listening_url,
@@ -35,6 +31,8 @@ from feedsvc.config.settings import (
     Setting,
     Settings,
 )
+from feedsvc.worker import CONFIG_VAR as ENV_VAR
+from feedsvc.worker import FEED_URL_VAR
 
 __all__ = [
     "CATEGORY_KEYS",
@@ -42,10 +40,8 @@ __all__ = [
     "DEFAULT_EXTENSIONS",
     "DEFAULT_PATH",
     "ENV_VAR",
-    "EXIT_WITH_PARENT_VAR",
     "FEED_LIMIT_ALL",
     "FEED_URL_VAR",
-    "FROM_VAR",
     "ID_CHOICES",
     "PERMALINK_FIELDS",
     "PERMALINK_FORMATTER",

@@ -26,16 +26,10 @@ from feedsvc.config.settings import (
 from feedsvc.errors import ConfigError
 from feedsvc.hexo.site import HexoSite
 from feedsvc.safeyaml import YamlError, load_yaml
+from feedsvc.worker import CONFIG_VAR as ENV_VAR
+from feedsvc.worker import FEED_URL_VAR
 
 DEFAULT_PATH = Path("config") / "feedsvc.yaml"
-ENV_VAR = "FEEDSVC_CONFIG"
-# Set by `feedsvc serve` for its worker process: end with the supervising process, even one killed with -9.
-EXIT_WITH_PARENT_VAR = "FEEDSVC_EXIT_WITH_PARENT"
-# A build directory to serve instead of content (`feedsvc serve --from DIR`, or gunicorn workers).
-FROM_VAR = "FEEDSVC_FROM"
-# site.feed_url when the config file sets none: `feedsvc serve` sets it for its worker process
-# from --host and --port, so that self links name the address it serves on.
-FEED_URL_VAR = "FEEDSVC_FEED_URL"
 
 
 _CATEGORY_CHECKS = {setting.attribute: setting.check for setting in CATEGORY_SETTINGS}

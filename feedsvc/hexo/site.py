@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.errors import SiteConfigError as SiteConfigError  # noqa: PLC0414 - re-exported for config.py
+
 # The token of a permalink or new_post_name rule: `:year`, `:title`, `:lang` (never ending in `_`).
 _TOKEN = re.compile(r":(\w*[^_\W])", re.ASCII)
 # What Hexo's slugize turns into the separator, and the controls it removes.
@@ -74,10 +76,6 @@ class HexoSite:
     feed_order_by: str = "-date"
     feed_hub: str | None = None
     read: tuple[tuple[str, str], ...] = ()
-
-
-class SiteConfigError(ValueError):
-    """A `_config.yml` value feedsvc cannot use; the message reads `key: what is wrong (expected …)`."""
 
 
 def _shown(value: object) -> str:

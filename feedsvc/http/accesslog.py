@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("feedsvc.access")
-ACCESS_LOG_VAR = "FEEDSVC_ACCESS_LOG"
 
 
 def _quoted(value: str) -> str:

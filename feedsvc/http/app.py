@@ -28,9 +28,10 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication
 
 from feedsvc.config import RESERVED_SLUGS, fold_name
+from feedsvc.errors import PageNotReady
 from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
-from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, PageNotReady, Snapshot
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.web")

@@ -3,7 +3,9 @@
 The only module that imports watchdog. It reads no file: it only collects the
 paths events name, for the next refresh to look at. When events may have been
 lost (the kernel's queue overflowed, or the watcher stopped), `take` says so,
-and the refresh walks the whole directory instead.
+and the refresh walks the whole directory instead. watchdog tells of an overflow
+with an EventsLostEvent, sent once it has repaired its watches: a refresh that
+runs in between sees only the events read before, and the one after it walks.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    EventsLostEvent,
     FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -48,18 +51,6 @@ _CHANGES = (
 )
 
 
-class _Overflow(logging.Handler):
-    """Hears watchdog's own warning that the inotify queue overflowed: events were lost."""
-
-    def __init__(self, watcher: Watcher) -> None:
-        super().__init__(logging.WARNING)
-        self._watcher = watcher
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            self._watcher.lost()
-
-
 class Watcher(FileSystemEventHandler):
     """Collects changed paths (relative to the content directory) between two refreshes."""
 
@@ -72,7 +63,6 @@ class Watcher(FileSystemEventHandler):
         self._complete = False  # False until started, and after events were lost
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._identity: tuple[int, int] | None = None  # device and inode of the directory being watched
-        self._overflow = _Overflow(self)
         self._wanted = False
 
     def start(self, *, quiet: bool = False) -> bool:
@@ -85,16 +75,14 @@ class Watcher(FileSystemEventHandler):
             observer = Observer()
             # Only the events that mean a change: opening and reading (ours: 100,000 files in a cold
             # scan) would otherwise reach this process as events, to be decoded and thrown away.
-            observer.schedule(self, self.root, recursive=True, event_filter=list(_CHANGES))
+            # A watch gets watchdog's word that events were lost only if its filter names it.
+            observer.schedule(self, self.root, recursive=True, event_filter=[*_CHANGES, EventsLostEvent])
             observer.daemon = True
             observer.start()
         except (OSError, RuntimeError) as error:
             if not quiet:
                 log.warning("cannot watch %s (%s); rescans walk the whole directory until it can", self.root, error)
             return True  # still wanted: `take` tries again
-        watchdog_log = logging.getLogger("watchdog")
-        if self._overflow not in watchdog_log.handlers:
-            watchdog_log.addHandler(self._overflow)
         with self._lock:
             self._observer = observer
             self._identity = identity
@@ -112,7 +100,6 @@ class Watcher(FileSystemEventHandler):
     def stop(self) -> None:
         """Stop watching for good."""
         self._wanted = False
-        logging.getLogger("watchdog").removeHandler(self._overflow)
         self._stop_observer()
 
     def lost(self) -> None:
@@ -152,6 +139,10 @@ class Watcher(FileSystemEventHandler):
             return _identity(self._path) == self._identity
         except OSError:
             return False
+
+    def on_events_lost(self, event: EventsLostEvent) -> None:
+        """Hear from watchdog that events were lost (the kernel's queue overflowed)."""
+        self.lost()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if not isinstance(event, _CHANGES):

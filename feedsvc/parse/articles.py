@@ -1,7 +1,6 @@
 """Parse one content file (bytes) into an Article, or into a Problem that says why not.
 
 Pure: the caller reads the file; nothing here touches the disk or the clock.
-The only module that imports python-frontmatter.
 """
 
 from __future__ import annotations
@@ -19,13 +18,12 @@ from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from frontmatter.default_handlers import YAMLHandler
-
 from feedsvc.config import Settings, fold_name, front_matter_text
+from feedsvc.errors import NotADate, NotText
 from feedsvc.hexo.site import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
 from feedsvc.model import Article, Author, Problem, shared_author, shared_names
 from feedsvc.parse.body import body_warnings
-from feedsvc.parse.dates import NotADate, parse_date
+from feedsvc.parse.dates import parse_date
 from feedsvc.parse.plainyaml import quick_load
 from feedsvc.parse.urls import web_url
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
@@ -36,7 +34,6 @@ MAX_EMAIL_CHARS = 254  # the longest address SMTP carries (RFC 5321)
 # `photos` (Hexo's gallery posts) is a list: its first entry is the image.
 IMAGE_FIELDS = ("thumbnail", "headimg", "cover", "image", "photos")
 SUMMARY_FIELDS = ("description", "summary", "excerpt")
-_HANDLER = YAMLHandler()
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # Problems read `field: what is wrong (expected …)`; for undecodable bytes the field is "encoding".
 _EXPECTED_TEXT = "expected UTF-8, UTF-16 with a BOM or GB18030"
@@ -49,10 +46,6 @@ MAX_STRAY_NULS = 16
 
 # A BCP 47 language tag as front matter gives it (`en`, `zh-CN`, `zh-Hans-CN`): letters, then subtags.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
-
-
-class NotText(ValueError):
-    """Bytes that are not text in any encoding feedsvc reads."""
 
 
 # An address as feeds may carry it (RSS <author>, Atom <email>): an ASCII local part and a
@@ -150,6 +143,9 @@ class _Parts(NamedTuple):
     opened: bool  # False for Hexo's form without the opening fence
 
 
+# The fence of YAML front matter: three or more hyphens alone on a line. `\s*` may run on over
+# blank lines after it: they are not part of the fields (line numbers are counted past them).
+_YAML_FENCE = re.compile(r"^-{3,}\s*$", re.MULTILINE)
 # The fence of Hexo's JSON front matter (hexo-front-matter): three or more semicolons.
 _JSON_FENCE = re.compile(r"^;{3,}[ \t]*$", re.MULTILINE)
 # The first fence line, of either kind, ends front matter given without its opening fence.
@@ -172,7 +168,7 @@ def _split(text: str) -> _Parts:
     skipped_lines = text[: len(text) - len(stripped)].count("\n")
     if not stripped.strip():
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")
-    opening = _HANDLER.FM_BOUNDARY.match(stripped)
+    opening = _YAML_FENCE.match(stripped)
     if opening is None:
         opening = _JSON_FENCE.match(stripped)
         if opening is not None:
@@ -188,14 +184,13 @@ def _split(text: str) -> _Parts:
         body = stripped[fence.end() :].lstrip("\n")
         is_json = fence.group().startswith(";")
         return _Parts(stripped[: fence.start()], body, skipped_lines + 1, json=is_json, opened=False)
-    try:
-        yaml_text, body = _HANDLER.split(stripped)
-    except ValueError:
-        raise ValueError("front matter: no closing '---' (expected '---' after the YAML fields)") from None
-    # The fence pattern ends in `\s*$`, so it swallows blank lines after the opening '---':
-    # count them too, so that YAML errors name the line of the file.
+    closing = _YAML_FENCE.search(stripped, opening.end())
+    if closing is None:
+        raise ValueError("front matter: no closing '---' (expected '---' after the YAML fields)")
+    # Blank lines the opening fence took count too, so that YAML errors name the line of the file.
     first_line = skipped_lines + stripped[: opening.end()].count("\n") + 1
-    return _Parts(yaml_text, body.lstrip("\n"), first_line, json=False, opened=True)
+    fields = stripped[opening.end() : closing.start()]
+    return _Parts(fields, stripped[closing.end() :].lstrip("\n"), first_line, json=False, opened=True)
 
 
 # JSON front matter nests no deeper than this: a fixed bound, so that whether a file is an article

@@ -7,6 +7,8 @@ import email.utils
 import re
 from zoneinfo import ZoneInfo
 
+from feedsvc.errors import NotADate
+
 EXPECTED = "expected RFC 822, ISO 8601, a date or Unix seconds"
 
 # Dates as people type them: 2022-5-4, 2022/05/04 10:33, 2022.05.04 10:33:00 +08:00.
@@ -19,10 +21,6 @@ _LOOSE = re.compile(
 _INTEGER = re.compile(r"[+-]?\d{1,12}")
 _MONTH_OR_DAY_NAME = re.compile(r"[A-Za-z]{3}")
 _UTC_UNKNOWN_ZONE = re.compile(r"\s-0000$")
-
-
-class NotADate(ValueError):
-    """A value that cannot be read as a date; the message says what it was."""
 
 
 def _aware(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:

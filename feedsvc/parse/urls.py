@@ -41,6 +41,12 @@ def _as_uri(url: str) -> str | None:
 
     Square brackets stay only around an IPv6 host; in a path or query they are encoded.
     None when the host cannot be written in IDNA.
+
+    Our own, as no URL library writes the same URIs (benchmarks/urls.py, 14 cases): yarl,
+    the one faster (0.51 to 0.66 s of CPU for 100,000 links, against 0.81 to 0.93 s),
+    normalises what an article gives (host case, `..`, default ports, an empty query, a
+    space in a query as `+`: 7 cases differ, and one test fails); rfc3986 and hyperlink
+    differ on 2 and 5, and take 4 and 10 times as long.
     """
     parts = urlsplit(url)
     netloc = parts.netloc

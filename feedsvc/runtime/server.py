@@ -18,19 +18,19 @@ no thread and cannot keep others waiting.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import resource
 import signal
 import socket
-from pathlib import Path
 
 from granian import Granian
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 
-from feedsvc.config import ENV_VAR, EXIT_WITH_PARENT_VAR, FEED_URL_VAR, FROM_VAR
+from feedsvc.worker import VARIABLES, WorkerOptions
 
 log = logging.getLogger("feedsvc")
 
@@ -110,36 +110,25 @@ def _connection_limit() -> int:
     return max(limit, 1)
 
 
-def run_server(
-    config_file: Path | None,
-    *,
-    host: str,
-    port: int,
-    log_level: str = "info",
-    build_dir: Path | None = None,
-    feed_url: str | None = None,
-) -> None:
+def run_server(worker: WorkerOptions, *, host: str, port: int, log_level: str = "info") -> None:
     """Serve the feeds of a config file (or of a build directory) until SIGTERM or Ctrl-C.
 
-    `feed_url` is the site.feed_url of a config file that sets none (the address served on).
+    The worker process is started with `worker`'s options, and ends with its supervisor.
 
     Raises:
         OSError: the address cannot be bound.
     """
     _check_free(host, port)
-    # The worker process loads the config again, by this name (or follows the build
-    # directory), and ends with its supervisor.
-    if build_dir is not None:
-        os.environ[FROM_VAR] = str(build_dir.resolve())
-    else:
-        os.environ.pop(FROM_VAR, None)
-        if config_file is not None:
-            os.environ[ENV_VAR] = str(config_file.resolve())
-    if feed_url:
-        os.environ[FEED_URL_VAR] = feed_url
-    else:
-        os.environ.pop(FEED_URL_VAR, None)
-    os.environ[EXIT_WITH_PARENT_VAR] = "1"
+    # The worker process loads the config again, by this name (or follows the build directory).
+    exported = dataclasses.replace(
+        worker,
+        config=worker.config.resolve() if worker.config is not None else None,
+        build_dir=worker.build_dir.resolve() if worker.build_dir is not None else None,
+        exit_with_parent=True,
+    )
+    for name in VARIABLES:
+        os.environ.pop(name, None)
+    os.environ.update(exported.to_environ())
     connections = _connection_limit()  # before the worker starts: it inherits the limit
     server = _Server(
         APP_FACTORY,
@@ -160,7 +149,7 @@ def run_server(
     )
     log.info(
         "serving %s on http://%s:%d/ (up to %d connections; a request header must arrive within %d s)",
-        build_dir or config_file,
+        worker.build_dir or worker.config,
         host,
         port,
         connections,
