@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 from lxml import etree
 
 from feedsvc.config import Settings, parse_settings
@@ -20,6 +22,9 @@ from feedsvc.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+JSON_FEED_SCHEMA: dict[str, Any] = json.loads((DATA / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8"))
+# Built once: jsonschema.validate() checks the schema itself again on every call, which costs more than the feed.
+JSON_FEED = Draft202012Validator(JSON_FEED_SCHEMA)
 
 
 def xml_compatible(text: str) -> bool:

@@ -27,11 +27,9 @@ from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import render_content
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from tests.conftest import NOW, Clock, make_settings
+from tests.conftest import JSON_FEED, JSON_FEED_SCHEMA, NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "jsonfeed-1.1.schema.json"
-SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -92,7 +90,7 @@ def strict_xml(data: bytes) -> etree._Element:
 def read_json(data: bytes) -> dict[str, Any]:
     """Parse a JSON feed and validate it against the JSON Feed 1.1 schema."""
     document = json.loads(data.decode("utf-8"))
-    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    JSON_FEED.validate(document)
     return document
 
 
@@ -761,7 +759,7 @@ def test_empty_site_title_is_refused_or_renders(content_dir: Path) -> None:
 
 def test_schema_is_a_valid_json_schema() -> None:
     """The JSON Feed 1.1 schema in tests/data is itself a valid draft 2020-12 schema."""
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(JSON_FEED_SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -785,7 +783,7 @@ def test_schema_is_a_valid_json_schema() -> None:
 )
 def test_schema_refuses_what_the_specification_forbids(document: dict[str, Any]) -> None:
     """The schema refuses a feed without title or items, an item without id or content, bad dates, authors or URLs."""
-    assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(document)
+    assert not JSON_FEED.is_valid(document)
 
 
 def test_schema_accepts_the_specification_example() -> None:
@@ -809,7 +807,7 @@ def test_schema_accepts_the_specification_example() -> None:
             {"id": "1", "content_html": "<p>Hello, world!</p>", "date_modified": "2010-02-07T19:04:00.5Z"},
         ],
     }
-    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    JSON_FEED.validate(document)
 
 
 @pytest.mark.parametrize("mode", ["full", "summary", "none"])

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-import jsonschema
 import pytest
 import yaml
 from lxml import etree
@@ -36,14 +35,13 @@ from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.service import start_service
 from feedsvc.runtime.websub import RETRY_DELAYS, STOP_WAIT, ChangedFeeds, HubNotifier, backoff, feed_etags
 from feedsvc.store import Store
-from tests.conftest import make_settings
+from tests.conftest import JSON_FEED, make_settings
 from tests.corpus import article_text, write_corpus
 from tests.test_refresh import write
 
 LOGGER = "feedsvc.websub"
 HUB_PATH = "/hub?key=k1"
 ATOM = "http://www.w3.org/2005/Atom"
-SCHEMA = json.loads((Path(__file__).resolve().parent / "data" / "jsonfeed-1.1.schema.json").read_text("utf-8"))
 WAIT = 10.0  # longest any test waits for the hub to hear something
 HANG_LIMIT = 15.0  # a hanging hub answers after this at the latest, released or not
 FAST = (0.05, 0.1, 0.2)  # retry delays short enough for tests
@@ -303,7 +301,7 @@ def test_feeds_link_to_the_hub_and_to_themselves(content_dir: Path, site: dict[s
             found = {(link.get("rel"), link.get("href")) for link in parsed.feed.links}
             assert {("self", feed_url(settings, slug, fmt)), ("hub", hub)} <= found
         document = json.loads(snapshot.documents[feed_path(slug, Format.JSON)].body)
-        jsonschema.validate(document, SCHEMA)
+        JSON_FEED.validate(document)
         assert document["hubs"] == [{"type": "WebSub", "url": hub}]
         assert document["feed_url"] == feed_url(settings, slug, Format.JSON)
 
