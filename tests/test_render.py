@@ -740,18 +740,18 @@ def test_concurrent_renders_give_identical_bytes(content_dir: Path) -> None:
     assert all(result == expected for result in results)
 
 
-def test_empty_site_title_is_refused_or_renders(content_dir: Path) -> None:
-    """An empty site.title is either refused by the config or still renders a valid feed 'all'."""
+def test_empty_site_title_is_refused_and_the_shortest_title_renders(content_dir: Path) -> None:
+    """An empty site.title is refused by the config (no feed can be written without one); one character renders."""
     from feedsvc.errors import ConfigError
 
     write_article(content_dir, "a.md", {"title": "A", "date": "2026-01-01"})
-    try:
-        settings = make_settings(content_dir, site={"title": ""})
-    except ConfigError:
-        return
+    with pytest.raises(ConfigError, match=r"site\.title: '' is empty"):
+        make_settings(content_dir, site={"title": ""})
     store = Store()
-    Refresher(settings, store, clock=Clock()).refresh()
-    read_feed(body(store.snapshot, "all", Format.RSS))
+    Refresher(make_settings(content_dir, site={"title": "X"}), store, clock=Clock()).refresh()
+    for fmt in XML_FORMATS:
+        assert read_feed(body(store.snapshot, "all", fmt)).feed.title == "X"
+    assert read_json(body(store.snapshot, "all", Format.JSON))["title"] == "X"
 
 
 # --- JSON Feed ---------------------------------------------------------------------
