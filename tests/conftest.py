@@ -16,6 +16,7 @@ from lxml import etree
 
 from feedsvc.config import Settings, parse_settings
 from feedsvc.http.app import create_app
+from feedsvc.model import Format, feed_path
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 
@@ -34,6 +35,11 @@ def xml_compatible(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def feed_paths(*slugs: str) -> set[str]:
+    """Return the paths of every format of the feeds with these slugs."""
+    return {feed_path(slug, fmt) for slug in slugs for fmt in Format}
 
 
 def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
