@@ -188,6 +188,7 @@ CHANGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "events"),
     [
@@ -228,6 +229,7 @@ def test_a_refresh_redoes_only_what_one_change_touched(
     assert set(unchanged.snapshot.documents) <= set(after.snapshot.documents)  # no feed went away
 
 
+@pytest.mark.slow
 def test_adding_an_old_article_in_a_new_category_renders_only_that_category(
     corpus: Path, corpus_settings: Settings, clock: Clock
 ) -> None:
@@ -255,6 +257,7 @@ def test_adding_an_old_article_in_a_new_category_renders_only_that_category(
     assert_only_rebuilt(before, after, feed_paths("all") | {INDEX_PATH, OPML_PATH})
 
 
+@pytest.mark.slow
 def test_incremental_corpus_refreshes_match_a_fresh_build(
     corpus: Path, corpus_settings: Settings, clock: Clock
 ) -> None:
@@ -279,6 +282,7 @@ def test_incremental_corpus_refreshes_match_a_fresh_build(
 # --- bodies are not held -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_content_memo_holds_only_articles_shown_in_feeds(corpus: Path, corpus_settings: Settings, clock: Clock) -> None:
     """After each refresh the refresher's content memo holds exactly the versions of articles some feed shows."""
     refresher = corpus_refresher(corpus_settings, clock, None)

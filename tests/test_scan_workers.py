@@ -96,6 +96,7 @@ def test_progress_counts_up_to_the_total_in_process(content_dir: Path, settings:
     assert len(calls) == 2
 
 
+@pytest.mark.slow
 def test_broken_executor_falls_back_to_parsing_here(
     content_dir: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -113,6 +114,7 @@ def test_broken_executor_falls_back_to_parsing_here(
     assert any("worker processes failed" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
 
+@pytest.mark.slow
 def test_executor_breaking_midway_loses_and_repeats_no_file(
     content_dir: Path, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -528,6 +528,7 @@ def test_delay_postpones_and_a_change_during_it_is_sent_again_after_its_own() ->
         assert settle(sender, hub) == [url, url]
 
 
+@pytest.mark.slow  # stop() waits out its bound for the held request
 def test_a_hanging_hub_never_blocks_a_refresh_and_stop_returns_promptly(
     content_dir: Path, site: dict[str, Path]
 ) -> None:
