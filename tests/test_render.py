@@ -712,6 +712,7 @@ def test_render_feed_on_a_catalog_feed_matches_the_refresher(content_dir: Path) 
     settings = make_settings(content_dir, categories=CATEGORIES)
     snapshot = build(content_dir, categories=CATEGORIES)
     catalog, content_of = parsed_catalog(content_dir, settings)
+    assert [feed.spec.slug for feed in catalog.feeds] == ["all", "finance", "headlines", "empty"]
     for feed in catalog.feeds:
         for fmt in Format:
             paging = Paging(None, page_count(feed.total, settings.archive_size))

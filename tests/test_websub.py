@@ -316,6 +316,7 @@ def test_without_a_hub_feeds_are_the_same_bytes_less_the_hub_link(content_dir: P
     """No hub: no rel=hub and no hubs; and the hub adds exactly its link, nothing else changes."""
     _, plain = render_site(content_dir)
     _, with_hub = render_site(content_dir, hub="https://hub.example.com/")
+    assert len(feed_etags(plain)) == 12  # all and the three categories, in three formats
     assert sorted(feed_etags(plain)) == sorted(feed_etags(with_hub))
     for path in feed_etags(plain):
         body = plain.documents[path].body
