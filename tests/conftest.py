@@ -52,6 +52,9 @@ def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
             "author": "编辑部",
         },
         "content": {"dir": str(content_dir)},
+        # Parse in this process. With the default (0: a worker process per core) every first refresh starts
+        # and stops worker processes, most of a second for a few files; the tests of those ask for them.
+        "scan": {"workers": 1},
     }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)

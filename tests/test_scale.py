@@ -343,7 +343,7 @@ def test_parallel_refresh_builds_the_same_index_as_one_process(
 def test_cold_scan_uses_every_core_by_default(content_dir: Path) -> None:
     """With scan.workers 0 (the default) parsing gets one worker process per CPU; with 1 it stays in this process."""
     cores = os.cpu_count() or 1
-    refresher = Refresher(make_settings(content_dir), Store())
+    refresher = Refresher(make_settings(content_dir, scan={"workers": 0}), Store())
     assert refresher._workers() == cores
     executor = refresher._executor()
     try:
