@@ -105,23 +105,27 @@ OLDEST = "posts/2024/01/article-00000.md"  # shown by no feed: each feed shows n
 
 
 def edit_newest(corpus: Path, catalog: Catalog) -> str:
+    """Retitle the newest article."""
     source = newest_source(corpus)
     retitle(corpus / source)
     return source
 
 
 def edit_newest_nowhere(corpus: Path, catalog: Catalog) -> str:
+    """Retitle an article some feed shows that is the newest of none."""
     source = shown_but_newest_nowhere(catalog)
     retitle(corpus / source)
     return source
 
 
 def edit_oldest(corpus: Path, catalog: Catalog) -> str:
+    """Retitle the oldest article, which no feed shows."""
     retitle(corpus / OLDEST)
     return OLDEST
 
 
 def date_newest_later(corpus: Path, catalog: Catalog) -> str:
+    """Give the newest article an `updated` date later than any other."""
     source = newest_source(corpus)
     path = corpus / source
     path.write_text(
@@ -133,17 +137,20 @@ def date_newest_later(corpus: Path, catalog: Catalog) -> str:
 
 
 def add_newest(corpus: Path, catalog: Catalog) -> str:
+    """Add an article newer than all, in the category 金融."""
     write(corpus, "posts/new.md", date="2026-06-01T00:00:00Z", categories=["金融"])
     return "posts/new.md"
 
 
 def delete_shown(corpus: Path, catalog: Catalog) -> str:
+    """Delete an article some feed shows that is the newest of none."""
     source = shown_but_newest_nowhere(catalog)
     (corpus / source).unlink()
     return source
 
 
 def delete_oldest(corpus: Path, catalog: Catalog) -> str:
+    """Delete the oldest article, which no feed shows."""
     (corpus / OLDEST).unlink()
     return OLDEST
 
