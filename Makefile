@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run build check test lint pytest bench clean
+.PHONY: install run build check test lint pytest quick bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "feedsvc needs Python 3.11 or newer")'
@@ -31,10 +31,15 @@ lint: install  ## ruff, mypy (strict) and the import contracts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# pytest rewrites each test module for its asserts on import and keeps the result as bytecode, unless
+# PYTHONDONTWRITEBYTECODE is set: then every test process rewrites every module again, seconds each run.
 pytest: install  ## the test suite only, on every core (at most 4 test processes)
-	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4
 
 test: lint pytest  ## everything CI runs
+
+quick: install  ## the tests not marked slow, on every core: the edit-test loop (no servers, browsers or large corpora)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "not slow" --numprocesses=auto
 
 bench: install  ## benchmarks/scale.py: 1k, 10k and 100k articles next to Hugo and nginx (minutes; not part of test)
 	$(BIN)/python -m pip install --quiet -e '.[test,lint,bench]'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,16 +11,21 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 from lxml import etree
 
 from feedsvc.config import Settings, parse_settings
 from feedsvc.http.app import create_app
+from feedsvc.model import Format, feed_path
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+JSON_FEED_SCHEMA: dict[str, Any] = json.loads((DATA / "jsonfeed-1.1.schema.json").read_text(encoding="utf-8"))
+# Built once: jsonschema.validate() checks the schema itself again on every call, which costs more than the feed.
+JSON_FEED = Draft202012Validator(JSON_FEED_SCHEMA)
 
 
 def xml_compatible(text: str) -> bool:
@@ -29,6 +35,11 @@ def xml_compatible(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def feed_paths(*slugs: str) -> set[str]:
+    """Return the paths of every format of the feeds with these slugs."""
+    return {feed_path(slug, fmt) for slug in slugs for fmt in Format}
 
 
 def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
@@ -41,6 +52,9 @@ def make_settings(content_dir: Path, **sections: dict[str, Any]) -> Settings:
             "author": "编辑部",
         },
         "content": {"dir": str(content_dir)},
+        # Parse in this process. With the default (0: a worker process per core) every first refresh starts
+        # and stops worker processes, most of a second for a few files; the tests of those ask for them.
+        "scan": {"workers": 1},
     }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)

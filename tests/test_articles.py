@@ -838,8 +838,8 @@ def test_every_string_field_is_xml_compatible(site: Settings) -> None:
     assert body is not None
     strings = [result.title, result.link, result.id, body, result.fingerprint, *result.categories, *result.tags]
     strings += [result.summary or "", result.image or "", *result.warnings]
-    if result.author is not None:
-        strings += [result.author.name, result.author.email or ""]
+    assert result.author is not None
+    strings += [result.author.name, result.author.email or ""]
     assert all(xml_compatible(text) for text in strings)
     assert result.title.startswith("a")
     assert result.title.endswith("b")

@@ -21,7 +21,7 @@ from feedsvc.model import Format, Snapshot, feed_path
 from feedsvc.runtime.refresh import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
-from tests.corpus import write_article, write_corpus
+from tests.corpus import bump_mtime, write_article, write_corpus
 
 CACHE_LOGGER = "feedsvc.cache"
 DATE = "Wed, 04 May 2022 10:33:00 GMT"
@@ -30,12 +30,6 @@ DATE = "Wed, 04 May 2022 10:33:00 GMT"
 def write(directory: Path, name: str, **fields: Any) -> Path:
     """Write an article titled after its name, with a fixed date unless given."""
     return write_article(directory, name, {"title": name, "date": DATE, **fields})
-
-
-def bump_mtime(path: Path, seconds: int = 10) -> None:
-    """Move a file's modification time forward, so that a rewrite is told apart without sleeping."""
-    info = path.stat()
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + seconds * 1_000_000_000))
 
 
 def cached_settings(content_dir: Path, cache_dir: Path, **sections: dict[str, Any]) -> Settings:

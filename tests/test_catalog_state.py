@@ -128,6 +128,7 @@ def apply(state: CatalogState, current: dict[str, Article], batch: list[Step], n
     return now
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(batches, min_size=1, max_size=12))
 def test_incremental_catalog_equals_a_fresh_build(catalog_settings: Settings, history: list[list[Step]]) -> None:

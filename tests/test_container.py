@@ -484,6 +484,7 @@ def test_compose_replicas_serve_the_builders_feeds_byte_for_byte(
                 env = _container_env(tmp_path, image_env, _environment(web))
                 process = stack.enter_context(_running(command, port, env))
                 replicas.append(Replica(port, process, _here(_healthcheck_command(web), tmp_path, port), env))
+            assert len(replicas) == 2
 
             for path, entry in documents.items():
                 answers = [_get(f"{replica.base}/{path}") for replica in replicas]

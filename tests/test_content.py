@@ -1,4 +1,4 @@
-"""content.render_content: Markdown to sanitized absolute HTML, the summary and the image of an article."""
+"""body.render_content: Markdown to sanitized absolute HTML, the summary and the image of an article."""
 
 from __future__ import annotations
 

@@ -186,6 +186,7 @@ TAGS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @example(count=100_000, mix=[("div", "open")], paragraphs=0)
 @example(count=100_000, mix=[("span", "open"), ("div", "open"), ("span", "close")], paragraphs=0)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import feedsvc.index.cache
@@ -125,6 +125,7 @@ def cache_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 @given(size=ANY_INT, mtime_ns=ANY_INT, ino=ANY_INT, ctime_ns=ANY_INT)
+@example(size=1234, mtime_ns=1_650_000_000 * NS, ino=7, ctime_ns=1_650_000_000 * NS)  # an ordinary file: kept as is
 @FILES_PROPERTY
 def test_any_stat_value_gives_a_stamp_that_round_trips(size: int, mtime_ns: int, ino: int, ctime_ns: int) -> None:
     """Any size, modification time, inode and change time give a stamp; its size and time make a matching stamp."""
@@ -209,6 +210,8 @@ def test_undated_file_from_before_1970_takes_its_date(content_dir: Path, tmp_pat
 
 
 @given(mtime=st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([-62135596801.0, 253402300800.0]))
+@example(mtime=1_650_000_000.0)  # an Article
+@example(mtime=float("inf"))  # a Problem
 @FILES_PROPERTY
 def test_undated_article_with_any_modification_time_is_an_article_or_a_problem(mtime: float) -> None:
     """Whatever the file's modification time, an undated article parses to an Article or a Problem, never raises."""

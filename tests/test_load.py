@@ -8,13 +8,14 @@ import random
 import socket
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from tests.corpus import write_article, write_corpus
-from tests.test_server import _feedsvc
+from tests.test_server import _feedsvc, _wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -96,21 +97,30 @@ def test_no_request_makes_the_server_answer_5xx(tmp_path: Path, content_dir: Pat
         assert 200 in statuses
 
 
+CLIENTS = 16
+REQUESTS = 25  # each client asks at least this many times, and on until the content stops changing
+# One change after another, each seen by the clients before the next; each gives content not served before.
+CHANGES = (("added", "churn/a.md"), ("edited", "churn/a.md"), ("added", "churn/b.md"), ("deleted", "churn/a.md"))
+
+
 def test_load_while_content_changes_gives_only_complete_feeds(tmp_path: Path, content_dir: Path) -> None:
     """Many clients while files are added, edited and deleted: no error, every body complete and true to its ETag."""
     write_corpus(content_dir, 30)
     paths = ["/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json", "/feeds/jin-rong.rss", "/", "/feeds.opml"]
     errors: list[str] = []
     bodies_by_etag: dict[str, bytes] = {}
+    seen = {path: set[str]() for path in paths}  # the ETags of the 200 answers of each path
+    made: list[int] = []  # requests each client made
     lock = threading.Lock()
     stop = threading.Event()
-    counts = {"requests": 0}
 
     def client(seed: int, port: int) -> None:
         rng = random.Random(seed)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         etags: dict[str, str] = {}
-        while not stop.is_set():
+        count = 0
+        while count < REQUESTS or not stop.is_set():
+            count += 1
             path = rng.choice(paths)
             headers = {"Accept-Encoding": "gzip"} if rng.random() < 0.5 else {}
             if path in etags and rng.random() < 0.3:
@@ -125,8 +135,6 @@ def test_load_while_content_changes_gives_only_complete_feeds(tmp_path: Path, co
                 connection.close()
                 connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 continue
-            with lock:
-                counts["requests"] += 1
             if response.status == 304:
                 continue
             if response.status != 200:
@@ -145,38 +153,42 @@ def test_load_while_content_changes_gives_only_complete_feeds(tmp_path: Path, co
             with lock:
                 if bodies_by_etag.setdefault(key, plain) != plain:
                     errors.append(f"{path}: one ETag {etag} for two different bodies")
+                seen[path].add(key)
             etags[path] = etag
         connection.close()
+        with lock:
+            made.append(count)
 
-    def churn() -> None:
-        rng = random.Random(7)
-        number = 0
-        while not stop.is_set():
-            number += 1
-            name = f"churn/{rng.randrange(10)}.md"
-            if rng.random() < 0.2 and (content_dir / name).exists():
-                (content_dir / name).unlink()
-            else:
-                fields = {
-                    "title": f"更新 {number}",
-                    "date": f"2025-01-{rng.randrange(1, 28):02d}",
-                    "categories": ["金融"],
-                }
-                write_article(content_dir, name, fields, f"<p>版本 {number}</p>")
-            time.sleep(0.02)
+    def versions_of_all() -> int:
+        with lock:
+            return len(seen["/feeds/all.json"])
+
+    def more_versions_than(count: int) -> bool:
+        return versions_of_all() > count
 
     started = time.monotonic()
     with _feedsvc(tmp_path, content_dir) as (base, process):
         port = int(base.rsplit(":", 1)[1])
-        threads = [threading.Thread(target=client, args=(seed, port)) for seed in range(16)]
-        threads.append(threading.Thread(target=churn))
+        threads = [threading.Thread(target=client, args=(seed, port)) for seed in range(CLIENTS)]
         for thread in threads:
             thread.start()
-        time.sleep(8)
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=30)
+        try:
+            _wait_for(partial(more_versions_than, 0), "the clients to read /feeds/all.json")
+            for number, (change, name) in enumerate(CHANGES, 1):
+                versions = versions_of_all()
+                if change == "deleted":
+                    (content_dir / name).unlink()
+                else:
+                    fields = {"title": f"更新 {number}", "date": f"2025-01-{number:02d}", "categories": ["金融"]}
+                    write_article(content_dir, name, fields, f"<p>版本 {number}</p>")
+                _wait_for(partial(more_versions_than, versions), f"the clients to see {name} {change}")
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
         assert process.poll() is None
     assert errors == [], errors[:20]
-    assert counts["requests"] > 500
-    assert len(bodies_by_etag) > len(paths)  # the feeds did change during the run
+    assert len(made) == CLIENTS
+    assert min(made) >= REQUESTS
+    assert versions_of_all() > len(CHANGES)  # the first version, then one more for each change at least
+    assert len(bodies_by_etag) > len(paths)

@@ -27,11 +27,9 @@ from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import render_content
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
-from tests.conftest import NOW, Clock, make_settings
+from tests.conftest import JSON_FEED, JSON_FEED_SCHEMA, NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "jsonfeed-1.1.schema.json"
-SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -92,7 +90,7 @@ def strict_xml(data: bytes) -> etree._Element:
 def read_json(data: bytes) -> dict[str, Any]:
     """Parse a JSON feed and validate it against the JSON Feed 1.1 schema."""
     document = json.loads(data.decode("utf-8"))
-    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    JSON_FEED.validate(document)
     return document
 
 
@@ -714,6 +712,7 @@ def test_render_feed_on_a_catalog_feed_matches_the_refresher(content_dir: Path) 
     settings = make_settings(content_dir, categories=CATEGORIES)
     snapshot = build(content_dir, categories=CATEGORIES)
     catalog, content_of = parsed_catalog(content_dir, settings)
+    assert [feed.spec.slug for feed in catalog.feeds] == ["all", "finance", "headlines", "empty"]
     for feed in catalog.feeds:
         for fmt in Format:
             paging = Paging(None, page_count(feed.total, settings.archive_size))
@@ -742,18 +741,18 @@ def test_concurrent_renders_give_identical_bytes(content_dir: Path) -> None:
     assert all(result == expected for result in results)
 
 
-def test_empty_site_title_is_refused_or_renders(content_dir: Path) -> None:
-    """An empty site.title is either refused by the config or still renders a valid feed 'all'."""
+def test_empty_site_title_is_refused_and_the_shortest_title_renders(content_dir: Path) -> None:
+    """An empty site.title is refused by the config (no feed can be written without one); one character renders."""
     from feedsvc.errors import ConfigError
 
     write_article(content_dir, "a.md", {"title": "A", "date": "2026-01-01"})
-    try:
-        settings = make_settings(content_dir, site={"title": ""})
-    except ConfigError:
-        return
+    with pytest.raises(ConfigError, match=r"site\.title: '' is empty"):
+        make_settings(content_dir, site={"title": ""})
     store = Store()
-    Refresher(settings, store, clock=Clock()).refresh()
-    read_feed(body(store.snapshot, "all", Format.RSS))
+    Refresher(make_settings(content_dir, site={"title": "X"}), store, clock=Clock()).refresh()
+    for fmt in XML_FORMATS:
+        assert read_feed(body(store.snapshot, "all", fmt)).feed.title == "X"
+    assert read_json(body(store.snapshot, "all", Format.JSON))["title"] == "X"
 
 
 # --- JSON Feed ---------------------------------------------------------------------
@@ -761,7 +760,7 @@ def test_empty_site_title_is_refused_or_renders(content_dir: Path) -> None:
 
 def test_schema_is_a_valid_json_schema() -> None:
     """The JSON Feed 1.1 schema in tests/data is itself a valid draft 2020-12 schema."""
-    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+    jsonschema.Draft202012Validator.check_schema(JSON_FEED_SCHEMA)
 
 
 @pytest.mark.parametrize(
@@ -785,7 +784,7 @@ def test_schema_is_a_valid_json_schema() -> None:
 )
 def test_schema_refuses_what_the_specification_forbids(document: dict[str, Any]) -> None:
     """The schema refuses a feed without title or items, an item without id or content, bad dates, authors or URLs."""
-    assert not jsonschema.Draft202012Validator(SCHEMA).is_valid(document)
+    assert not JSON_FEED.is_valid(document)
 
 
 def test_schema_accepts_the_specification_example() -> None:
@@ -809,7 +808,7 @@ def test_schema_accepts_the_specification_example() -> None:
             {"id": "1", "content_html": "<p>Hello, world!</p>", "date_modified": "2010-02-07T19:04:00.5Z"},
         ],
     }
-    jsonschema.validate(document, SCHEMA, cls=jsonschema.Draft202012Validator)
+    JSON_FEED.validate(document)
 
 
 @pytest.mark.parametrize("mode", ["full", "summary", "none"])

@@ -1,4 +1,4 @@
-"""The incremental scan: which files it re-reads, which it ignores, and what it keeps when things go wrong."""
+"""The incremental scan: which files it re-reads, which it ignores, which bodies it keeps, what it keeps on failure."""
 
 from __future__ import annotations
 
@@ -8,44 +8,13 @@ from pathlib import Path
 
 import pytest
 
+import feedsvc.index.scan
 from feedsvc.config import Settings
-from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, ScanResult, is_article_name, scan_content
-from feedsvc.model import Article, Problem
-from feedsvc.parse.articles import parse_file
+from feedsvc.index.scan import is_article_name
+from feedsvc.parse.articles import read_body
 from tests.conftest import make_settings
-from tests.corpus import article_text, write_article
-
-DATE = "Wed, 04 May 2022 10:33:00 GMT"
-
-
-class RecordingParse:
-    """The real parser, recording the source of every file it is handed."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.calls: list[str] = []
-
-    def __call__(self, raw: bytes, source: str, mtime: float) -> tuple[Article | Problem, str]:
-        self.calls.append(source)
-        return parse_file(raw, source=source, mtime=mtime, settings=self.settings)
-
-
-def scan(settings: Settings, previous: ContentIndex = EMPTY_INDEX) -> tuple[ScanResult, list[str]]:
-    """Scan the settings' content directory after `previous`; return the result and the files parsed."""
-    parse = RecordingParse(settings)
-    result = scan_content(settings.content_dir, previous, parse, max_bytes=settings.max_file_bytes)
-    return result, parse.calls
-
-
-def write(directory: Path, name: str, title: str | None = None) -> Path:
-    """Write a valid article named `name` with a fixed date."""
-    return write_article(directory, name, {"title": title or name, "date": DATE})
-
-
-def bump_mtime(path: Path, seconds: int = 10) -> None:
-    """Move a file's modification time forward, so that a rewrite is told apart without sleeping."""
-    info = path.stat()
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + seconds * 1_000_000_000))
+from tests.corpus import article_text, bump_mtime, write_article
+from tests.scans import DATE, scan, write
 
 
 def test_first_scan_reads_every_article(content_dir: Path, settings: Settings) -> None:
@@ -83,7 +52,7 @@ def test_edited_file_is_the_only_one_reread(content_dir: Path, settings: Setting
     for name in ["a.md", "b.md", "c.md"]:
         write(content_dir, name)
     first, _ = scan(settings)
-    path = write(content_dir, "b.md", "B, edited")
+    path = write(content_dir, "b.md", title="B, edited")
     bump_mtime(path)
 
     second, parsed = scan(settings, first.index)
@@ -210,7 +179,7 @@ def test_name_that_is_not_utf8_is_read(content_dir: Path, settings: Settings) ->
 
 def test_link_to_a_file_inside_is_read_under_its_own_path(content_dir: Path, settings: Settings) -> None:
     """A link to a file inside the content directory is read under the link's path."""
-    write(content_dir, "real/a.md", "The article")
+    write(content_dir, "real/a.md", title="The article")
     (content_dir / "link.md").symlink_to(content_dir / "real" / "a.md")
     (content_dir / "relative.md").symlink_to(Path("real") / "a.md")
 
@@ -301,8 +270,8 @@ def test_dangling_link_is_ignored(content_dir: Path, settings: Settings) -> None
 
 def test_retargeted_link_is_reread(content_dir: Path, settings: Settings) -> None:
     """A link pointed at another file is re-read, as its target's identity changed."""
-    write(content_dir, "real/one.md", "One")
-    write(content_dir, "real/two.md", "Two")
+    write(content_dir, "real/one.md", title="One")
+    write(content_dir, "real/two.md", title="Two")
     link = content_dir / "link.md"
     link.symlink_to(content_dir / "real" / "one.md")
     first, _ = scan(settings)
@@ -350,7 +319,7 @@ def test_file_over_max_bytes_is_a_problem_without_being_read(content_dir: Path) 
 
 def test_broken_file_keeps_its_last_good_article(content_dir: Path, settings: Settings) -> None:
     """A published file caught half-written reports a problem but keeps its last good article."""
-    path = write(content_dir, "a.md", "Good")
+    path = write(content_dir, "a.md", title="Good")
     first, _ = scan(settings)
     good = first.index.entries["a.md"].article
     path.write_text("---\ntitle: Half\ndate: 2022-05-04\n", encoding="utf-8")  # no closing '---'
@@ -370,7 +339,7 @@ def test_broken_file_keeps_its_last_good_article(content_dir: Path, settings: Se
 
 def test_broken_file_stays_on_its_last_good_article_across_problems(content_dir: Path, settings: Settings) -> None:
     """A file that goes from one problem to another still keeps the article it last had."""
-    path = write(content_dir, "a.md", "Good")
+    path = write(content_dir, "a.md", title="Good")
     index, _ = scan(settings)
     good = index.index.entries["a.md"].article
     for number, text in enumerate(["---\ntitle: x\n", "---\ntitle: x\ndate: 2022-02-30\n---\nno such day\n"]):
@@ -386,12 +355,12 @@ def test_broken_file_stays_on_its_last_good_article_across_problems(content_dir:
 
 def test_fixed_file_replaces_its_last_good_article(content_dir: Path, settings: Settings) -> None:
     """A broken file fixed again publishes its new version and reports no problem."""
-    path = write(content_dir, "a.md", "Good")
+    path = write(content_dir, "a.md", title="Good")
     first, _ = scan(settings)
     path.write_text("---\ntitle: Half\n", encoding="utf-8")
     bump_mtime(path, 10)
     second, _ = scan(settings, first.index)
-    write(content_dir, "a.md", "Fixed")
+    write(content_dir, "a.md", title="Fixed")
     bump_mtime(path, 20)
 
     third, _ = scan(settings, second.index)
@@ -405,8 +374,8 @@ def test_fixed_file_replaces_its_last_good_article(content_dir: Path, settings: 
 
 def test_deleted_broken_file_is_forgotten(content_dir: Path, settings: Settings) -> None:
     """Deleting a broken file forgets both its problem and its last good article."""
-    path = write(content_dir, "a.md", "Good")
-    write(content_dir, "b.md", "Other")
+    path = write(content_dir, "a.md", title="Good")
+    write(content_dir, "b.md", title="Other")
     first, _ = scan(settings)
     path.write_text("---\ntitle: Half\n", encoding="utf-8")
     bump_mtime(path)
@@ -504,3 +473,38 @@ def test_a_content_directory_that_was_always_empty_is_fine(content_dir: Path, se
     result, _ = scan(settings)
     assert result.error is None
     assert result.index.entries == {}
+
+
+def test_scan_keeps_bodies_of_reread_files_only(content_dir: Path, settings: Settings) -> None:
+    """ScanResult.bodies holds the bodies of the files this scan re-read and parsed as articles, nothing else."""
+    write(content_dir, "a.md")
+    write(content_dir, "b.md")
+    (content_dir / "bad.md").write_text("no front matter\n", encoding="utf-8")
+    first, _ = scan(settings)
+    path = write_article(content_dir, "b.md", {"title": "B2", "date": DATE}, "<p>新的正文</p>")
+    bump_mtime(path)
+
+    second, _ = scan(settings, first.index)
+    third, _ = scan(settings, second.index)
+
+    assert sorted(first.bodies) == ["a.md", "b.md"]
+    assert dict(second.bodies) == {"b.md": read_body(path.read_bytes())}
+    assert "新的正文" in second.bodies["b.md"]
+    assert dict(third.bodies) == {}
+
+
+def test_scan_keeps_no_bodies_when_too_many_files_were_reread(
+    content_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When more than MAX_KEPT_BODIES files are re-read no body is kept; up to that many, all are."""
+    monkeypatch.setattr(feedsvc.index.scan, "MAX_KEPT_BODIES", 2)
+    write(content_dir, "a.md")
+    write(content_dir, "b.md")
+    at_limit, _ = scan(settings)
+    write(content_dir, "c.md")
+
+    over_limit, _ = scan(settings)
+
+    assert sorted(at_limit.bodies) == ["a.md", "b.md"]
+    assert len(over_limit.reread) == 3
+    assert dict(over_limit.bodies) == {}

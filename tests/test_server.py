@@ -1,4 +1,4 @@
-"""The real thing: `feedsvc serve` (waitress) and gunicorn as processes, talked to over HTTP on 127.0.0.1."""
+"""The real thing: `feedsvc serve` (granian) and gunicorn as processes, talked to over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 

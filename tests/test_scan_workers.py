@@ -1,0 +1,145 @@
+"""Parsing a batch in chunks: by worker processes when it is large, here when it is small or the workers fail."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedsvc.config import Settings
+from feedsvc.index.scan import CHUNK_FILES, EMPTY_INDEX, scan_content
+from feedsvc.parse.articles import parse_for_scan
+from tests.scans import assert_progress, entries_summary, parallel_corpus, scan, write
+
+SCAN_LOGGER = "feedsvc.scan"
+
+
+class CountingExecutor(Executor):
+    """An executor that hands work to another one and counts the chunks it was given."""
+
+    def __init__(self, inner: Executor) -> None:
+        self.inner = inner
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        return self.inner.submit(fn, *args, **kwargs)
+
+
+class BrokenPool(Executor):
+    """An executor whose workers are gone: every submit raises BrokenExecutor."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        raise BrokenExecutor("a worker process died")
+
+
+class BreakingPool(Executor):
+    """An executor that runs its first chunks here and then breaks: later futures fail with BrokenExecutor."""
+
+    def __init__(self, working: int) -> None:
+        self.working = working
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.submitted += 1
+        future: Future[Any] = Future()
+        if self.submitted <= self.working:
+            future.set_result(fn(*args, **kwargs))
+        else:
+            future.set_exception(BrokenExecutor("a worker process died"))
+        return future
+
+
+@pytest.mark.slow
+def test_parallel_scan_hands_chunks_to_worker_processes(
+    content_dir: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A large batch is parsed in chunks by the executor, in order, with progress counts ending at the total."""
+    total = parallel_corpus(content_dir)
+    parse = partial(parse_for_scan, settings=settings)
+    calls: list[tuple[int, int]] = []
+    context = multiprocessing.get_context("forkserver")
+    with caplog.at_level(logging.WARNING, logger=SCAN_LOGGER), ProcessPoolExecutor(2, mp_context=context) as pool:
+        executor = CountingExecutor(pool)
+        result = scan_content(
+            content_dir,
+            EMPTY_INDEX,
+            parse,
+            max_bytes=settings.max_file_bytes,
+            executor=executor,
+            progress=lambda done, of: calls.append((done, of)),
+        )
+    alone = scan_content(content_dir, EMPTY_INDEX, parse, max_bytes=settings.max_file_bytes)
+
+    assert not [r for r in caplog.records if r.name == SCAN_LOGGER]
+    assert executor.submitted == -(-total // CHUNK_FILES)
+    assert entries_summary(result.index) == entries_summary(alone.index)
+    assert result.reread == alone.reread
+    assert_progress(calls, total)
+
+
+def test_progress_counts_up_to_the_total_in_process(content_dir: Path, settings: Settings) -> None:
+    """Parsing in this process reports progress chunk by chunk, ending at the number of files read."""
+    for number in range(CHUNK_FILES + 5):
+        write(content_dir, f"{number}.md")
+    calls: list[tuple[int, int]] = []
+
+    scan(settings, progress=lambda done, of: calls.append((done, of)))
+
+    assert_progress(calls, CHUNK_FILES + 5)
+    assert len(calls) == 2
+
+
+@pytest.mark.slow
+def test_broken_executor_falls_back_to_parsing_here(
+    content_dir: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the worker pool is broken, the scan parses every file in this process and logs a warning."""
+    total = parallel_corpus(content_dir)
+    calls: list[tuple[int, int]] = []
+
+    with caplog.at_level(logging.WARNING, logger=SCAN_LOGGER):
+        result, parsed = scan(settings, executor=BrokenPool(), progress=lambda done, of: calls.append((done, of)))
+    alone, _ = scan(settings)
+
+    assert len(parsed) == total
+    assert entries_summary(result.index) == entries_summary(alone.index)
+    assert_progress(calls, total)
+    assert any("worker processes failed" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.slow
+def test_executor_breaking_midway_loses_and_repeats_no_file(
+    content_dir: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the pool breaks after some chunks came back, the rest is parsed here: every file once, in order."""
+    total = parallel_corpus(content_dir)
+    pool = BreakingPool(working=1)
+
+    with caplog.at_level(logging.WARNING, logger=SCAN_LOGGER):
+        result, parsed = scan(settings, executor=pool)
+    alone, _ = scan(settings)
+
+    assert pool.submitted > 1
+    assert sorted(parsed) == sorted(set(parsed))
+    assert len(parsed) == total
+    assert result.reread == alone.reread
+    assert entries_summary(result.index) == entries_summary(alone.index)
+    assert any("worker processes failed" in r.getMessage() for r in caplog.records)
+
+
+def test_small_batches_never_use_the_executor(content_dir: Path, settings: Settings) -> None:
+    """Fewer than PARALLEL_MIN_FILES files are parsed here: starting workers would cost more than it saves."""
+    for number in range(5):
+        write(content_dir, f"{number}.md")
+
+    result, parsed = scan(settings, executor=BrokenPool())
+
+    assert len(parsed) == 5
+    assert result.files_seen == 5
