@@ -39,3 +39,15 @@ class PageNotReady(FeedsvcError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"the page is being made; ask again in {retry_after} s")
         self.retry_after = retry_after
+
+
+class RefreshStopped(FeedsvcError):
+    """A refresh ended early because the service is stopping; the feeds served did not change."""
+
+
+class InvalidValue(FeedsvcError, ValueError):
+    """A configuration value that does not fit its key; the message says what was expected."""
+
+
+class UnusualScalar(FeedsvcError, LookupError):
+    """A plain YAML scalar of a type only the full loader makes (a float, an octal number, `<<`…)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from feedsvc.errors import UnusualScalar
 from feedsvc.errors import YamlError as YamlError  # noqa: PLC0414 - re-exported for config.py
 
 # Front matter never needs more than this many values once aliases are expanded;
@@ -79,10 +80,6 @@ _RESOLVER = yaml.resolver.Resolver()
 _CONSTRUCTOR = _Loader("")
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
-
-
-class UnusualScalar(LookupError):
-    """A plain scalar of a type `plain_value` leaves to the full loader (a float, an octal number, `<<`…)."""
 
 
 def plain_value(text: str) -> Any:

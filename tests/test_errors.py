@@ -12,7 +12,7 @@ import feedsvc
 from feedsvc import errors
 
 # The stop signal of a refresh, defined beside the refresher: not yet under FeedsvcError.
-OUTSIDE = {"feedsvc.runtime.refresh.RefreshStopped"}
+OUTSIDE: set[str] = set()
 
 
 def _public_exceptions() -> dict[str, type[BaseException]]:

@@ -17,7 +17,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from feedsvc.errors import InvalidValue
 from feedsvc.text import one_line, xml_safe
+
+Invalid = InvalidValue  # what each check raises; the config's readers catch it
 
 ID_CHOICES = ("permalink", "front_matter")
 RESERVED_SLUGS = frozenset({"all"})
@@ -29,10 +32,6 @@ _BLANK = re.compile(r"[\s\x00-\x1f\x7f]")
 _EXTENSION = re.compile(r"\.[\w+-]+(?:\.[\w+-]+)*")
 # Filled in for {slug} when a permalink pattern is checked: it must come out whole.
 _SLUG_PROBE = "slug-probe-7f3a"
-
-
-class Invalid(ValueError):
-    """A value that does not fit its key; the message says what was expected."""
 
 
 def shown(value: object) -> str:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from feedsvc.safeyaml import PLAIN_TYPED_START, UnusualScalar, plain_value
+from feedsvc.errors import UnusualScalar
+from feedsvc.safeyaml import PLAIN_TYPED_START, plain_value
 
 # Characters YAML refuses, or treats as line breaks of its own (the reader splits on "\n" only).
 _REFUSED = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsvc.config import Settings
+from feedsvc.errors import RefreshStopped
 from feedsvc.feeds.archives import PageCache, RenderQueue
 from feedsvc.feeds.catalog import Catalog, CatalogState
 from feedsvc.index.cache import Cache
@@ -44,10 +45,6 @@ log = logging.getLogger("feedsvc.refresh")
 def utc_now() -> datetime:
     """Return the current time; the one clock of a running service."""
     return datetime.now(UTC)
-
-
-class RefreshStopped(Exception):
-    """A refresh ended early because the service is stopping; the feeds served did not change."""
 
 
 @dataclass(frozen=True, slots=True)
