@@ -221,6 +221,13 @@ class Settings:
         checks.boolean,
         "Learn which files changed from filesystem events (inotify), so a rescan looks only at those paths",
     )
+    settle_ms: int = setting(
+        "scan.settle_ms",
+        250,
+        checks.integer(0, 60_000),
+        "With `scan.watch`, refresh this many milliseconds after filesystem events stop (at most four times that "
+        "after the first event of a burst), instead of waiting for the next rescan; `0`: on the schedule only",
+    )
     full_rescan_seconds: int = setting(
         "scan.full_rescan_seconds",
         600,

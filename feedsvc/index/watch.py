@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from watchdog.events import (
@@ -64,6 +65,11 @@ class Watcher(FileSystemEventHandler):
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._identity: tuple[int, int] | None = None  # device and inode of the directory being watched
         self._wanted = False
+        self._on_change: Callable[[], None] | None = None
+
+    def notify(self, on_change: Callable[[], None] | None) -> None:
+        """Call `on_change` (in the observer's thread; it must return at once) after each change or loss of events."""
+        self._on_change = on_change
 
     def start(self, *, quiet: bool = False) -> bool:
         """Start watching; when that cannot be done now (limits, a missing directory), warn and let `take` retry."""
@@ -143,17 +149,27 @@ class Watcher(FileSystemEventHandler):
     def on_events_lost(self, event: EventsLostEvent) -> None:
         """Hear from watchdog that events were lost (the kernel's queue overflowed)."""
         self.lost()
+        self._changed_now()
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if not isinstance(event, _CHANGES):
             return
         paths = [event.src_path, getattr(event, "dest_path", "")]
+        noted = False
         with self._lock:
             for path in paths:
                 if path:
                     relative = self._relative(os.fsdecode(path))
                     if relative is not None:
                         self._changed.add(relative)
+                        noted = True
+        if noted:
+            self._changed_now()
+
+    def _changed_now(self) -> None:
+        on_change = self._on_change
+        if on_change is not None:
+            on_change()
 
     def _relative(self, path: str) -> str | None:
         if path == self.root or not path.startswith(self.root + os.sep):

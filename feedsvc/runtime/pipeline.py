@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from feedsvc.index.scan import StopFlag
 from feedsvc.index.watch import Watcher
 from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.schedule import Schedule, start_scheduler
+from feedsvc.runtime.trigger import RefreshTrigger
 from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
 
@@ -28,18 +30,30 @@ class Pipeline:
     cache: Cache | None = None
     schedule: Schedule | None = None
     changes: ChangedFeeds | None = None  # tells the WebSub hub which feeds each snapshot changed
+    settle: float = 0.0  # with a watcher: refresh this long after filesystem events settle (0: on the schedule only)
+    trigger: RefreshTrigger | None = None
 
     def start_schedule(self, job: Callable[[], object], *, every: int) -> None:
-        """Run `job` every `every` seconds; the first refresh's results reach the cache at once, in the background.
+        """Run `job` every `every` seconds, and soon after filesystem events; one run at a time.
 
-        (A restart soon after a cold start then finds them.)
+        The first refresh's results reach the cache at once, in the background (a restart
+        soon after a cold start then finds them).
         """
+        run = _one_at_a_time(job)
         soon = self.refresher.flush if self.cache is not None else None
-        self.schedule = start_scheduler(job, every=every, soon=soon)
+        self.schedule = start_scheduler(run, every=every, soon=soon)
+        if self.watcher is not None and self.settle > 0:
+            self.trigger = RefreshTrigger(run, settle=self.settle)
+            self.watcher.notify(self.trigger.poke)
 
     def stop(self) -> None:
         """Stop the schedule (a refresh under way ends at the next file), the watcher, the cache, the notifier."""
         self.refresher.stop()
+        if self.watcher is not None:
+            self.watcher.notify(None)
+        if self.trigger is not None:
+            self.trigger.stop()
+            self.trigger = None
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
@@ -70,4 +84,15 @@ def open_pipeline(
     refresher = Refresher(
         settings, store, changes=watcher, cache=cache, progress=ScanProgress(), stop=stop, for_build=for_build
     )
-    return Pipeline(refresher, watcher=watcher, cache=cache)
+    return Pipeline(refresher, watcher=watcher, cache=cache, settle=settings.settle_ms / 1000)
+
+
+def _one_at_a_time(job: Callable[[], object]) -> Callable[[], object]:
+    """The job, run by one thread at a time: the schedule's and the events' runs wait for each other."""
+    lock = threading.Lock()
+
+    def run() -> object:
+        with lock:
+            return job()
+
+    return run
