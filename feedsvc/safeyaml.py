@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from feedsvc.errors import UnusualScalar
-from feedsvc.errors import YamlError as YamlError  # noqa: PLC0414 - re-exported for config.py
+from feedsvc.errors import YamlError as YamlError  # noqa: PLC0414 - re-exported for the config readers
 
 # Front matter never needs more than this many values once aliases are expanded;
 # a "billion laughs" document expands to billions and is refused before use.

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedsvc.errors import SiteConfigError as SiteConfigError  # noqa: PLC0414 - re-exported for config.py
+from feedsvc.errors import SiteConfigError as SiteConfigError  # noqa: PLC0414 - re-exported for the config readers
 
 # The token of a permalink or new_post_name rule: `:year`, `:title`, `:lang` (never ending in `_`).
 _TOKEN = re.compile(r":(\w*[^_\W])", re.ASCII)

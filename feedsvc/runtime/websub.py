@@ -1,6 +1,6 @@
 """WebSub publishing: tell a hub which feeds changed, from a thread of its own; a refresh never waits for it.
 
-Feeds name the hub (`websub.hub`) beside their self link (render.py). `ChangedFeeds`
+Feeds name the hub (`websub.hub`) beside their self link (feeds/render.py). `ChangedFeeds`
 sees each new snapshot, compares every feed document's ETag with the one before it,
 and hands the URLs of the feeds that changed or appeared to a `HubNotifier`. The
 notifier POSTs them to the hub in the background: `hub.mode=publish` and
@@ -329,7 +329,7 @@ class HubNotifier:
     def _post(self, url: str) -> None:
         """Send one publish request; raises _Failed unless the hub answers 2xx."""
         form = urlencode({"hub.mode": "publish", "hub.url": url}).encode("ascii")
-        request = urllib.request.Request(  # noqa: S310 - the http(s) hub the config names (config.py checks the scheme)
+        request = urllib.request.Request(  # noqa: S310 - the http(s) hub the config names (config/checks.py checks the scheme)
             self.hub,
             data=form,
             method="POST",
