@@ -33,6 +33,18 @@ config_option = click.option(
 )
 
 
+def _local_directory(context: click.Context, parameter: click.Parameter, value: str | None) -> Path | None:
+    """Take a build directory's path; refuse a URL (`s3://bucket/site`), which would be written as a folder `s3:`."""
+    if value is None:
+        return None
+    from feedsvc.builddir.files import url_instead_of_directory
+
+    problem = url_instead_of_directory(value)
+    if problem is not None:
+        raise click.BadParameter(problem)
+    return Path(value)
+
+
 def _settings(config: Path | None, *, feed_url: str | None = None) -> Settings:
     """Load the settings or exit 2 with the message naming the file and key."""
     try:
@@ -101,7 +113,8 @@ def main(log_level: str, log_format: str) -> None:
 @click.option(
     "--from",
     "build_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(file_okay=False),
+    callback=_local_directory,
     default=None,
     help="Serve the build directory that `feedsvc build --out DIR --watch` keeps up to date; read no content.",
 )
@@ -145,7 +158,11 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
 @main.command()
 @config_option
 @click.option(
-    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write the feeds to."
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    callback=_local_directory,
+    help="Directory to write the feeds to.",
 )
 @click.option(
     "--watch",

@@ -24,12 +24,14 @@ from pathlib import Path
 
 from flask import Flask
 
+from feedsvc.builddir.files import url_instead_of_directory
 from feedsvc.config import config_path, load_settings
+from feedsvc.errors import ConfigError
 from feedsvc.http.accesslog import RequestLog
 from feedsvc.index.scan import StopFlag
 from feedsvc.runtime import logs
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
-from feedsvc.worker import WorkerOptions
+from feedsvc.worker import FROM_VAR, WorkerOptions
 
 _PR_SET_PDEATHSIG = 1
 log = logging.getLogger("feedsvc")
@@ -96,6 +98,8 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logs.configure(logging.INFO, worker.log_format)
     serve_dir = Path(build_dir) if build_dir else worker.build_dir
+    if serve_dir is not None and (problem := url_instead_of_directory(os.fspath(build_dir or serve_dir))) is not None:
+        raise ConfigError(f"{FROM_VAR}: {problem}")
     # The worker's options have read $FEEDSVC_CONFIG already: the environment is not asked again.
     config_file = config_path(config or worker.config, environ={})
     stopping = StopFlag()

@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from feedsvc.model import Document, Snapshot
+
+# `s3://bucket/site`, `https://…`: a URL where a directory was asked for.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def url_instead_of_directory(value: str) -> str | None:
+    """Say why `value` (a build directory as given) is a URL and not a local directory, or None when it is a path.
+
+    Only local directories are written and served: a deploy script must not be told
+    that `build --out s3://bucket/site` published when it wrote a folder named `s3:`.
+    """
+    if _URL.match(value) is None:
+        return None
+    scheme = value.split(":", 1)[0]
+    return (
+        f"{value} is a URL (expected a local directory: feedsvc writes and serves build directories on this"
+        f" machine's file system, not {scheme}: storage)"
+    )
 
 
 def write_atomically(path: Path, data: bytes) -> bool:
