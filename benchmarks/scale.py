@@ -335,7 +335,7 @@ def full_rescan(config: Path) -> str:
         "import time\n"
         "from feedsvc.index.cache import open_cache\n"
         "from feedsvc.config import load_settings\n"
-        "from feedsvc.runtime.refresh import Refresher\n"
+        "from feedsvc.refresh.refresher import Refresher\n"
         "from feedsvc.store import Store\n"
         f"s = load_settings({str(config)!r})\n"
         "r = Refresher(s, Store(), cache=open_cache(s)); first = r.refresh()\n"

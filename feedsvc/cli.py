@@ -239,8 +239,8 @@ def check(config: Path | None) -> None:
     from feedsvc.index.progress import ScanProgress
     from feedsvc.index.scan import no_article_message
     from feedsvc.model import Article
+    from feedsvc.refresh.refresher import Refresher
     from feedsvc.runtime.logs import escape_controls
-    from feedsvc.runtime.refresh import Refresher
     from feedsvc.store import Store
 
     settings = _settings(config)

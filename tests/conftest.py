@@ -17,7 +17,7 @@ from lxml import etree
 from feedsvc.config import Settings, parse_settings
 from feedsvc.http.app import create_app
 from feedsvc.model import Format, feed_path
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

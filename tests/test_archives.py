@@ -28,8 +28,8 @@ from feedsvc.feeds import render
 from feedsvc.feeds.archives import Archives
 from feedsvc.http.app import IMMUTABLE_CACHE_CONTROL, create_app
 from feedsvc.model import Format, make_document
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.builder import start_builder
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article
@@ -456,7 +456,7 @@ def test_concurrent_requests_for_a_new_page_render_it_once(history: Served, monk
             answered.acquire(timeout=10)
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr("feedsvc.runtime.rendered.render_feed", render_once_the_others_answered)
+    monkeypatch.setattr("feedsvc.refresh.rendered.render_feed", render_once_the_others_answered)
     history.refresher.renders.wait = 10.0
     app = history.client.application
     start = threading.Barrier(requests)

@@ -14,11 +14,11 @@ from feedsvc.feeds.archives import Archives
 from feedsvc.feeds.catalog import CatalogState
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
 from feedsvc.model import Article, ArticleContent, Format
-from feedsvc.runtime import archiveview
-from feedsvc.runtime.archiveview import ArchivePages, RecentContents, SnapshotArchive
-from feedsvc.runtime.bodies import BodyReader
-from feedsvc.runtime.contents import content_key
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh import archiveview
+from feedsvc.refresh.archiveview import ArchivePages, RecentContents, SnapshotArchive
+from feedsvc.refresh.bodies import BodyReader
+from feedsvc.refresh.contents import content_key
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import NOW, make_settings
 from tests.corpus import write_article
 

@@ -11,8 +11,8 @@ import pytest
 from feedsvc.config import Settings
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
 from feedsvc.model import Article
-from feedsvc.runtime.bodies import BodyReader
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.bodies import BodyReader
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
 

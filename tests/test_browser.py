@@ -30,7 +30,7 @@ from feedsvc.config import Settings
 from feedsvc.feeds.listing import FEED_STYLESHEET
 from feedsvc.http.app import create_app
 from feedsvc.model import STYLESHEET_PATH, Format, feed_path, make_document
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import ROOT, Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -16,8 +16,8 @@ from feedsvc.builddir.manifest import MANIFEST, STATUS, BuildError, manifest_of,
 from feedsvc.config import Settings
 from feedsvc.http.app import create_app
 from feedsvc.model import Snapshot
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.builder import start_builder
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -18,7 +18,7 @@ import feedsvc.index.cache
 from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, default_cache_dir, open_cache
 from feedsvc.model import Format, Snapshot, feed_path
-from feedsvc.runtime.refresh import Refresher, RefreshReport
+from feedsvc.refresh.refresher import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import bump_mtime, write_article, write_corpus

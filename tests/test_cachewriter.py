@@ -13,9 +13,9 @@ from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, inputs_digest, open_cache
 from feedsvc.index.scan import EMPTY_INDEX, ScanResult
 from feedsvc.model import ArticleContent, Document, make_document
-from feedsvc.runtime.cachewriter import CacheWriter
-from feedsvc.runtime.contents import ContentKey
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.cachewriter import CacheWriter
+from feedsvc.refresh.contents import ContentKey
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
 

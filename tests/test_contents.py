@@ -13,8 +13,8 @@ from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, open_cache
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
 from feedsvc.model import Article, ArticleContent
-from feedsvc.runtime.contents import FeedContents, content_key
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.contents import FeedContents, content_key
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
 

@@ -9,7 +9,7 @@ import feedparser
 from feedsvc.config import load_settings
 from feedsvc.model import Article
 from feedsvc.parse.articles import parse_article
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, ROOT, Clock
 

@@ -59,7 +59,7 @@ def history(content_dir: Path) -> Served:
 def slow(history: Served, monkeypatch: pytest.MonkeyPatch) -> Iterator[SlowRenders]:
     """Every archive page render of `history` from now on is slow until the gate opens (opened at the end)."""
     renders = SlowRenders()
-    monkeypatch.setattr("feedsvc.runtime.rendered.render_feed", renders)
+    monkeypatch.setattr("feedsvc.refresh.rendered.render_feed", renders)
     yield renders
     renders.gate.set()
     wait_until(lambda: history.refresher.renders.pending == 0, "the renders to end")
@@ -157,7 +157,7 @@ def test_a_page_whose_render_fails_is_made_again_when_asked_again(
             raise failures.pop()
         return render.render_feed(*args, **kwargs)
 
-    monkeypatch.setattr("feedsvc.runtime.rendered.render_feed", failing_once)
+    monkeypatch.setattr("feedsvc.refresh.rendered.render_feed", failing_once)
     history.refresher.renders.wait = 10.0
     path = page_path("markets", 2, Format.ATOM)
     failed = history.get(path)

@@ -20,7 +20,7 @@ from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import markdown_to_html, render_content
 from feedsvc.parse.html import sanitize
 from feedsvc.parse.nesting import bound_html
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 
 SETTINGS = parse_settings({"site": {"feed_url": "https://feeds.example.com/"}}, base_dir=Path("/srv"))

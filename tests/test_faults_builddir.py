@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from feedsvc.builddir.files import remove_unlisted
 from feedsvc.builddir.manifest import CLAIM, MANIFEST, BuildError
 from feedsvc.cli import main
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
 from feedsvc.runtime.builder import start_builder
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.websub import HubNotifier
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings

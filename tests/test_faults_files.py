@@ -25,7 +25,7 @@ from feedsvc.index.cache import Cache, open_cache
 from feedsvc.index.scan import ContentIndex, IndexedFile, cached_stamp, stamp_of, stamp_size_mtime, stamps_match
 from feedsvc.model import Article, Format, Problem, feed_path
 from feedsvc.parse.articles import parse_file
-from feedsvc.runtime.refresh import Refresher, RefreshReport
+from feedsvc.refresh.refresher import Refresher, RefreshReport
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus

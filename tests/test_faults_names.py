@@ -27,7 +27,7 @@ from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.http.app import create_app
 from feedsvc.model import Article, Feed, Problem
 from feedsvc.parse.articles import parse_article
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import article_text, write_article

@@ -24,7 +24,7 @@ from feedsvc.config import Settings
 from feedsvc.index.cache import open_cache
 from feedsvc.model import Article, Format, Problem, feed_path
 from feedsvc.parse.articles import MAX_JSON_DEPTH, parse_file
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from feedsvc.text import shorten
 from tests.conftest import Clock, make_settings

@@ -17,7 +17,7 @@ import feedparser
 import pytest
 
 from feedsvc.config import load_settings
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import ROOT, Clock
 

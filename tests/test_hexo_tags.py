@@ -22,7 +22,7 @@ from feedsvc.hexo.tags import render_tags
 from feedsvc.model import Article, Format, feed_path
 from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import render_content
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import article_text, write_article

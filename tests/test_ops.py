@@ -20,8 +20,8 @@ from flask.testing import FlaskClient
 from feedsvc.config import Settings
 from feedsvc.http.accesslog import RequestLog
 from feedsvc.http.app import create_app
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.service import Service, start_service
 from feedsvc.store import Store
 from tests.conftest import Clock
@@ -275,7 +275,7 @@ def test_a_stopped_refresh_publishes_nothing_and_caches_what_it_parsed(content_d
     """A refresh stopped mid-scan leaves the served snapshot alone and writes the files it parsed to the cache."""
     from feedsvc.index.cache import open_cache
     from feedsvc.index.scan import CHUNK_FILES, StopFlag
-    from feedsvc.runtime.refresh import RefreshStopped
+    from feedsvc.refresh.refresher import RefreshStopped
     from tests.conftest import make_settings
 
     write_corpus(content_dir, CHUNK_FILES + 20)

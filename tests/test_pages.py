@@ -19,7 +19,7 @@ from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.feeds.listing import FORMAT_NAMES, render_index, render_opml
 from feedsvc.model import INDEX_PATH, OPML_PATH, Article, Format
 from feedsvc.parse.articles import parse_article
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -11,8 +11,8 @@ import pytest
 from feedsvc.config import Settings
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, ScanResult
 from feedsvc.model import Problem
-from feedsvc.runtime.problems import ProblemLog
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.problems import ProblemLog
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
 

@@ -16,7 +16,7 @@ from feedsvc.config import Settings, listening_url, parse_settings
 from feedsvc.errors import ConfigError
 from feedsvc.index.scan import EMPTY_INDEX, Parse, is_article_name, scan_content
 from feedsvc.parse.articles import parse_for_scan, split_front_matter
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.service import start_service
 from feedsvc.store import Store
 from feedsvc.worker import WorkerOptions

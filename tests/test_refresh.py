@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-import feedsvc.runtime.rendered
+import feedsvc.refresh.rendered
 from feedsvc.config import Settings
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Feed, Format, Snapshot, feed_path, make_document
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -317,7 +317,7 @@ def test_failed_render_keeps_the_previous_documents(
     def broken_render(feed: Feed, *args: object) -> bytes:
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(feedsvc.runtime.rendered, "render_feed", broken_render)
+    monkeypatch.setattr(feedsvc.refresh.rendered, "render_feed", broken_render)
     with caplog.at_level(logging.INFO, logger=LOGGER):
         refresher.refresh_safely()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from feedsvc.model import INDEX_PATH, Format, feed_path
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, feed_paths, make_settings
 from tests.corpus import bump_mtime

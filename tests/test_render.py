@@ -25,7 +25,7 @@ from feedsvc.feeds.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type,
 from feedsvc.model import Article, ArticleContent, Format, Paging, Snapshot, feed_path
 from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import render_content
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import JSON_FEED, JSON_FEED_SCHEMA, NOW, Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -14,8 +14,8 @@ from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.index.cache import Cache, inputs_digest, open_cache
 from feedsvc.index.scan import EMPTY_INDEX
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Article, ArticleContent, Format, feed_path
-from feedsvc.runtime.rendered import RenderMemo
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.rendered import RenderMemo
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import NOW, make_settings
 from tests.corpus import write_article
 

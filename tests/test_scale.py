@@ -18,8 +18,8 @@ import feedsvc.index.scan
 from feedsvc.config import Settings
 from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.model import INDEX_PATH, OPML_PATH, Format, feed_path
-from feedsvc.runtime.refresh import Refresher, RefreshReport
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.refresher import Refresher, RefreshReport
+from feedsvc.refresh.scanner import Scanner
 from feedsvc.store import Store
 from tests.conftest import NOW, Clock, feed_paths, make_settings
 from tests.corpus import bump_mtime, retitle, write_corpus

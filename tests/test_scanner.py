@@ -8,7 +8,7 @@ import pytest
 
 from feedsvc.config import Settings
 from feedsvc.index.scan import EMPTY_INDEX, StopFlag
-from feedsvc.runtime.scanner import Scanner
+from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
 

@@ -33,7 +33,7 @@ from feedsvc.config import SETTINGS
 from feedsvc.feeds.archives import Archives
 from feedsvc.feeds.render import feed_url
 from feedsvc.model import Format, Snapshot
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import DATA, Clock, make_settings
 from tests.corpus import write_article, write_corpus

@@ -18,7 +18,7 @@ from werkzeug.http import http_date, parse_date
 from werkzeug.test import TestResponse
 
 from feedsvc.model import INDEX_PATH, OPML_PATH, Format, feed_path, make_document
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article

@@ -33,8 +33,8 @@ from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.feeds.render import feed_url
 from feedsvc.model import Format, Snapshot, feed_path
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.builder import start_builder
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.service import start_service
 from feedsvc.runtime.websub import RETRY_DELAYS, STOP_WAIT, ChangedFeeds, HubNotifier, backoff, feed_etags
 from feedsvc.store import Store

@@ -28,8 +28,8 @@ from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
 from feedsvc.model import Snapshot
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
 

@@ -14,7 +14,7 @@ from feedsvc.index.cache import Cache, open_cache
 from feedsvc.index.progress import ScanProgress
 from feedsvc.index.scan import StopFlag
 from feedsvc.index.watch import Watcher
-from feedsvc.runtime.refresh import Refresher
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.schedule import Schedule, start_scheduler
 from feedsvc.runtime.trigger import RefreshTrigger
 from feedsvc.runtime.websub import ChangedFeeds

@@ -19,8 +19,8 @@ from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
 from feedsvc.index.scan import StopFlag, no_article_message
 from feedsvc.model import Snapshot
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.runtime.schedule import Schedule, start_scheduler
 from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store

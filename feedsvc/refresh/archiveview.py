@@ -21,10 +21,10 @@ from feedsvc.feeds.archives import Archives, PageCache, RenderQueue
 from feedsvc.feeds.catalog import Catalog, CatalogState
 from feedsvc.index.cache import settings_identity
 from feedsvc.model import Article, ArticleContent, Document, Feed, Format, Paging
-from feedsvc.runtime.bodies import BodyReader
-from feedsvc.runtime.contents import ContentKey, content_key
-from feedsvc.runtime.memory import release_memory
-from feedsvc.runtime.rendered import feed_document
+from feedsvc.refresh.bodies import BodyReader
+from feedsvc.refresh.contents import ContentKey, content_key
+from feedsvc.refresh.memory import release_memory
+from feedsvc.refresh.rendered import feed_document
 
 log = logging.getLogger("feedsvc.refresh")
 

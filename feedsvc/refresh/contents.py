@@ -16,7 +16,7 @@ from feedsvc.config import Settings
 from feedsvc.index.cache import Cache
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
 from feedsvc.model import Article, ArticleContent
-from feedsvc.runtime.bodies import BodyReader
+from feedsvc.refresh.bodies import BodyReader
 
 log = logging.getLogger("feedsvc.refresh")
 

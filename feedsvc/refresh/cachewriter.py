@@ -13,7 +13,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX, ScanResult
 from feedsvc.model import ArticleContent, Document
-from feedsvc.runtime.contents import ContentKey
+from feedsvc.refresh.contents import ContentKey
 
 log = logging.getLogger("feedsvc.refresh")
 

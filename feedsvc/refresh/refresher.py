@@ -31,12 +31,12 @@ from feedsvc.feeds.catalog import Catalog, CatalogState
 from feedsvc.index.cache import Cache
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, StopFlag
 from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
-from feedsvc.runtime.archiveview import ArchivePages
-from feedsvc.runtime.cachewriter import CacheWriter
-from feedsvc.runtime.contents import ContentKey, FeedContents, content_key
-from feedsvc.runtime.problems import ProblemLog
-from feedsvc.runtime.rendered import Rendering, RenderMemo
-from feedsvc.runtime.scanner import ChangeSource, Scanner
+from feedsvc.refresh.archiveview import ArchivePages
+from feedsvc.refresh.cachewriter import CacheWriter
+from feedsvc.refresh.contents import ContentKey, FeedContents, content_key
+from feedsvc.refresh.problems import ProblemLog
+from feedsvc.refresh.rendered import Rendering, RenderMemo
+from feedsvc.refresh.scanner import ChangeSource, Scanner
 from feedsvc.store import Store
 
 log = logging.getLogger("feedsvc.refresh")

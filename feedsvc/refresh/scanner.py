@@ -26,7 +26,7 @@ from feedsvc.index.scan import (
     watch_stop,
 )
 from feedsvc.parse.articles import parse_for_scan
-from feedsvc.runtime.memory import release_memory
+from feedsvc.refresh.memory import release_memory
 
 T = TypeVar("T")
 
