@@ -98,7 +98,7 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     if not logging.getLogger().handlers:
         logs.configure(logging.INFO, worker.log_format)
     serve_dir = Path(build_dir) if build_dir else worker.build_dir
-    if serve_dir is not None and (problem := url_instead_of_directory(os.fspath(build_dir or serve_dir))) is not None:
+    if serve_dir is not None and (problem := url_instead_of_directory(str(serve_dir))) is not None:
         raise ConfigError(f"{FROM_VAR}: {problem}")
     # The worker's options have read $FEEDSVC_CONFIG already: the environment is not asked again.
     config_file = config_path(config or worker.config, environ={})

@@ -3,13 +3,16 @@ and a batch large enough to be parsed in chunks."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from feedsvc.config import Settings
+from feedsvc.index.cache import Cache, open_cache
 from feedsvc.index.scan import CHUNK_FILES, EMPTY_INDEX, PARALLEL_MIN_FILES, ContentIndex, ScanResult, scan_content
 from feedsvc.model import Article, Problem
 from feedsvc.parse.articles import parse_file
+from feedsvc.refresh.scanner import Scanner
 from tests.corpus import write_article, write_corpus
 
 DATE = "Wed, 04 May 2022 10:33:00 GMT"
@@ -89,3 +92,23 @@ def assert_progress(calls: list[tuple[int, int]], total: int) -> None:
     assert done == sorted(done)
     assert calls[-1] == (total, total)
     assert {of for _, of in calls} == {total}
+
+
+def indexed(settings: Settings, index: ContentIndex = EMPTY_INDEX) -> ContentIndex:
+    """Scan the content directory into a new index, as a refresh's scanner does."""
+    return Scanner(settings).scan(index, 0.0).index
+
+
+def article_of(index: ContentIndex, source: str) -> Article:
+    """Return the article the index holds for a source."""
+    article = index.entries[source].article
+    assert article is not None
+    return article
+
+
+def opened_cache(settings: Settings) -> Iterator[Cache]:
+    """The persistent cache of the settings, closed afterwards (the body of a fixture: `yield from`)."""
+    opened = open_cache(settings)
+    assert opened is not None
+    yield opened
+    opened.close()

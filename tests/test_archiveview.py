@@ -13,14 +13,14 @@ from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.feeds.catalog import CatalogState
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
-from feedsvc.model import Article, ArticleContent, Format
+from feedsvc.model import ArticleContent, Format
 from feedsvc.refresh import archiveview
 from feedsvc.refresh.archiveview import ArchivePages, RecentContents, SnapshotArchive
 from feedsvc.refresh.bodies import BodyReader
 from feedsvc.refresh.contents import content_key
-from feedsvc.refresh.scanner import Scanner
 from tests.conftest import NOW, make_settings
 from tests.corpus import write_article
+from tests.scans import article_of, indexed
 
 LATER = NOW + timedelta(days=3650)
 
@@ -32,11 +32,6 @@ def site(content_dir: Path) -> Settings:
         fields = {"title": f"T{number}", "date": f"2022-05-0{number + 1}"}
         write_article(content_dir, f"{number}.md", fields, f"<p>body {number}</p>")
     return make_settings(content_dir, scan={"workers": 1}, feeds={"archive_size": 2})
-
-
-def indexed(settings: Settings) -> ContentIndex:
-    """Scan the content directory into a new index."""
-    return Scanner(settings).scan(EMPTY_INDEX, 0.0).index
 
 
 def view(settings: Settings, index: ContentIndex, **contents: ArticleContent) -> SnapshotArchive:
@@ -52,28 +47,21 @@ def view(settings: Settings, index: ContentIndex, **contents: ArticleContent) ->
     )
 
 
-def article(index: ContentIndex, source: str) -> Article:
-    """Return the article the index holds for a source."""
-    found = index.entries[source].article
-    assert found is not None
-    return found
-
-
 def test_a_page_takes_the_feeds_contents_then_recent_ones_then_the_file(site: Settings) -> None:
     """The feeds' content needs no file; one made from its file is kept, and served again once the file is gone."""
     index = indexed(site)
     shown = ArticleContent("<p>the feeds'</p>", "s", None)
     pages = view(site, index, **{"0.md": shown})
 
-    from_feeds = pages.content(article(index, "0.md"))
-    made = pages.content(article(index, "1.md"))
+    from_feeds = pages.content(article_of(index, "0.md"))
+    made = pages.content(article_of(index, "1.md"))
     (site.content_dir / "0.md").unlink()
     (site.content_dir / "1.md").unlink()
 
     assert from_feeds == shown
     assert "body 1" in made.html
-    assert pages.content(article(index, "0.md")) == shown
-    assert pages.content(article(index, "1.md")) is made
+    assert pages.content(article_of(index, "0.md")) == shown
+    assert pages.content(article_of(index, "1.md")) is made
 
 
 def test_a_file_changed_since_its_snapshot_gives_no_content(site: Settings, caplog: pytest.LogCaptureFixture) -> None:
@@ -83,7 +71,7 @@ def test_a_file_changed_since_its_snapshot_gives_no_content(site: Settings, capl
     os.utime(path, (1, 1))
 
     with caplog.at_level(logging.WARNING, logger="feedsvc.refresh"):
-        content = view(site, index).content(article(index, "2.md"))
+        content = view(site, index).content(article_of(index, "2.md"))
 
     assert content.html == ""
     assert "2.md: its body cannot be read again; archived without content" in caplog.text

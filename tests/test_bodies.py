@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Settings
-from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
-from feedsvc.model import Article
 from feedsvc.refresh.bodies import BodyReader
-from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
+from tests.scans import article_of, indexed
 
 DATE = "2022-05-04T10:00:00Z"
 
@@ -23,18 +21,6 @@ DATE = "2022-05-04T10:00:00Z"
 def one_worker(content_dir: Path) -> Settings:
     """Settings over the content directory, parsing in this process."""
     return make_settings(content_dir, scan={"workers": 1})
-
-
-def indexed(settings: Settings) -> ContentIndex:
-    """Scan the content directory into a new index."""
-    return Scanner(settings).scan(EMPTY_INDEX, 0.0).index
-
-
-def article_of(index: ContentIndex, source: str) -> Article:
-    """Return the article the index holds for a source."""
-    article = index.entries[source].article
-    assert article is not None
-    return article
 
 
 def test_a_body_is_read_while_the_file_holds_the_indexed_version(one_worker: Settings) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from feedsvc.config import Settings
-from feedsvc.index.cache import Cache, inputs_digest, open_cache
+from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX, ScanResult
 from feedsvc.model import ArticleContent, Document, make_document
 from feedsvc.refresh.cachewriter import CacheWriter
@@ -18,6 +18,7 @@ from feedsvc.refresh.contents import ContentKey
 from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
+from tests.scans import opened_cache
 
 DATE = "2022-05-04T10:00:00Z"
 PAGE = make_document(b"<p>index</p>", "text/html; charset=utf-8")
@@ -34,10 +35,7 @@ def site(content_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def cache(site: Settings) -> Iterator[Cache]:
     """The persistent cache of the settings, closed afterwards."""
-    opened = open_cache(site)
-    assert opened is not None
-    yield opened
-    opened.close()
+    yield from opened_cache(site)
 
 
 def remember(writer: CacheWriter, scan: ScanResult, contents: dict[ContentKey, ArticleContent]) -> None:

@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from feedsvc.config import Settings
-from feedsvc.index.cache import Cache, open_cache
-from feedsvc.index.scan import EMPTY_INDEX, ContentIndex
-from feedsvc.model import Article, ArticleContent
+from feedsvc.index.cache import Cache
+from feedsvc.model import ArticleContent
 from feedsvc.refresh.contents import FeedContents, content_key
-from feedsvc.refresh.scanner import Scanner
 from tests.conftest import make_settings
 from tests.corpus import write_article
+from tests.scans import article_of, indexed, opened_cache
 
 DATE = "2022-05-04T10:00:00Z"
 
@@ -30,22 +29,7 @@ def one_worker(content_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def cache(one_worker: Settings) -> Iterator[Cache]:
     """The persistent cache of the settings, closed afterwards."""
-    opened = open_cache(one_worker)
-    assert opened is not None
-    yield opened
-    opened.close()
-
-
-def indexed(settings: Settings, index: ContentIndex = EMPTY_INDEX) -> ContentIndex:
-    """Scan the content directory into a new index."""
-    return Scanner(settings).scan(index, 0.0).index
-
-
-def article_of(index: ContentIndex, source: str) -> Article:
-    """Return the article the index holds for a source."""
-    article = index.entries[source].article
-    assert article is not None
-    return article
+    yield from opened_cache(one_worker)
 
 
 def test_a_version_is_made_once_and_kept_while_shown(one_worker: Settings) -> None:

@@ -11,13 +11,14 @@ import pytest
 
 from feedsvc.config import Settings
 from feedsvc.feeds.catalog import Catalog, build_catalog
-from feedsvc.index.cache import Cache, inputs_digest, open_cache
+from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Article, ArticleContent, Format, feed_path
 from feedsvc.refresh.rendered import RenderMemo
 from feedsvc.refresh.scanner import Scanner
 from tests.conftest import NOW, make_settings
 from tests.corpus import write_article
+from tests.scans import opened_cache
 
 
 @pytest.fixture
@@ -32,10 +33,7 @@ def site(content_dir: Path, tmp_path: Path) -> Settings:
 @pytest.fixture
 def cache(site: Settings) -> Iterator[Cache]:
     """The persistent cache of the settings, closed afterwards."""
-    opened = open_cache(site)
-    assert opened is not None
-    yield opened
-    opened.close()
+    yield from opened_cache(site)
 
 
 def catalog_of(settings: Settings, *, retitle: str | None = None) -> Catalog:

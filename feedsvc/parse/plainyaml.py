@@ -2,7 +2,7 @@
 
 Front matter is nearly always a flat mapping of keys to one-line scalars and
 short lists. For that subset this reader is several times faster than libyaml
-with PyYAML's constructors (`benchmarks/plain_yaml.py`), which is most of a
+with PyYAML's constructors (`benchmarks/front_matter.py`), which is most of a
 cold start's work. It gives the very values `safeyaml.load_yaml` gives — the
 same types, the same resolution of `yes`, `2024-01-02`, `007` — and answers
 `None` ("not mine") for anything outside the subset: nesting, anchors, tags,

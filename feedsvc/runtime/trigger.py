@@ -23,12 +23,9 @@ LATEST_SETTLES = 4
 class RefreshTrigger:
     """Runs `job` in a thread of its own after events settle; one run at a time."""
 
-    def __init__(
-        self, job: Callable[[], object], *, settle: float, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, job: Callable[[], object], *, settle: float) -> None:
         self._job = job
         self._settle = settle
-        self._clock = clock
         self._condition = threading.Condition()
         self._first: float | None = None  # when the first event not yet refreshed came
         self._last = 0.0  # and the latest
@@ -39,7 +36,7 @@ class RefreshTrigger:
 
     def poke(self) -> None:
         """Note that something changed: a refresh follows once changes settle."""
-        now = self._clock()
+        now = time.monotonic()
         with self._condition:
             if self._first is None:
                 self._first = now
@@ -59,7 +56,7 @@ class RefreshTrigger:
         if self._first is None:
             return None
         due = min(self._last + self._settle, self._first + self._settle * LATEST_SETTLES)
-        return max(0.0, due - self._clock())
+        return max(0.0, due - time.monotonic())
 
     def _run(self) -> None:
         while True:
