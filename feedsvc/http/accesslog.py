@@ -8,19 +8,31 @@ line is the Combined Log Format plus the time taken:
 and the same fields are attached to the record, so the JSON log carries them
 as `remote`, `method`, `path`, `protocol`, `status`, `bytes`, `referer`,
 `user_agent` and `duration_ms`.
+
+The middleware only notes what a line needs, as one small tuple (`Answered`), and
+hands it to a writer (runtime/logs.py's RecordWriter), whose thread makes the
+records of a batch with `request_records`. A request never formats or writes its line.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger("feedsvc.access")
+
+# What a request's line needs, as the request thread notes it: remote address, method, path,
+# query string, protocol, Referer, User-Agent (each None when absent), the status line ("" when
+# none was sent), the body bytes sent, the seconds taken, and when it was answered (ns since the epoch).
+Answered = tuple[
+    str | None, str | None, str | None, str | None, str | None, str | None, str | None, str, int, float, int
+]
+_MESSAGE = '%s - - [%s] "%s %s %s" %d %d "%s" "%s" %.1fms'
 
 
 def _quoted(value: str) -> str:
@@ -32,10 +44,11 @@ def _quoted(value: str) -> str:
 
 
 class RequestLog:
-    """Log each request once its answer is complete."""
+    """Note each request once its answer is complete, for `add` (a writer's) to log."""
 
-    def __init__(self, app: WSGIApplication) -> None:
+    def __init__(self, app: WSGIApplication, add: Callable[[Answered], None]) -> None:
         self.app = app
+        self.add = add
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -49,7 +62,7 @@ class RequestLog:
         if not log.isEnabledFor(logging.INFO):
             return body
         if isinstance(body, list):  # the common case: one answer already in memory
-            self._log(environ, status, sum(len(part) for part in body), started)
+            self._note(environ, status, sum(len(part) for part in body), started)
             return body
         return self._streamed(body, environ, status, started)
 
@@ -65,38 +78,68 @@ class RequestLog:
             close = getattr(body, "close", None)
             if close is not None:
                 close()
-            self._log(environ, status, size, started)
+            self._note(environ, status, size, started)
 
-    def _log(self, environ: WSGIEnvironment, status: list[str], size: int, started: float) -> None:
-        code = int(status[0].split(" ", 1)[0]) if status else 0
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            size = 0
-        path = environ.get("PATH_INFO", "")
-        query = environ.get("QUERY_STRING", "")
-        target = _quoted(path + ("?" + query if query else ""))
-        fields = {
-            "remote": environ.get("REMOTE_ADDR", "-") or "-",
-            "method": _quoted(environ.get("REQUEST_METHOD", "-")),
+    def _note(self, environ: WSGIEnvironment, status: list[str], size: int, started: float) -> None:
+        get = environ.get
+        self.add(
+            (
+                get("REMOTE_ADDR"),
+                get("REQUEST_METHOD"),
+                get("PATH_INFO"),
+                get("QUERY_STRING"),
+                get("SERVER_PROTOCOL"),
+                get("HTTP_REFERER"),
+                get("HTTP_USER_AGENT"),
+                status[0] if status else "",
+                size,
+                time.perf_counter() - started,
+                time.time_ns(),
+            )
+        )
+
+
+def request_records(batch: list[Answered]) -> list[logging.LogRecord]:
+    """Make the records of answered requests: each its Combined Log Format line, and the fields for JSON."""
+    # Making a LogRecord costs more than its line (it looks up the thread, the process, this file's
+    # name): the records of a batch share those, taken from one record made the ordinary way.
+    first = log.makeRecord(log.name, logging.INFO, __file__, 0, _MESSAGE, (), None, "request_records")
+    made, shared = type(first), first.__dict__
+    logging_started = first.created - first.relativeCreated / 1000
+    records = []
+    second, when = -1, ""
+    for remote, method, path, query, protocol, referer, agent, status, sent, seconds, when_ns in batch:
+        code = int(status.split(" ", 1)[0]) if status else 0
+        size = 0 if method == "HEAD" else sent
+        address = remote or "-"
+        verb = _quoted("-" if method is None else method)
+        target = _quoted((path or "") + ("?" + query if query else ""))
+        version = "-" if protocol is None else protocol
+        came_from = _quoted("-" if referer is None else referer)
+        user_agent = _quoted("-" if agent is None else agent)
+        duration_ms = round(seconds * 1000, 3)
+        # Stamped with the moment the request was answered, not the moment the writer got to it.
+        created = when_ns / 1e9
+        if int(created) != second:  # one time string per second
+            second = int(created)
+            when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
+        record = made.__new__(made)
+        record.__dict__ = {
+            **shared,
+            "args": (address, when, verb, target, version, code, size, came_from, user_agent, duration_ms),
+            "created": created,
+            "msecs": (when_ns % 1_000_000_000) // 1_000_000 + 0.0,
+            "relativeCreated": (created - logging_started) * 1000,
+            # The fields of the JSON line, in this order.
+            "remote": address,
+            "method": verb,
             "path": target,
-            "protocol": environ.get("SERVER_PROTOCOL", "-"),
+            "protocol": version,
             "status": code,
             "bytes": size,
-            "referer": _quoted(environ.get("HTTP_REFERER", "-")),
-            "user_agent": _quoted(environ.get("HTTP_USER_AGENT", "-")),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "referer": came_from,
+            "user_agent": user_agent,
+            "duration_ms": duration_ms,
         }
-        when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-        log.info(
-            '%s - - [%s] "%s %s %s" %d %d "%s" "%s" %.1fms',
-            fields["remote"],
-            when,
-            fields["method"],
-            target,
-            fields["protocol"],
-            code,
-            size,
-            fields["referer"],
-            fields["user_agent"],
-            fields["duration_ms"],
-            extra=fields,
-        )
+        records.append(record)
+    return records

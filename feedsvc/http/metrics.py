@@ -50,6 +50,11 @@ class _SnapshotCollector(Collector):
             "feedsvc_degraded", "1 when the last refresh could not do its work.", value=1 if snapshot.degraded else 0
         )
         yield CounterMetricFamily("feedsvc_refresh_failures", "Refreshes that raised.", value=snapshot.refreshes_failed)
+        yield CounterMetricFamily(
+            "feedsvc_request_log_dropped_lines",
+            "Request log lines dropped because requests came faster than their lines could be written.",
+            value=self._metrics.request_log_dropped(),
+        )
         scan = snapshot.last_refresh
         if scan is None:
             return
@@ -105,6 +110,7 @@ class Metrics:
         self._feed_answers = 0
         self._feed_not_modified = 0
         self._last_refresh: RefreshStats | None = None
+        self.request_log_dropped: Callable[[], int] = lambda: 0  # the request log's writer, when there is one
         self.registry.register(_SnapshotCollector(snapshot, clock, self))
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:

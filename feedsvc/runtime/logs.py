@@ -1,4 +1,4 @@
-"""How log lines look: one line per event, human-readable text or JSON.
+"""How log lines look and how they are written: one line per event, human-readable text or JSON.
 
 Every logger goes through the root handler set here, the WSGI server's own
 (granian's) and the request log included, so `--log-format json` makes every
@@ -13,16 +13,24 @@ traceback, our own text, keeps its lines.
 The JSON formatter is our own rather than python-json-logger's: set up to write the
 same lines (keys, their order, millisecond UTC times, escapes) it took more time, 1.98
 to 2.44 s of CPU for 100,000 records against 1.66 to 1.69 s (benchmarks/json_logs.py).
+
+The request log is written by a `RecordWriter`: the request thread only queues a
+small tuple, and one writer thread makes the records and writes them in batches
+through the logger's handlers, so that a request never formats or writes a line.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import re
 import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -48,14 +56,30 @@ def _escaped(match: re.Match[str]) -> str:
 
 def escape_controls(text: str) -> str:
     """Escape the characters that would end a line or fake one (`\\n`, `\\r`, `\\t`, `\\xNN`, `\\uNNNN`)."""
+    if text.isprintable():  # none of them is printable: most lines are done in half the time of the search
+        return text
     return _UNSAFE.sub(_escaped, text)
 
 
 class TextFormatter(logging.Formatter):
     """The text format: the record's line with outside text escaped, then its traceback, if any, as it is."""
 
+    _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+
     def formatMessage(self, record: logging.LogRecord) -> str:
         return escape_controls(super().formatMessage(record))
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The time as Formatter writes it, the seconds' text made once per second (the request log's lines)."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)  # one assignment: threads formatting at once see one pair or the other
+        msec_format = self.default_msec_format
+        return msec_format % (text, record.msecs) if msec_format else text
 
 
 class JsonFormatter(logging.Formatter):
@@ -76,7 +100,10 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             data["stack"] = self.formatStack(record.stack_info)
         # Inside JSON these characters can only be in strings: their \\u escapes are the same string.
-        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(data, ensure_ascii=False, default=str))
+        line = json.dumps(data, ensure_ascii=False, default=str)
+        if line.isprintable():  # as in escape_controls
+            return line
+        return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
 
 
 def formatter(log_format: str) -> logging.Formatter:
@@ -93,3 +120,181 @@ def configure(level: int | str = logging.INFO, log_format: str = "text") -> None
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
+
+
+Entry = TypeVar("Entry")
+# Entries waiting to be written, at most: a little more than half a second of requests at the
+# highest rates measured, a few MB. Past it, entries are dropped and counted, never waited for.
+QUEUE_CAPACITY = 10_000
+# The writer lets entries gather this long after the first one, then writes them in one go.
+GATHER_S = 0.05
+# At most one warning about dropped lines in this time.
+REPORT_EVERY_S = 10.0
+
+
+def _handlers(logger: logging.Logger) -> Iterator[logging.Handler]:
+    """The handlers a record of this logger reaches, in the order Logger.callHandlers calls them."""
+    found = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            yield handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if not found and logging.lastResort is not None:
+        yield logging.lastResort
+
+
+def _write_batch(handler: logging.StreamHandler[Any], records: list[logging.LogRecord]) -> None:
+    """Format the records a stream handler takes and write them with one write and one flush."""
+    lines = []
+    for record in records:
+        if record.levelno >= handler.level and handler.filter(record):
+            try:
+                lines.append(handler.format(record) + handler.terminator)
+            except Exception:  # as Handler.emit does: the handler reports it, and the batch goes on
+                handler.handleError(record)
+    if not lines:
+        return
+    handler.acquire()
+    try:
+        handler.stream.write("".join(lines))
+        handler.flush()
+    except Exception:  # the same
+        handler.handleError(records[-1])
+    finally:
+        handler.release()
+
+
+def emit(logger: logging.Logger, records: list[logging.LogRecord]) -> None:
+    """Pass records to the logger's handlers as Logger.handle would, a plain stream handler's in one write."""
+    if logger.disabled:
+        return
+    records = [record for record in records if logger.filter(record)]
+    for handler in _handlers(logger):
+        if type(handler) is logging.StreamHandler:  # what `configure` installs; a subclass may emit otherwise
+            _write_batch(handler, records)
+            continue
+        for record in records:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+class RecordWriter(Generic[Entry]):
+    """Write the records of queued entries in a thread of its own, in batches, in the order they were added.
+
+    `add` never waits: with QUEUE_CAPACITY entries waiting it drops the entry and
+    counts it, and the writer logs one warning per REPORT_EVERY_S naming how many
+    were dropped. `stop` writes everything queued before it returns; after it,
+    `add` writes its entry in the caller's thread (the process is ending).
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        to_records: Callable[[list[Entry]], list[logging.LogRecord]],
+        *,
+        capacity: int = QUEUE_CAPACITY,
+        gather_s: float = GATHER_S,
+        report_every_s: float = REPORT_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._logger = logger
+        self._to_records = to_records
+        self._capacity = capacity
+        self._gather_s = gather_s
+        self._report_every_s = report_every_s
+        self._clock = clock
+        # deque.append and popleft are atomic: the request threads and the writer share it without a lock.
+        self._queue: collections.deque[Entry] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._drop_lock = threading.Lock()
+        self._dropped = 0
+        self._reported = 0
+        self._next_report = float("-inf")
+        # The writer's work, done by one thread at a time (the writer, then `stop` for what came late).
+        self._writing = threading.Lock()
+
+    @property
+    def dropped(self) -> int:
+        """Entries dropped since start because the queue was full."""
+        return self._dropped
+
+    def add(self, entry: Entry) -> None:
+        """Queue an entry for the writer, or drop and count it when the queue is full; never wait."""
+        if len(self._queue) >= self._capacity:
+            with self._drop_lock:
+                self._dropped += 1
+            return
+        self._queue.append(entry)
+        if self._stopped:  # the writer is gone (the process is ending): write it here
+            with self._writing:
+                self._write_queued()
+        elif not self._wake.is_set():  # the writer waits for a first entry; while it gathers, no call
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the writer thread."""
+        self._thread = threading.Thread(target=self._run, name="feedsvc-log-writer", daemon=True)
+        self._thread.start()
+
+    def flush(self) -> None:
+        """Write every queued entry now, and report dropped ones if a report is due: one pass of the writer."""
+        with self._writing:
+            self._write_queued()
+            self._report(final=False)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write every queued entry and report the drops not yet reported, then stop the writer."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():  # stuck writing (a stream nobody reads): let the process end
+                return
+        self._stopped = True
+        with self._writing:
+            self._write_queued()
+            self._report(final=True)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(self._until_report())
+            self._stopping.wait(self._gather_s)  # let a batch gather; stop cuts it short
+            self._wake.clear()  # before taking the batch: an entry added from now on wakes the writer again
+            self.flush()
+
+    def _until_report(self) -> float | None:
+        """Seconds until dropped entries are due to be reported; None when none are waiting."""
+        if self._dropped == self._reported:
+            return None
+        return max(0.0, self._next_report - self._clock())
+
+    def _write_queued(self) -> None:
+        queue = self._queue
+        batch = [queue.popleft() for _ in range(len(queue))]
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[Entry]) -> None:
+        try:
+            emit(self._logger, self._to_records(batch))
+        except Exception:  # a bug in making a record: the writer must live on, or every later line is lost
+            logging.getLogger("feedsvc").exception("the log writer could not write %d lines", len(batch))
+
+    def _report(self, *, final: bool) -> None:
+        dropped = self._dropped
+        if dropped == self._reported or (not final and self._clock() < self._next_report):
+            return
+        self._logger.warning(
+            "lines dropped since the last report: %d (they came faster than they could be written; at most %d wait)",
+            dropped - self._reported,
+            self._capacity,
+        )
+        self._reported = dropped
+        self._next_report = self._clock() + self._report_every_s
