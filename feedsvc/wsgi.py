@@ -28,7 +28,7 @@ from flask import Flask
 from feedsvc.builddir.files import url_instead_of_directory
 from feedsvc.config import config_path, load_settings
 from feedsvc.errors import ConfigError
-from feedsvc.http.accesslog import Answered, RequestLog, request_records
+from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.accesslog import log as access_log
 from feedsvc.http.app import metrics_of
 from feedsvc.index.scan import StopFlag
@@ -75,9 +75,9 @@ def _signals_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _log_requests(app: Flask) -> logs.RecordWriter[Answered]:
+def _log_requests(app: Flask) -> logs.LineWriter[Answered]:
     """Log every request the app answers, the lines written by a thread of their own until the process exits."""
-    writer = logs.RecordWriter(access_log, request_records)
+    writer = logs.LineWriter(access_log, request_lines)
     with _signals_blocked():
         writer.start()
     # After the service stops (exit priorities run high to low), the writer writes what is queued and stops:

@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 
 from feedsvc.config import Settings
-from feedsvc.http.accesslog import Answered, RequestLog, request_records
+from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.app import create_app
 from feedsvc.runtime import logs
 from feedsvc.runtime.refresh import Refresher
@@ -43,7 +43,7 @@ ENVIRON = {
     "REMOTE_ADDR": "127.0.0.1",
 }
 # Requests, and the line the request log wrote for each before it had a writer thread (same time, same duration).
-LINES = [
+LINES: list[tuple[dict[str, Any], str]] = [
     ({}, 'GET /feeds/all.rss HTTP/1.1" 200 6 "-" "-" 12.3ms'),
     ({"QUERY_STRING": 'x=1&y="2"'}, 'GET /feeds/all.rss?x=1&y=\\"2\\" HTTP/1.1" 200 6 "-" "-" 12.3ms'),
     (
@@ -90,7 +90,7 @@ def _app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
 def _answered(requests: list[dict[str, Any]]) -> list[Answered]:
     """What the middleware notes of each request, with the time answered and taken fixed."""
     noted: list[Answered] = []
-    logged = RequestLog(_app, noted.append)  # type: ignore[arg-type]
+    logged = RequestLog(_app, noted.append)
     with _handler_on_access_log(logging.NullHandler()):  # the request log is on: INFO lines are wanted
         for overrides in requests:
             body = logged({**ENVIRON, **overrides}, lambda status, headers, exc_info=None: None)  # type: ignore[arg-type]
@@ -124,22 +124,39 @@ def _handler_on_access_log(handler: logging.Handler) -> Iterator[None]:
         ACCESS.propagate = saved[1]
 
 
-def _formatted(log_format: str, records: list[logging.LogRecord]) -> list[str]:
-    """The lines the root handler `configure` installs writes for these records, in one format."""
+class _OtherStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler of another class: it gets records, as from logger.log, not lines."""
+
+
+@pytest.fixture(params=[logging.StreamHandler, _OtherStream], ids=["lines", "records"])
+def stream_handler(request: pytest.FixtureRequest) -> type[logging.StreamHandler]:  # type: ignore[type-arg]
+    """The handler `configure` installs (which gets lines), or one that gets records: they must write the same."""
+    handler: type[logging.StreamHandler] = request.param  # type: ignore[type-arg]
+    return handler
+
+
+def _formatted(
+    log_format: str,
+    answered: list[Answered],
+    stream_handler: type[logging.StreamHandler],  # type: ignore[type-arg]
+) -> list[str]:
+    """The lines a stream handler with our formatter of `log_format` writes for these requests."""
     out = io.StringIO()
-    handler = logging.StreamHandler(out)
+    handler = stream_handler(out)
     handler.setFormatter(logs.formatter(log_format))
     with _handler_on_access_log(handler):
-        logs.emit(ACCESS, records)
+        logs.write_lines(ACCESS, logging.INFO, request_lines(answered))
     return out.getvalue().splitlines()
 
 
 # --- the lines --------------------------------------------------------------------------------------------------
 
 
-def test_text_lines_are_those_written_before_the_writer_thread() -> None:
+def test_text_lines_are_those_written_before_the_writer_thread(
+    stream_handler: type[logging.StreamHandler],  # type: ignore[type-arg]
+) -> None:
     """Each text line is, byte for byte, the line the request log wrote when requests wrote their own."""
-    lines = _formatted("text", request_records(_answered([overrides for overrides, _ in LINES])))
+    lines = _formatted("text", _answered([overrides for overrides, _ in LINES]), stream_handler)
     asctime = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ANSWERED_NS // 10**9)) + ",123"
     remote = ["- - -" if overrides.get("REMOTE_ADDR") == "" else "127.0.0.1 - -" for overrides, _ in LINES]
     assert lines == [
@@ -148,18 +165,21 @@ def test_text_lines_are_those_written_before_the_writer_thread() -> None:
     ]
 
 
-def test_json_lines_are_those_written_before_the_writer_thread() -> None:
+def test_json_lines_are_those_written_before_the_writer_thread(
+    stream_handler: type[logging.StreamHandler],  # type: ignore[type-arg]
+) -> None:
     """Each JSON line is, byte for byte, the line the request log wrote before: the same keys, order and escapes."""
-    lines = _formatted("json", request_records(_answered([overrides for overrides, _ in LINES])))
+    lines = _formatted("json", _answered([overrides for overrides, _ in LINES]), stream_handler)
     assert {index: lines[index] for index in JSON_LINES} == JSON_LINES
     assert [json.loads(line)["message"].split('] "', 1)[1] for line in lines] == [line for _, line in LINES]
 
 
-def test_every_character_the_text_format_escapes_is_one_isprintable_refuses() -> None:
-    """The short cut of escape_controls (a printable line is left as it is) never skips a character to escape."""
-    escaped = [chr(code) for code in range(0x110000) if logs.escape_controls(chr(code)) != chr(code)]
+def test_every_character_the_formats_escape_is_one_isprintable_refuses() -> None:
+    """The short cut of both formats (a printable line is left as it is) never skips a character to escape."""
+    escaped = [chr(code) for code in range(0x110000) if logs._UNSAFE.match(chr(code))]
     assert len(escaped) > 2000
     assert not any(char.isprintable() for char in escaped)
+    assert all(logs._UNSAFE.match(chr(code)) for code in range(0x110000) if logs._JSON_UNSAFE.match(chr(code)))
 
 
 # --- the writer thread --------------------------------------------------------------------------------------------
@@ -173,16 +193,31 @@ def logged_app(content_dir: Path, settings: Settings) -> Flask:
     return create_app(store)
 
 
+class _Written(io.StringIO):
+    """A stream that notes which thread wrote each piece of text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writers: list[int] = []
+
+    def write(self, text: str) -> int:
+        self.writers.append(threading.get_ident())
+        return super().write(text)
+
+
 def test_the_request_thread_queues_and_the_writer_thread_makes_and_writes_lines(logged_app: Flask) -> None:
-    """Requests only queue what their line needs: the records are made and handled in the writer's thread."""
-    writer = logs.RecordWriter(ACCESS, request_records)
+    """Requests only queue what their line needs: lines and records are made and handled in the writer's thread."""
+    writer = logs.LineWriter(ACCESS, request_lines)
     logged_app.wsgi_app = RequestLog(logged_app.wsgi_app, writer.add)  # type: ignore[method-assign]
-    handler = _Recording()
-    with _handler_on_access_log(handler):
+    handler, stream = _Recording(), _Written()
+    plain = logging.StreamHandler(stream)  # as `configure` installs it: it gets lines, in one write per batch
+    plain.setFormatter(logs.formatter("text"))
+    with _handler_on_access_log(handler), _handler_on_access_log(plain):
         client = logged_app.test_client()
         for number in range(5):
             assert client.get(f"/feeds/all.rss?n={number}").status_code == 200
         assert handler.seen == []  # the writer has not started: no request made or wrote its line
+        assert stream.getvalue() == ""
         writer.start()
         writer.stop()
     writer_thread = writer._thread
@@ -190,11 +225,15 @@ def test_the_request_thread_queues_and_the_writer_thread_makes_and_writes_lines(
     assert {ident for ident, _ in handler.seen} == {writer_thread.ident}
     assert {record.thread for _, record in handler.seen} == {writer_thread.ident}
     assert [record.path for _, record in handler.seen] == [f"/feeds/all.rss?n={n}" for n in range(5)]  # type: ignore[attr-defined]
+    assert stream.writers == [writer_thread.ident]
+    assert [line.split('"GET ', 1)[1].split(" ")[0] for line in stream.getvalue().splitlines()] == [
+        f"/feeds/all.rss?n={n}" for n in range(5)
+    ]
 
 
 def test_stop_writes_every_queued_line_in_order() -> None:
     """A stop cuts the writer's wait short and writes every line queued before it, in the order they came."""
-    writer = logs.RecordWriter(ACCESS, request_records, gather_s=3600)  # it would wait an hour for more
+    writer = logs.LineWriter(ACCESS, request_lines, gather_s=3600)  # it would wait an hour for more
     handler = _Recording()
     with _handler_on_access_log(handler):
         writer.start()
@@ -226,7 +265,7 @@ class _Stuck(logging.Handler):
 
 def test_a_full_queue_drops_and_counts_lines_instead_of_waiting() -> None:
     """With the writer stuck and the queue full, adding returns at once: the line is dropped, counted, and reported."""
-    writer = logs.RecordWriter(ACCESS, request_records, capacity=3, gather_s=0)
+    writer = logs.LineWriter(ACCESS, request_lines, capacity=3, gather_s=0)
     handler = _Stuck()
     entries = _answered([{"QUERY_STRING": f"n={n}"} for n in range(10)])
     with _handler_on_access_log(handler):
@@ -257,7 +296,7 @@ class _Seconds:
 def test_dropped_lines_are_reported_once_per_interval() -> None:
     """Drops are reported in one warning at most every REPORT_EVERY_S, naming how many since the last one."""
     clock = _Seconds()
-    writer = logs.RecordWriter(ACCESS, request_records, capacity=1, clock=clock)
+    writer = logs.LineWriter(ACCESS, request_lines, capacity=1, clock=clock)
     handler = _Recording()
     entries = _answered([{"QUERY_STRING": f"n={n}"} for n in range(6)])
 

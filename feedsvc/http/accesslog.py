@@ -10,8 +10,8 @@ as `remote`, `method`, `path`, `protocol`, `status`, `bytes`, `referer`,
 `user_agent` and `duration_ms`.
 
 The middleware only notes what a line needs, as one small tuple (`Answered`), and
-hands it to a writer (runtime/logs.py's RecordWriter), whose thread makes the
-records of a batch with `request_records`. A request never formats or writes its line.
+hands it to a writer (runtime/logs.py's LineWriter), whose thread makes the lines
+of a batch with `request_lines`. A request never formats or writes its line.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class RequestLog:
         if not log.isEnabledFor(logging.INFO):
             return body
         if isinstance(body, list):  # the common case: one answer already in memory
-            self._note(environ, status, sum(len(part) for part in body), started)
+            self._note(environ, status, sum(map(len, body)), started)
             return body
         return self._streamed(body, environ, status, started)
 
@@ -99,14 +99,9 @@ class RequestLog:
         )
 
 
-def request_records(batch: list[Answered]) -> list[logging.LogRecord]:
-    """Make the records of answered requests: each its Combined Log Format line, and the fields for JSON."""
-    # Making a LogRecord costs more than its line (it looks up the thread, the process, this file's
-    # name): the records of a batch share those, taken from one record made the ordinary way.
-    first = log.makeRecord(log.name, logging.INFO, __file__, 0, _MESSAGE, (), None, "request_records")
-    made, shared = type(first), first.__dict__
-    logging_started = first.created - first.relativeCreated / 1000
-    records = []
+def request_lines(batch: list[Answered]) -> list[tuple[int, str, dict[str, Any]]]:
+    """Make the lines of answered requests: when, the Combined Log Format text, and the fields for JSON."""
+    lines = []
     second, when = -1, ""
     for remote, method, path, query, protocol, referer, agent, status, sent, seconds, when_ns in batch:
         code = int(status.split(" ", 1)[0]) if status else 0
@@ -118,19 +113,11 @@ def request_records(batch: list[Answered]) -> list[logging.LogRecord]:
         came_from = _quoted("-" if referer is None else referer)
         user_agent = _quoted("-" if agent is None else agent)
         duration_ms = round(seconds * 1000, 3)
-        # Stamped with the moment the request was answered, not the moment the writer got to it.
-        created = when_ns / 1e9
-        if int(created) != second:  # one time string per second
-            second = int(created)
+        if when_ns // 1_000_000_000 != second:  # one time text per second
+            second = when_ns // 1_000_000_000
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-        record = made.__new__(made)
-        record.__dict__ = {
-            **shared,
-            "args": (address, when, verb, target, version, code, size, came_from, user_agent, duration_ms),
-            "created": created,
-            "msecs": (when_ns % 1_000_000_000) // 1_000_000 + 0.0,
-            "relativeCreated": (created - logging_started) * 1000,
-            # The fields of the JSON line, in this order.
+        message = _MESSAGE % (address, when, verb, target, version, code, size, came_from, user_agent, duration_ms)
+        fields = {
             "remote": address,
             "method": verb,
             "path": target,
@@ -141,5 +128,5 @@ def request_records(batch: list[Answered]) -> list[logging.LogRecord]:
             "user_agent": user_agent,
             "duration_ms": duration_ms,
         }
-        records.append(record)
-    return records
+        lines.append((when_ns, message, fields))
+    return lines

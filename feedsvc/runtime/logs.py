@@ -14,8 +14,8 @@ The JSON formatter is our own rather than python-json-logger's: set up to write 
 same lines (keys, their order, millisecond UTC times, escapes) it took more time, 1.98
 to 2.44 s of CPU for 100,000 records against 1.66 to 1.69 s (benchmarks/json_logs.py).
 
-The request log is written by a `RecordWriter`: the request thread only queues a
-small tuple, and one writer thread makes the records and writes them in batches
+The request log is written by a `LineWriter`: the request thread only queues a
+small tuple, and one writer thread makes the lines and writes them in batches
 through the logger's handlers, so that a request never formats or writes a line.
 """
 
@@ -73,32 +73,60 @@ class TextFormatter(logging.Formatter):
         """The time as Formatter writes it, the seconds' text made once per second (the request log's lines)."""
         if datefmt is not None:
             return super().formatTime(record, datefmt)
+        return self._time(record.created, record.msecs)
+
+    def _time(self, created: float, msecs: float) -> str:
         second, text = self._second
-        if int(record.created) != second:
-            second = int(record.created)
+        if int(created) != second:
+            second = int(created)
             text = time.strftime(self.default_time_format, self.converter(second))
             self._second = (second, text)  # one assignment: threads formatting at once see one pair or the other
         msec_format = self.default_msec_format
-        return msec_format % (text, record.msecs) if msec_format else text
+        return msec_format % (text, msecs) if msec_format else text
+
+    def line(self, created: float, msecs: float, levelname: str, name: str, message: str) -> str:
+        """The line format() writes for a record of these values, with TEXT_FORMAT and no exception or stack."""
+        return escape_controls(f"{self._time(created, msecs)} {levelname} {name}: {message}")
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time (UTC, ISO 8601), level, logger, message, extra fields, exception."""
 
     def format(self, record: logging.LogRecord) -> str:
+        extra = {key: value for key, value in record.__dict__.items() if key not in _STANDARD and key[0] != "_"}
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            extra,
+            exception=self.formatException(record.exc_info) if record.exc_info else None,
+            stack=self.formatStack(record.stack_info) if record.stack_info else None,
+        )
+
+    def line(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        extra: dict[str, Any],
+        *,
+        exception: str | None = None,
+        stack: str | None = None,
+    ) -> str:
+        """The line of a record of these values."""
         data: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
+            "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+            "level": levelname.lower(),
+            "logger": name,
+            "message": message,
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                data[key] = value
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            data["stack"] = self.formatStack(record.stack_info)
+        data.update(extra)
+        if exception is not None:
+            data["exception"] = exception
+        if stack is not None:
+            data["stack"] = stack
         # Inside JSON these characters can only be in strings: their \\u escapes are the same string.
         line = json.dumps(data, ensure_ascii=False, default=str)
         if line.isprintable():  # as in escape_controls
@@ -123,6 +151,9 @@ def configure(level: int | str = logging.INFO, log_format: str = "text") -> None
 
 
 Entry = TypeVar("Entry")
+# A line to log, as a writer thread gets it: when it happened (ns since the epoch), its message,
+# and the fields a JSON line carries after the message.
+Line = tuple[int, str, dict[str, Any]]
 # Entries waiting to be written, at most: a little more than half a second of requests at the
 # highest rates measured, a few MB. Past it, entries are dropped and counted, never waited for.
 QUEUE_CAPACITY = 10_000
@@ -147,43 +178,73 @@ def _handlers(logger: logging.Logger) -> Iterator[logging.Handler]:
         yield logging.lastResort
 
 
-def _write_batch(handler: logging.StreamHandler[Any], records: list[logging.LogRecord]) -> None:
-    """Format the records a stream handler takes and write them with one write and one flush."""
-    lines = []
-    for record in records:
-        if record.levelno >= handler.level and handler.filter(record):
-            try:
-                lines.append(handler.format(record) + handler.terminator)
-            except Exception:  # as Handler.emit does: the handler reports it, and the batch goes on
-                handler.handleError(record)
-    if not lines:
-        return
+def _text(handler: logging.Handler, level: int, name: str, lines: list[Line]) -> str | None:
+    """The lines as a plain stream handler with one of our formatters writes them; None for any other handler."""
+    if type(handler) is not logging.StreamHandler or handler.filters:
+        return None
+    form, levelname, end = handler.formatter, logging.getLevelName(level), handler.terminator
+    if type(form) is TextFormatter and form._fmt == TEXT_FORMAT and form.datefmt is None:
+        return "".join(
+            form.line(ns / 1e9, (ns % 1_000_000_000) // 1_000_000 + 0.0, levelname, name, message) + end
+            for ns, message, _ in lines
+        )
+    if type(form) is JsonFormatter:
+        return "".join(form.line(ns / 1e9, levelname, name, message, fields) + end for ns, message, fields in lines)
+    return None
+
+
+def _records(logger: logging.Logger, level: int, lines: list[Line]) -> list[logging.LogRecord]:
+    """The records logger.log would make of the lines, stamped with their own time."""
+    records = []
+    for ns, message, fields in lines:
+        record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None, None, fields)
+        created = ns / 1e9
+        record.relativeCreated -= (record.created - created) * 1000
+        record.created = created
+        record.msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        records.append(record)
+    return records
+
+
+def _write(handler: logging.StreamHandler[Any], text: str) -> None:
+    """Write text to a stream handler's stream with one write and one flush."""
     handler.acquire()
     try:
-        handler.stream.write("".join(lines))
+        handler.stream.write(text)
         handler.flush()
-    except Exception:  # the same
-        handler.handleError(records[-1])
+    except Exception:  # as Handler.emit does: the handler reports it
+        handler.handleError(logging.makeLogRecord({"msg": text[:200]}))
     finally:
         handler.release()
 
 
-def emit(logger: logging.Logger, records: list[logging.LogRecord]) -> None:
-    """Pass records to the logger's handlers as Logger.handle would, a plain stream handler's in one write."""
-    if logger.disabled:
+def write_lines(logger: logging.Logger, level: int, lines: list[Line]) -> None:
+    """Log lines as logger.log would, each handler's batch in one write where it is a plain stream handler.
+
+    A plain stream handler with our text or JSON formatter (what `configure`
+    installs) gets the lines without records being made, which costs a third of
+    the time; any other handler gets records, as from logger.log.
+    """
+    if not lines or not logger.isEnabledFor(level):
         return
-    records = [record for record in records if logger.filter(record)]
+    records = None
+    if logger.filters:  # they see records: every handler then gets the records they let through
+        records = [record for record in _records(logger, level, lines) if logger.filter(record)]
     for handler in _handlers(logger):
-        if type(handler) is logging.StreamHandler:  # what `configure` installs; a subclass may emit otherwise
-            _write_batch(handler, records)
+        if level < handler.level:
             continue
-        for record in records:
-            if record.levelno >= handler.level:
+        text = None if logger.filters else _text(handler, level, logger.name, lines)
+        if text is None:
+            if records is None:
+                records = _records(logger, level, lines)
+            for record in records:
                 handler.handle(record)
+        elif text:
+            _write(handler, text)  # type: ignore[arg-type]  # _text returns text for a StreamHandler only
 
 
-class RecordWriter(Generic[Entry]):
-    """Write the records of queued entries in a thread of its own, in batches, in the order they were added.
+class LineWriter(Generic[Entry]):
+    """Log the lines of queued entries in a thread of its own, in batches, in the order they were added.
 
     `add` never waits: with QUEUE_CAPACITY entries waiting it drops the entry and
     counts it, and the writer logs one warning per REPORT_EVERY_S naming how many
@@ -194,15 +255,17 @@ class RecordWriter(Generic[Entry]):
     def __init__(
         self,
         logger: logging.Logger,
-        to_records: Callable[[list[Entry]], list[logging.LogRecord]],
+        to_lines: Callable[[list[Entry]], list[Line]],
         *,
+        level: int = logging.INFO,
         capacity: int = QUEUE_CAPACITY,
         gather_s: float = GATHER_S,
         report_every_s: float = REPORT_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._logger = logger
-        self._to_records = to_records
+        self._to_lines = to_lines
+        self._level = level
         self._capacity = capacity
         self._gather_s = gather_s
         self._report_every_s = report_every_s
@@ -278,13 +341,11 @@ class RecordWriter(Generic[Entry]):
     def _write_queued(self) -> None:
         queue = self._queue
         batch = [queue.popleft() for _ in range(len(queue))]
-        if batch:
-            self._write(batch)
-
-    def _write(self, batch: list[Entry]) -> None:
+        if not batch:
+            return
         try:
-            emit(self._logger, self._to_records(batch))
-        except Exception:  # a bug in making a record: the writer must live on, or every later line is lost
+            write_lines(self._logger, self._level, self._to_lines(batch))
+        except Exception:  # a bug in making a line: the writer must live on, or every later line is lost
             logging.getLogger("feedsvc").exception("the log writer could not write %d lines", len(batch))
 
     def _report(self, *, final: bool) -> None:
