@@ -99,24 +99,42 @@ class RequestLog:
         )
 
 
+def _escaped_once(escaped: dict[str, str], value: str) -> str:
+    out = escaped[value] = _quoted(value)
+    return out
+
+
 def request_lines(batch: list[Answered]) -> list[tuple[int, str, dict[str, Any]]]:
     """Make the lines of answered requests: when, the Combined Log Format text, and the fields for JSON."""
     lines = []
+    # The values of a batch repeat (the same readers asking for the same feeds): each is worked out once.
+    escaped: dict[str, str] = {}
+    codes: dict[str, int] = {}
     second, when = -1, ""
     for remote, method, path, query, protocol, referer, agent, status, sent, seconds, when_ns in batch:
-        code = int(status.split(" ", 1)[0]) if status else 0
+        code = codes.get(status)
+        if code is None:
+            code = codes[status] = int(status.split(" ", 1)[0]) if status else 0
         size = 0 if method == "HEAD" else sent
         address = remote or "-"
-        verb = _quoted("-" if method is None else method)
-        target = _quoted((path or "") + ("?" + query if query else ""))
+        asked = "-" if method is None else method
+        verb = escaped.get(asked) or _escaped_once(escaped, asked)
+        asked = (path or "") + ("?" + query if query else "")
+        target = escaped.get(asked) or _escaped_once(escaped, asked)
         version = "-" if protocol is None else protocol
-        came_from = _quoted("-" if referer is None else referer)
-        user_agent = _quoted("-" if agent is None else agent)
+        asked = "-" if referer is None else referer
+        came_from = escaped.get(asked) or _escaped_once(escaped, asked)
+        asked = "-" if agent is None else agent
+        user_agent = escaped.get(asked) or _escaped_once(escaped, asked)
         duration_ms = round(seconds * 1000, 3)
         if when_ns // 1_000_000_000 != second:  # one time text per second
             second = when_ns // 1_000_000_000
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-        message = _MESSAGE % (address, when, verb, target, version, code, size, came_from, user_agent, duration_ms)
+        # As _MESSAGE % (...) writes it (%d and %.1f of ints and a float), in half the time.
+        message = (
+            f'{address} - - [{when}] "{verb} {target} {version}" {code} {size} "{came_from}" "{user_agent}" '
+            f"{duration_ms:.1f}ms"
+        )
         fields = {
             "remote": address,
             "method": verb,

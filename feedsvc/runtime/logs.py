@@ -43,6 +43,9 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\
 # json.dumps escapes C0 controls itself; with ensure_ascii=False it leaves these as they are.
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# A line to log, as a writer thread gets it: when it happened (ns since the epoch), its message,
+# and the fields a JSON line carries after the message.
+Line = tuple[int, str, dict[str, Any]]
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -84,9 +87,13 @@ class TextFormatter(logging.Formatter):
         msec_format = self.default_msec_format
         return msec_format % (text, msecs) if msec_format else text
 
-    def line(self, created: float, msecs: float, levelname: str, name: str, message: str) -> str:
-        """The line format() writes for a record of these values, with TEXT_FORMAT and no exception or stack."""
-        return escape_controls(f"{self._time(created, msecs)} {levelname} {name}: {message}")
+    def lines(self, lines: list[Line], levelname: str, name: str, terminator: str) -> str:
+        """The lines format() writes for records of these values and TEXT_FORMAT, each followed by `terminator`."""
+        out = []
+        for ns, message, _ in lines:
+            line = f"{self._time(ns / 1e9, (ns % 1_000_000_000) // 1_000_000 + 0.0)} {levelname} {name}: {message}"
+            out.append((line if line.isprintable() else escape_controls(line)) + terminator)
+        return "".join(out)
 
 
 class JsonFormatter(logging.Formatter):
@@ -151,9 +158,6 @@ def configure(level: int | str = logging.INFO, log_format: str = "text") -> None
 
 
 Entry = TypeVar("Entry")
-# A line to log, as a writer thread gets it: when it happened (ns since the epoch), its message,
-# and the fields a JSON line carries after the message.
-Line = tuple[int, str, dict[str, Any]]
 # Entries waiting to be written, at most: a little more than half a second of requests at the
 # highest rates measured, a few MB. Past it, entries are dropped and counted, never waited for.
 QUEUE_CAPACITY = 10_000
@@ -184,10 +188,7 @@ def _text(handler: logging.Handler, level: int, name: str, lines: list[Line]) ->
         return None
     form, levelname, end = handler.formatter, logging.getLevelName(level), handler.terminator
     if type(form) is TextFormatter and form._fmt == TEXT_FORMAT and form.datefmt is None:
-        return "".join(
-            form.line(ns / 1e9, (ns % 1_000_000_000) // 1_000_000 + 0.0, levelname, name, message) + end
-            for ns, message, _ in lines
-        )
+        return form.lines(lines, levelname, name, end)
     if type(form) is JsonFormatter:
         return "".join(form.line(ns / 1e9, levelname, name, message, fields) + end for ns, message, fields in lines)
     return None
