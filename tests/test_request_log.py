@@ -174,6 +174,18 @@ def test_json_lines_are_those_written_before_the_writer_thread(
     assert [json.loads(line)["message"].split('] "', 1)[1] for line in lines] == [line for _, line in LINES]
 
 
+def test_a_line_answered_at_the_end_of_a_second_is_not_stamped_a_second_later() -> None:
+    """A time a few ns before a second ends (which a float rounds up) gives that second or the next one's start."""
+    (entry,) = _answered([{}])
+    just_before = (ANSWERED_NS // 10**9 + 1) * 10**9 - 10
+    (line,) = _formatted("text", [(*entry[:10], just_before)], logging.StreamHandler)
+    stamps = [
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ANSWERED_NS // 10**9)) + ",999",
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ANSWERED_NS // 10**9 + 1)) + ",000",
+    ]
+    assert line.split(" INFO ", 1)[0] in stamps
+
+
 def test_every_character_the_formats_escape_is_one_isprintable_refuses() -> None:
     """The short cut of both formats (a printable line is left as it is) never skips a character to escape."""
     escaped = [chr(code) for code in range(0x110000) if logs._UNSAFE.match(chr(code))]

@@ -57,6 +57,11 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def _msecs(created: float) -> float:
+    """The milliseconds of a time, as LogRecord counts them: with its second, int(created), never a second ahead."""
+    return int((created - int(created)) * 1000) + 0.0
+
+
 def escape_controls(text: str) -> str:
     """Escape the characters that would end a line or fake one (`\\n`, `\\r`, `\\t`, `\\xNN`, `\\uNNNN`)."""
     if text.isprintable():  # none of them is printable: most lines are done in half the time of the search
@@ -91,7 +96,8 @@ class TextFormatter(logging.Formatter):
         """The lines format() writes for records of these values and TEXT_FORMAT, each followed by `terminator`."""
         out = []
         for ns, message, _ in lines:
-            line = f"{self._time(ns / 1e9, (ns % 1_000_000_000) // 1_000_000 + 0.0)} {levelname} {name}: {message}"
+            created = ns / 1e9
+            line = f"{self._time(created, _msecs(created))} {levelname} {name}: {message}"
             out.append((line if line.isprintable() else escape_controls(line)) + terminator)
         return "".join(out)
 
@@ -202,7 +208,7 @@ def _records(logger: logging.Logger, level: int, lines: list[Line]) -> list[logg
         created = ns / 1e9
         record.relativeCreated -= (record.created - created) * 1000
         record.created = created
-        record.msecs = (ns % 1_000_000_000) // 1_000_000 + 0.0
+        record.msecs = _msecs(created)
         records.append(record)
     return records
 
