@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import random
 import re
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +186,18 @@ def test_a_line_answered_at_the_end_of_a_second_is_not_stamped_a_second_later() 
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ANSWERED_NS // 10**9 + 1)) + ",000",
     ]
     assert line.split(" INFO ", 1)[0] in stamps
+
+
+def test_the_json_time_is_the_one_datetime_writes() -> None:
+    """The JSON format's time, its seconds' text made once per second, is datetime's isoformat to the millisecond."""
+    rounding = [0.0, 0.0000005, 0.0000015, 0.0000025, 0.0004995, 0.0005, 0.9994999, 0.9995, 0.9999994999, 0.9999995]
+    times = [whole + part for whole in (1_796_040_000.0, 1.0, 0.0, -2.0) for part in rounding]
+    draw = random.Random(7)
+    times += [draw.uniform(-1e9, 4e9) for _ in range(20_000)]
+    formatter = logs.JsonFormatter()
+    assert [formatter._time(created) for created in times] == [
+        datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds") for created in times
+    ]
 
 
 def test_every_character_the_formats_escape_is_one_isprintable_refuses() -> None:
