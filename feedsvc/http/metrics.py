@@ -91,6 +91,8 @@ class Metrics:
             "feedsvc_http_requests", "HTTP requests answered.", ["route", "format", "status"], registry=self.registry
         )
         self._bytes = Counter("feedsvc_http_response_bytes", "Body bytes sent.", ["route"], registry=self.registry)
+        # The counters of each (route, format, status) answered: labels() takes a third of a cached answer's time.
+        self._counters: dict[tuple[str, str, int], tuple[Counter, Counter]] = {}
         self._refresh_seconds = Histogram(
             "feedsvc_refresh_duration_seconds",
             "Duration of each refresh.",
@@ -115,9 +117,13 @@ class Metrics:
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:
         """Count one answered request."""
-        self._requests.labels(route, fmt, str(status)).inc()
+        counters = self._counters.get((route, fmt, status))
+        if counters is None:
+            counters = (self._requests.labels(route, fmt, str(status)), self._bytes.labels(route))
+            self._counters[(route, fmt, status)] = counters
+        counters[0].inc()
         if size:
-            self._bytes.labels(route).inc(size)
+            counters[1].inc(size)
         if route == FEED_ROUTE and status in (200, 304):
             with self._lock:
                 self._feed_answers += 1
