@@ -16,7 +16,9 @@ then measures, with the real `feedsvc serve` on a loopback port:
 - restart: process start until every feed answers 200, with the cache warm;
 - peak memory (VmHWM) of the serving process, cold and restarted;
 - cached feed throughput (wrk: GET 200 identity and gzip, 304) next to nginx
-  serving the same bytes as static files (gzip_static), side by side;
+  serving the same bytes as static files (gzip_static), side by side: with the
+  request logs on (feedsvc's request log and nginx's access log, each written to
+  a file, as operators run them) and with both off;
 - Hugo building the same corpus, RSS and taxonomies only (median of --hugo-runs).
 
 With --servers it also compares granian (what `serve` uses), waitress and
@@ -127,10 +129,13 @@ def write_config(work: Path, size: int, corpus: Path, port: int) -> Path:
 class Server:
     """One `feedsvc serve` (or another server) in its own process group."""
 
-    def __init__(self, command: list[str], port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, command: list[str], port: int, env: dict[str, str] | None = None, log_path: Path | None = None
+    ) -> None:
         self.port = port
         self.base = f"http://127.0.0.1:{port}"
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs; closed by stop()
+        # stdout and stderr go to a file: `log_path` when given (kept), else an anonymous one.
+        self.log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             command, stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})}, start_new_session=True
@@ -198,11 +203,14 @@ def children(pid: int) -> list[int]:
 
 
 @contextlib.contextmanager
-def feedsvc(config: Path, port: int) -> Iterator[Server]:
-    """Run `feedsvc serve` on a config."""
-    command = [str(BIN / "feedsvc"), "--log-level", "warning", "serve", "--no-access-log"]
+def feedsvc(config: Path, port: int, request_log: Path | None = None) -> Iterator[Server]:
+    """Run `feedsvc serve` on a config; with `request_log`, its request log on and its stderr in that file."""
+    if request_log is None:
+        command = [str(BIN / "feedsvc"), "--log-level", "warning", "serve", "--no-access-log"]
+    else:
+        command = [str(BIN / "feedsvc"), "--log-level", "info", "serve"]
     command += ["--config", str(config), "--port", str(port)]
-    server = Server(command, port)
+    server = Server(command, port, log_path=request_log)
     try:
         yield server
     finally:
@@ -386,7 +394,7 @@ error_log {work}/nginx-error.log;
 daemon off;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  {access_log}
   types {{ application/rss+xml rss; }}
   sendfile on; tcp_nopush on; keepalive_requests 100000;
   gzip_static on;
@@ -395,8 +403,31 @@ http {{
 """
 
 
-def nginx_throughput(server: Server, path: str, work: Path, seconds: int) -> dict[str, float]:
-    """nginx serving the same feed bytes as a static file (with a .gz beside it), measured the same way."""
+def throughputs(server: Server, work: Path, seconds: int, nginx: bool, *, logs: bool) -> dict[str, str]:
+    """Measure feedsvc, then nginx with its access log on or off as feedsvc's request log; one row per case."""
+    ours = throughput(server.base, "/feeds/all.rss", seconds)
+    theirs = nginx_throughput(server, "/feeds/all.rss", work, seconds, access_log=logs) if nginx else {}
+    label = "request logs on" if logs else "logs off"
+    rows = {}
+    for case, rps in ours.items():
+        ratio = f" = {rps / theirs[case]:.2f} × nginx ({theirs[case]:,.0f})" if case in theirs else ""
+        rows[f"cached feed, {case}, {label}"] = f"{rps:,.0f} req/s{ratio}"
+    return rows
+
+
+def request_log_lines(path: Path) -> int:
+    """How many request lines (the Combined Log Format, after the log line's own time and name) a log file holds."""
+    pattern = re.compile(rb'feedsvc\.access: \S+ - - \[[^]]+\] "')
+    with path.open("rb") as lines:
+        return sum(1 for line in lines if pattern.search(line))
+
+
+def nginx_throughput(server: Server, path: str, work: Path, seconds: int, access_log: bool) -> dict[str, float]:
+    """nginx serving the same feed bytes as a static file (with a .gz beside it), measured the same way.
+
+    With `access_log`, nginx writes its access log to a file in `work` (the default
+    combined format, unbuffered: one write per request, as nginx ships it).
+    """
     root = work / "nginx-root"
     target = root / path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -406,7 +437,9 @@ def nginx_throughput(server: Server, path: str, work: Path, seconds: int) -> dic
     target.with_name(target.name + ".gz").write_bytes(gzipped)
     port = free_port()
     conf = work / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(work=work, port=port, root=root), encoding="utf-8")
+    access = f"access_log {work}/nginx-access.log;" if access_log else "access_log off;"
+    (work / "nginx-access.log").unlink(missing_ok=True)
+    conf.write_text(NGINX_CONF.format(work=work, port=port, root=root, access_log=access), encoding="utf-8")
     process = subprocess.Popen(["nginx", "-c", str(conf)], stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -538,12 +571,17 @@ def main() -> None:
             for measure, value in measure_changes(server, corpus).items():
                 put(measure, size, value)
             if have["wrk"]:
-                log(f"{size:,}: throughput")
-                ours = throughput(server.base, "/feeds/all.rss", args.seconds)
-                theirs = nginx_throughput(server, "/feeds/all.rss", args.work, args.seconds) if have["nginx"] else {}
-                for case, rps in ours.items():
-                    ratio = f" = {rps / theirs[case]:.2f} x nginx ({theirs[case]:,.0f})" if case in theirs else ""
-                    put(f"cached feed, {case} (req/s)", size, f"{rps:,.0f}{ratio}")
+                log(f"{size:,}: throughput, logs off")
+                for measure, value in throughputs(server, args.work, args.seconds, have["nginx"], logs=False).items():
+                    put(measure, size, value)
+        if have["wrk"]:
+            log(f"{size:,}: throughput, request logs on")
+            request_log = args.work / "feedsvc-requests.log"
+            with feedsvc(config, port, request_log=request_log) as server:  # cache warm
+                all_feeds_ready(server)
+                for measure, value in throughputs(server, args.work, args.seconds, have["nginx"], logs=True).items():
+                    put(measure, size, value)
+            log(f"request log: {request_log_lines(request_log):,} request lines written")
         put("rescan, nothing changed (full walk, the safety net)", size, full_rescan(config))
         restarts, restart_peaks = [], []
         for run in range(args.runs):

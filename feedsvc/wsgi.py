@@ -12,6 +12,7 @@ process that forks workers afterwards: the scheduler thread would not survive th
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import logging
@@ -19,7 +20,7 @@ import multiprocessing.util
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from flask import Flask
@@ -27,7 +28,9 @@ from flask import Flask
 from feedsvc.builddir.files import url_instead_of_directory
 from feedsvc.config import config_path, load_settings
 from feedsvc.errors import ConfigError
-from feedsvc.http.accesslog import RequestLog
+from feedsvc.http.accesslog import Answered, RequestLog, request_lines
+from feedsvc.http.accesslog import log as access_log
+from feedsvc.http.app import metrics_of
 from feedsvc.index.scan import StopFlag
 from feedsvc.runtime import logs
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
@@ -53,14 +56,36 @@ def _on_hangup(service: Service | FollowingService, config_file: Path, signum: i
         if isinstance(service, FollowingService)
         else functools.partial(service.reload, config_file)
     )
-    # The thread, and those it starts (the new config's scheduler and watcher), never take
-    # SIGTERM, SIGINT or SIGHUP: one of them taking it would leave granian's main thread
-    # waiting on a lock, unaware, and the worker would be killed 30 s later.
+    # The thread, and those it starts (the new config's scheduler and watcher), take no signal.
+    with _signals_blocked():
+        threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Block SIGTERM, SIGINT and SIGHUP in the threads started meanwhile.
+
+    One of those threads taking a signal would leave granian's main thread waiting
+    on a lock, unaware, and the worker would be killed 30 s later.
+    """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     try:
-        threading.Thread(target=work, name="feedsvc-reload", daemon=True).start()
+        yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _log_requests(app: Flask) -> logs.LineWriter[Answered]:
+    """Log every request the app answers, the lines written by a thread of their own until the process exits."""
+    writer = logs.LineWriter(access_log, request_lines)
+    with _signals_blocked():
+        writer.start()
+    # After the service stops (exit priorities run high to low), the writer writes what is queued and stops:
+    # granian's worker runs these finalizers at exit though it skips atexit handlers; gunicorn's run both.
+    multiprocessing.util.Finalize(None, writer.stop, exitpriority=0)
+    metrics_of(app).request_log_dropped = lambda: writer.dropped
+    app.wsgi_app = RequestLog(app.wsgi_app, writer.add)  # type: ignore[method-assign]
+    return writer
 
 
 class _StopOnSignal:
@@ -126,6 +151,6 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
         # (gunicorn's master handles SIGHUP itself, by restarting its workers.)
         signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_file))
     if worker.access_log:
-        service.app.wsgi_app = RequestLog(service.app.wsgi_app)  # type: ignore[method-assign]
+        _log_requests(service.app)
     on_stop.started = True
     return service.app

@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feedsvc.config import Settings
-from feedsvc.http.accesslog import RequestLog
+from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.app import create_app
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
@@ -79,16 +79,26 @@ def test_configure_json_makes_every_logger_write_json(capsys: pytest.CaptureFixt
 
 
 @pytest.fixture
-def logged_app(content_dir: Path, settings: Settings) -> Flask:
+def line_writer() -> Iterator[logs.LineWriter[Answered]]:
+    writer = logs.LineWriter(logging.getLogger("feedsvc.access"), request_lines)
+    writer.start()
+    yield writer
+    writer.stop()
+
+
+@pytest.fixture
+def logged_app(content_dir: Path, settings: Settings, line_writer: logs.LineWriter[Answered]) -> Flask:
     write_corpus(content_dir, 3)
     store = Store()
     Refresher(settings, store, clock=Clock()).refresh()
     app = create_app(store)
-    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = RequestLog(app.wsgi_app, line_writer.add)  # type: ignore[method-assign]
     return app
 
 
-def test_each_request_is_logged_in_combined_log_format(logged_app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_request_is_logged_in_combined_log_format(
+    logged_app: Flask, line_writer: logs.LineWriter[Answered], caplog: pytest.LogCaptureFixture
+) -> None:
     """One line per request, as nginx writes it: address, time, request line, status, bytes, referer, agent."""
     client = logged_app.test_client()
     caplog.set_level(logging.INFO, "feedsvc.access")
@@ -96,6 +106,7 @@ def test_each_request_is_logged_in_combined_log_format(logged_app: Flask, caplog
     client.get("/feeds/all.rss", headers={"If-None-Match": first.headers["ETag"]})
     client.head("/feeds/all.atom")
     client.get("/feeds/missing.rss")
+    line_writer.stop()
 
     records = [r for r in caplog.records if r.name == "feedsvc.access"]
     assert len(records) == 4
@@ -115,12 +126,13 @@ def test_each_request_is_logged_in_combined_log_format(logged_app: Flask, caplog
 
 
 def test_control_characters_in_a_request_cannot_forge_log_lines(
-    logged_app: Flask, caplog: pytest.LogCaptureFixture
+    logged_app: Flask, line_writer: logs.LineWriter[Answered], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A newline in a header is escaped: the line stays one line."""
     caplog.set_level(logging.INFO, "feedsvc.access")
     environ = {"HTTP_USER_AGENT": "evil\n127.0.0.1 - - fake line"}
     logged_app.test_client().get("/feeds/all.json", environ_base=environ)
+    line_writer.stop()
     (record,) = [r for r in caplog.records if r.name == "feedsvc.access"]
     assert "\n" not in record.getMessage()
     assert "evil\\x0a127.0.0.1" in record.getMessage()

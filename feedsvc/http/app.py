@@ -232,6 +232,7 @@ def feed_links(snapshot: Snapshot, key: str) -> str | None:
 # The paths of built documents, as WSGI gives them, and how the fast path labels them.
 _PAGE_PATHS = {"/": INDEX_PATH, "/index.html": INDEX_PATH, "/feeds.opml": OPML_PATH, "/feed.xsl": STYLESHEET_PATH}
 _STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
+_METRICS = "feedsvc.metrics"  # where create_app keeps the app's metrics, in app.extensions
 
 
 class DocumentFastPath:
@@ -390,4 +391,11 @@ def create_app(store: Store) -> Flask:
         return response
 
     app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics)  # type: ignore[method-assign]
+    app.extensions[_METRICS] = metrics
     return app
+
+
+def metrics_of(app: Flask) -> Metrics:
+    """Return the metrics of an app that create_app made."""
+    metrics: Metrics = app.extensions[_METRICS]
+    return metrics
