@@ -26,8 +26,8 @@ from flask import Flask
 from feedsvc.config import Settings
 from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.app import create_app
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
-from feedsvc.runtime.refresh import Refresher
 from feedsvc.store import Store
 from feedsvc.wsgi import _log_requests
 from tests.conftest import Clock
