@@ -9,6 +9,7 @@ from unittest import mock
 
 import pytest
 
+from feedsvc.builddir import pages
 from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
 from feedsvc.builddir.pages import MAX_PAGE_BYTES, BuildArchives, gunzip
 from feedsvc.feeds.archives import PageCache
@@ -170,3 +171,33 @@ def test_the_page_cache_counts_the_gzip_form_it_holds() -> None:
     for number in range(3):
         plain.put(str(number), make_document(body + bytes([number]), "application/rss+xml"))
     assert [plain.get(str(n)) is not None for n in range(3)] == [False, True, True]
+
+
+def test_a_page_that_cannot_be_written_fails_the_build_and_the_next_build_writes_it(
+    content_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page whose file cannot be written (a full disk) writes no manifest; the next build writes every page."""
+    write_history(content_dir, 130)
+    out = tmp_path / "out"
+    real = pages.write_atomically
+
+    def full_disk(path: Path, data: bytes) -> bool:
+        if path.name == "2.atom.gz":
+            raise OSError(28, "No space left on device")
+        return real(path, data)
+
+    with mock.patch("feedsvc.builddir.pages.write_atomically", side_effect=full_disk):
+        builder = start_builder(archive_settings(content_dir), out, watch=False)
+    try:
+        assert builder.written is None
+        assert not (out / MANIFEST).exists()
+        assert "cannot write the build" in caplog.text
+        assert "No space left on device" in caplog.text
+
+        builder.build()
+
+        listed = json.loads((out / MANIFEST).read_bytes())["archives"]
+        assert {"/" + path for path in listed} == HISTORY_PAGES
+        assert all((out / (path + ".gz")).is_file() for path in listed)
+    finally:
+        builder.stop()

@@ -10,7 +10,9 @@ feedsvc stored pages plain; those are still read, and a new build replaces them.
 from __future__ import annotations
 
 import zlib
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +28,8 @@ GZIP_SUFFIX = ".gz"
 # A stored page is decompressed to at most this many bytes (or the size its manifest gives, if more):
 # a file that would grow past it is no page a build wrote.
 MAX_PAGE_BYTES = 64 * 1024 * 1024
+# Pages made and waiting to be compressed and written, at most (each is held in memory until written).
+STORE_QUEUE = 4
 
 
 def _time(value: datetime | None) -> str | None:
@@ -111,27 +115,45 @@ def write_archives(
     left: then not `trusted`, and a page is only skipped if its file is still there).
     A complete page is made once and, while its entries stay, never again. A page an
     older build stored plain, of the same key, is compressed from its file, not made again.
+
+    Raises:
+        OSError: a page could not be written (the pages before it may have been).
     """
     pages: dict[str, ArchiveFile] = {}
     written = 0
-    for page in archives.pages():
-        before = known.get(page.path)
-        if before is not None and before.inputs != page.key:
-            before = None  # made of other entries now
-        if before is not None and before.encoding == GZIP and (trusted or (out / before.file(page.path)).is_file()):
-            pages[page.path] = before
-            continue
-        document = None if before is None else _plain_page(out, page.path, before)
-        if document is None:
-            document = archives.render(page)
-        stored = document.gzip_body
-        written += write_atomically(out / (page.path + GZIP_SUFFIX), stored)
-        pages[page.path] = _written(page, document, len(stored))
+    # zlib and the disk let go of the GIL: a page is compressed and written in a thread of
+    # its own while the next one is made in this one. A few pages wait at most.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedsvc-archive-store") as storing:
+        queued: deque[tuple[ArchivePage, Document, Future[tuple[bool, int]]]] = deque()
+        for page in archives.pages():
+            before = known.get(page.path)
+            if before is not None and before.inputs != page.key:
+                before = None  # made of other entries now
+            if before is not None and before.encoding == GZIP and (trusted or (out / before.file(page.path)).is_file()):
+                pages[page.path] = before
+                continue
+            document = None if before is None else _plain_page(out, page.path, before)
+            if document is None:
+                document = archives.render(page)
+            queued.append((page, document, storing.submit(_store, out / (page.path + GZIP_SUFFIX), document)))
+            while len(queued) > STORE_QUEUE or (queued and queued[0][2].done()):
+                written += _stored(queued.popleft(), pages)
+        while queued:
+            written += _stored(queued.popleft(), pages)
     return pages, written
 
 
-def _written(page: ArchivePage, document: Document, stored_size: int) -> ArchiveFile:
-    return ArchiveFile(
+def _store(path: Path, document: Document) -> tuple[bool, int]:
+    """Write a page's gzip form to `path`; return whether the file changed, and its size."""
+    stored = document.gzip_body
+    return write_atomically(path, stored), len(stored)
+
+
+def _stored(queued: tuple[ArchivePage, Document, Future[tuple[bool, int]]], pages: dict[str, ArchiveFile]) -> int:
+    """Wait for a page to be written (raising what writing it raised); list it in `pages`; return 1 if it changed."""
+    page, document, future = queued
+    changed, stored_size = future.result()
+    pages[page.path] = ArchiveFile(
         document.media_type,
         document.etag,
         document.last_modified,
@@ -141,6 +163,7 @@ def _written(page: ArchivePage, document: Document, stored_size: int) -> Archive
         GZIP,
         stored_size,
     )
+    return int(changed)
 
 
 def _plain_page(out: Path, path: str, before: ArchiveFile) -> Document | None:
