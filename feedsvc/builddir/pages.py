@@ -50,8 +50,8 @@ class ArchiveFile:
     size: int
     immutable: bool
     inputs: str  # the page's key: the same key, the same bytes
-    encoding: str | None = GZIP
-    stored_size: int | None = None
+    encoding: str | None
+    stored_size: int | None
 
     def file(self, path: str) -> str:
         """Return the file that holds the page at URL path `path`, relative to the build directory."""
