@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the archive pages (RFC 5005) at scale: on demand in `serve`, written by `build`.
 
-Usage: .venv/bin/python benchmarks/archives.py [--sizes 10000,100000] [--work benchmarks/work] [--no-build]
+Usage: .venv/bin/python benchmarks/archives.py [--sizes 10000,100000] [--work benchmarks/work] [--no-build] [--no-serve]
 
 For each size, the same corpus as the scale benchmark (benchmarks/scale.py):
 
@@ -11,8 +11,10 @@ For each size, the same corpus as the scale benchmark (benchmarks/scale.py):
   a 304, and the server's peak memory after 600 distinct pages were asked for (the
   page cache is bounded at 16 MB); then wrk on one archive page and on the feed.
 - `feedsvc build` into an empty directory: seconds, peak memory, archive files and
-  bytes written; again over the unchanged content (files written, pages re-rendered:
-  0); then after one new article (which pages were written again).
+  bytes written, and the disk the whole build directory takes beside the disk the
+  corpus takes (blocks allocated, as `du` counts them); again over the unchanged
+  content (files written, pages re-rendered: 0); then after one new article (which
+  pages were written again).
 
 Prints one table. Needs wrk (Debian package) for the throughput rows.
 """
@@ -136,6 +138,18 @@ def build(config: Path, out: Path) -> tuple[float, float, str]:
     return seconds, peak, done.stdout.strip().splitlines()[-1]
 
 
+def disk_usage(directory: Path) -> tuple[int, int, int]:
+    """Files under a directory, their bytes, and the disk they take (allocated blocks, as `du` counts them)."""
+    files = size = allocated = 0
+    for path in directory.rglob("*"):
+        info = path.lstat()
+        if path.is_file():
+            files += 1
+            size += info.st_size
+        allocated += info.st_blocks * 512
+    return files, size, allocated
+
+
 def archive_files(out: Path) -> dict[str, int]:
     """Every archive page file under a build directory, with its modification time (ns)."""
     return {str(p.relative_to(out)): p.stat().st_mtime_ns for p in (out / "feeds").glob("*/archive/*") if p.is_file()}
@@ -153,6 +167,12 @@ def measure_build(config: Path, corpus: Path, work: Path, size: int) -> dict[str
     complete = sum(1 for entry in manifest["archives"].values() if entry["immutable"])
     results["build, empty directory"] = f"{seconds:.1f} s, {peak:.0f} MB peak"
     results["archive files written (complete ones)"] = f"{len(files):,} ({complete:,}), {size_bytes / 1e9:.2f} GB"
+    count, apparent, allocated = disk_usage(out)
+    _, corpus_bytes, corpus_disk = disk_usage(corpus)
+    results["build directory: files, bytes, disk (disk / the corpus's disk)"] = (
+        f"{count:,}, {apparent / 1e9:.2f} GB, {allocated / 1e9:.2f} GB ({allocated / corpus_disk:.1f}×)"
+    )
+    results["corpus: bytes, disk"] = f"{corpus_bytes / 1e9:.2f} GB, {corpus_disk / 1e9:.2f} GB"
     seconds, peak, summary = build(config, out)
     written = re.search(r"(\d+) files written", summary)
     changed = sum(1 for p, t in archive_files(out).items() if files.get(p) != t)
@@ -186,6 +206,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--seconds", type=int, default=5, help="duration of each wrk run")
     parser.add_argument("--no-build", action="store_true", help="measure `serve` only")
+    parser.add_argument("--no-serve", action="store_true", help="measure `build` only")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get wrk when it is missing")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -197,9 +218,10 @@ def main() -> None:
         corpus = generate(size, work)
         port = free_port()
         config = write_config(work, size, corpus, port)
-        log(f"{size:,} articles: serve")
-        for measure, value in measure_serve(config, port, args.seconds, have_wrk).items():
-            rows.setdefault(measure, {})[size] = value
+        if not args.no_serve:
+            log(f"{size:,} articles: serve")
+            for measure, value in measure_serve(config, port, args.seconds, have_wrk).items():
+                rows.setdefault(measure, {})[size] = value
         if not args.no_build:
             log(f"{size:,} articles: build")
             for measure, value in measure_build(config, corpus, work, size).items():

@@ -215,8 +215,21 @@ class Document:
         without waiting for zlib, and a document nobody asks gzip of costs nothing.
         """
         if not self._gzip:
-            self._gzip.append(gzip.compress(self.body, compresslevel=GZIP_LEVEL, mtime=0))
+            self._gzip.append(gzip_bytes(self.body))
         return self._gzip[0]
+
+    @property
+    def held_bytes(self) -> int:
+        """Return the bytes the document holds in memory: its body, and its gzip form once made."""
+        return len(self.body) + sum(len(form) for form in self._gzip)
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    """Return the gzip form of `body`: always the same bytes for the same body (no time, no name, one level).
+
+    A build stores archive pages in this form, so that they are the very bytes `serve` sends.
+    """
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,8 +292,20 @@ class Snapshot:
 
 
 def make_document(
-    body: bytes, media_type: str, last_modified: datetime | None = None, *, immutable: bool = False
+    body: bytes,
+    media_type: str,
+    last_modified: datetime | None = None,
+    *,
+    immutable: bool = False,
+    gzip_body: bytes | None = None,
 ) -> Document:
-    """Wrap `body` with its ETag, a hash of the uncompressed bytes (the gzip form follows on first use)."""
+    """Wrap `body` with its ETag, a hash of the uncompressed bytes (the gzip form follows on first use).
+
+    `gzip_body` is the gzip form when it is at hand already (read from a build): it is
+    served as it is, and must be `body` compressed.
+    """
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    return Document(body=body, etag=etag, media_type=media_type, last_modified=last_modified, immutable=immutable)
+    forms = [] if gzip_body is None else [gzip_body]
+    return Document(
+        body=body, etag=etag, media_type=media_type, last_modified=last_modified, immutable=immutable, _gzip=forms
+    )

@@ -22,7 +22,8 @@ from lxml import etree
 from werkzeug.test import TestResponse
 
 from feedsvc.builddir.follower import Follower, empty_snapshot
-from feedsvc.builddir.manifest import MANIFEST, read_build, write_archives
+from feedsvc.builddir.manifest import MANIFEST, read_build
+from feedsvc.builddir.pages import write_archives
 from feedsvc.config import Settings
 from feedsvc.feeds import render
 from feedsvc.feeds.archives import Archives
@@ -500,12 +501,15 @@ def test_two_refreshers_over_the_same_content_make_the_same_pages(content_dir: P
 
 
 def archive_files(out: Path) -> dict[str, tuple[int, int]]:
-    """The archive page files of a build, by URL path: their (inode, mtime), which a rewrite changes."""
-    return {
-        "/" + str(p.relative_to(out)): (p.stat().st_ino, p.stat().st_mtime_ns)
-        for p in (out / "feeds").glob("*/archive/*")
-        if p.is_file()
-    }
+    """The archive page files of a build (each `.gz`), by URL path: their (inode, mtime), which a rewrite changes."""
+    files = [p for p in (out / "feeds").glob("*/archive/*") if p.is_file()]
+    assert all(p.name.endswith(".gz") for p in files), files
+    return {"/" + str(p.relative_to(out)).removesuffix(".gz"): (p.stat().st_ino, p.stat().st_mtime_ns) for p in files}
+
+
+def stored(out: Path, path: str) -> Path:
+    """The file of the archive page at URL `path`: its gzip form."""
+    return out / (path.lstrip("/") + ".gz")
 
 
 def listed_archives(out: Path) -> dict[str, Any]:
@@ -524,19 +528,24 @@ def build(content_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_a_build_writes_every_page_as_serve_answers_it(content_dir: Path, build: Path) -> None:
-    """Each page is a file, listed in the manifest with its type, ETag and immutability, with serve's bytes."""
+    """Each page is a gzip file, listed with its type, ETags and immutability, holding the bytes serve sends."""
     served = serve(archive_settings(content_dir))
     listed = listed_archives(build)
     assert set(archive_files(build)) == set(listed) == HISTORY_PAGES
     for path, entry in listed.items():
-        body = (build / path.lstrip("/")).read_bytes()
+        compressed = stored(build, path).read_bytes()
+        body = gzip.decompress(compressed)
         answer = served.get(path)
         assert answer.get_data() == body, path
         assert entry["etag"] == answer.headers["ETag"] == make_document(body, entry["type"]).etag
         assert entry["type"] == answer.headers["Content-Type"]
-        assert entry["size"] == len(body)
+        assert (entry["size"], entry["encoding"], entry["stored_size"]) == (len(body), "gzip", len(compressed))
         assert entry["immutable"] is (answer.headers["Cache-Control"] == IMMUTABLE_CACHE_CONTROL)
         assert entry["immutable"] is not (path in NEWEST_PAGES or path.startswith("/feeds/others/"))
+        zipped = served.get(path, **{"Accept-Encoding": "gzip"})
+        assert zipped.get_data() == compressed, path  # the very bytes serve sends: no time, no name, one level
+        assert entry["gzip_etag"] == zipped.headers["ETag"] == entry["etag"][:-1] + '-gz"'
+        assert not (build / path.lstrip("/")).exists()
 
 
 def test_a_rebuild_writes_only_the_pages_that_changed(content_dir: Path, build: Path) -> None:
@@ -593,18 +602,21 @@ def test_a_build_removes_the_pages_a_feed_no_longer_has(content_dir: Path, build
 
 
 def test_serve_from_a_build_answers_its_pages_as_serve_does(content_dir: Path, build: Path) -> None:
-    """`serve --from` gives each page serve's bytes, ETag and Cache-Control; a listed page whose file is gone: 404."""
+    """`serve --from` answers each page, plain or gzip, as serve does, 304s too; a page whose file is gone: 404."""
     served = serve(archive_settings(content_dir))
     from_build = create_app(Store(read_build(build))).test_client()
     for path in sorted(HISTORY_PAGES):
-        ours, theirs = from_build.get(path), served.get(path)
-        assert ours.status_code == 200, path
-        assert ours.get_data() == theirs.get_data(), path
-        for header in ("ETag", "Cache-Control", "Content-Type", "Last-Modified"):
-            assert ours.headers[header] == theirs.headers[header], (path, header)
+        for asked in ({}, {"Accept-Encoding": "gzip"}):
+            ours, theirs = from_build.get(path, headers=asked), served.get(path, **asked)
+            assert ours.status_code == 200, path
+            assert ours.get_data() == theirs.get_data(), path
+            for header in ("ETag", "Cache-Control", "Content-Type", "Last-Modified", "Content-Encoding", "Vary"):
+                assert ours.headers.get(header) == theirs.headers.get(header), (path, header)
+            again = from_build.get(path, headers={**asked, "If-None-Match": theirs.headers["ETag"]})
+            assert (again.status_code, again.headers["ETag"]) == (304, theirs.headers["ETag"]), path
     assert from_build.get(page_path("all", 4, Format.RSS)).status_code == 404
 
-    (build / page_path("all", 1, Format.RSS).lstrip("/")).unlink()
+    stored(build, page_path("all", 1, Format.RSS)).unlink()
     fresh = create_app(Store(read_build(build))).test_client()
     assert fresh.get(page_path("all", 1, Format.RSS)).status_code == 404
     assert fresh.get(page_path("all", 1, Format.ATOM)).status_code == 200
@@ -647,7 +659,7 @@ def test_serve_from_reads_a_build_with_a_slug_with_an_underscore(content_dir: Pa
     write_history(content_dir, 60)
     out = tmp_path / "out"
     start_builder(archive_settings(content_dir, categories={MARKETS: {"slug": "world_news"}}), out, watch=False).stop()
-    assert (out / "feeds" / "world_news" / "archive" / "1.rss").is_file()
+    assert (out / "feeds" / "world_news" / "archive" / "1.rss.gz").is_file()
     client = create_app(Store(read_build(out))).test_client()
     assert client.get(page_path("world_news", 1, Format.RSS)).status_code == 200
 

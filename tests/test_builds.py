@@ -269,7 +269,7 @@ def test_the_builder_writes_only_what_changed(tmp_path: Path, content_dir: Path,
         # The newest article left: `all` (and its one archive page), the index and the OPML change;
         # the other categories do not.
         changed = {MANIFEST, "feeds/all.rss", "feeds/all.atom", "feeds/all.json", "index.html", "feeds.opml"}
-        changed |= {f"feeds/all/archive/1.{fmt}" for fmt in ("rss", "atom", "json")}
+        changed |= {f"feeds/all/archive/1.{fmt}.gz" for fmt in ("rss", "atom", "json")}
         assert rewritten == {*changed, STATUS}
         assert builder.files_written == len(changed)
         assert read_build(out).documents.keys() == builder.refresher.store.snapshot.documents.keys()

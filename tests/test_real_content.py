@@ -252,7 +252,7 @@ def test_serve_on_another_port_links_to_that_port(tmp_path: Path, content_dir: P
 
 @pytest.mark.slow
 def test_python_http_server_as_the_readme_runs_it_sends_feedsvcs_media_types(tmp_path: Path, content_dir: Path) -> None:
-    """The README's `http.server` command serves every file of a build with the media type its manifest names."""
+    """The README's `http.server` command serves every file of a build with its manifest's type (archive pages: .gz)."""
     import json
     import subprocess
     import sys
@@ -281,6 +281,12 @@ def test_python_http_server_as_the_readme_runs_it_sends_feedsvcs_media_types(tmp
         listed = {**manifest["documents"], **manifest["archives"]}
         assert {path.rsplit(".", 1)[-1] for path in listed} >= {"rss", "atom", "json", "opml", "html", "xsl"}
         for path, entry in listed.items():
+            if path in manifest["archives"]:  # stored only as gzip: there under its .gz name, as the README says
+                assert _get(base + path)[0] == 404, path
+                status, headers, body = _get(base + path + ".gz")
+                assert (status, headers["Content-Type"]) == (200, "application/gzip"), path
+                assert body == (out / (path + ".gz")).read_bytes()
+                continue
             status, headers, body = _get(base + path)
             assert (status, headers["Content-Type"]) == (200, entry["type"]), path
             assert body == (out / path).read_bytes()

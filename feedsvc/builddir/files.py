@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
+from feedsvc.errors import BuildError
 from feedsvc.model import Document, Snapshot
 
 # `s3://bucket/site`, `https://…`: a URL where a directory was asked for.
@@ -71,6 +72,18 @@ def _listed_path(out: Path, relative: str) -> Path | None:
     if not relative or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
         return None
     return out.joinpath(*parts)
+
+
+def file_in_build(directory: Path, relative: str) -> Path:
+    """Return the file a manifest entry names in a build directory, refusing any name that would leave it.
+
+    Raises:
+        BuildError: the name is empty, absolute, or holds `.`, `..`, a backslash or a NUL.
+    """
+    path = _listed_path(directory, relative)
+    if path is None:
+        raise BuildError(f"{directory / 'manifest.json'}: document {relative!r} is not a path inside the build")
+    return path
 
 
 def remove_unlisted(out: Path, before: Iterable[str], now: Collection[str]) -> int:

@@ -1,10 +1,11 @@
-"""A build directory: the built documents as plain files, and a manifest that says what they are.
+"""A build directory: the built documents as files, and a manifest that says what they are.
 
 `feedsvc build --out DIR` writes one (and `--watch` keeps it up to date);
 `feedsvc serve --from DIR` serves one without reading any content. The
 manifest (`manifest.json`) lists every document with its media type, ETag and
-Last-Modified, the redirects, and what content holds (articles, problems); the
-same content gives the same manifest. The status (`status.json`) says when the
+Last-Modified, the archive pages (stored gzip-compressed: `pages.py`), the
+redirects, and what content holds (articles, problems); the same content gives
+the same manifest. The status (`status.json`) says when the
 last refresh ran and what it did: a heartbeat, rewritten by every refresh.
 Each file is replaced by an atomic rename, documents first, the manifest after
 them, so a reader always finds the files a manifest names, or newer ones, which
@@ -21,14 +22,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsvc.builddir.files import remove_unlisted, write_atomically, write_documents
+from feedsvc.builddir.files import file_in_build, remove_unlisted, write_atomically, write_documents
+from feedsvc.builddir.pages import ArchiveFile, BuildArchives, archive_files, stored_file
 from feedsvc.errors import BuildError
-from feedsvc.feeds.archives import Archives, PageCache, parse_archive_path
+from feedsvc.feeds.archives import PageCache
 from feedsvc.model import Document, Problem, RefreshStats, Snapshot, make_document
 
 MANIFEST = "manifest.json"
 STATUS = "status.json"
-MANIFEST_FORMAT = 1
+# 2: archive pages are stored gzip-compressed (each entry says so). Builds of format 1 are still read.
+MANIFEST_FORMAT = 2
+READ_FORMATS = frozenset({1, 2})
 # A manifest is small: even 10,000 categories stay far below this.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 # What a new filesystem already holds: a directory with only these in it counts as empty.
@@ -40,29 +44,6 @@ CLAIM = ".feedsvc-build"
 
 def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
-
-
-@dataclass(frozen=True, slots=True)
-class ArchiveFile:
-    """An archive page written to a build: what the manifest says of it, and the key it was made from."""
-
-    media_type: str
-    etag: str
-    last_modified: datetime | None
-    size: int
-    immutable: bool
-    inputs: str  # the page's key: the same key, the same bytes
-
-    def entry(self) -> dict[str, Any]:
-        """Return the page's entry in the manifest."""
-        return {
-            "type": self.media_type,
-            "etag": self.etag,
-            "last_modified": _time(self.last_modified),
-            "size": self.size,
-            "immutable": self.immutable,
-            "inputs": self.inputs,
-        }
 
 
 def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> bytes:
@@ -108,30 +89,6 @@ def status_of(snapshot: Snapshot) -> bytes:
     return json.dumps(data, indent=1).encode("utf-8") + b"\n"
 
 
-def write_archives(
-    archives: Archives, out: Path, known: Mapping[str, ArchiveFile], *, trusted: bool = True
-) -> tuple[dict[str, ArchiveFile], int]:
-    """Write every archive page whose key is not the one `known` lists for it; return all pages and how many changed.
-
-    `known` is what was written last (by this builder, or the manifest an earlier one
-    left: then not `trusted`, and a page is only skipped if its file is still there).
-    A complete page is made once and, while its entries stay, never again.
-    """
-    pages: dict[str, ArchiveFile] = {}
-    written = 0
-    for page in archives.pages():
-        before = known.get(page.path)
-        if before is not None and before.inputs == page.key and (trusted or (out / page.path).is_file()):
-            pages[page.path] = before
-            continue
-        document = archives.render(page)
-        written += write_atomically(out / page.path, document.body)
-        pages[page.path] = ArchiveFile(
-            document.media_type, document.etag, document.last_modified, len(document.body), document.immutable, page.key
-        )
-    return pages, written
-
-
 def write_build(
     snapshot: Snapshot,
     out: Path,
@@ -157,7 +114,7 @@ def write_build(
 
 def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> frozenset[str]:
     """Return the files a build of the snapshot holds, as its manifest lists them (documents and archive pages)."""
-    return frozenset(snapshot.documents) | frozenset(archives or ())
+    return frozenset(snapshot.documents) | frozenset(page.file(path) for path, page in (archives or {}).items())
 
 
 def listed_files(directory: Path) -> frozenset[str] | None:
@@ -173,10 +130,12 @@ def _listed(directory: Path) -> frozenset[str]:
     documents, archives = data.get("documents"), data.get("archives") or {}
     if not isinstance(documents, dict) or not isinstance(archives, dict):
         raise BuildError(f"{directory / MANIFEST}: documents: not a mapping (expected a manifest of feedsvc build)")
-    paths = frozenset(documents) | frozenset(archives)
+    paths = frozenset(str(path) for path in documents) | frozenset(
+        stored_file(str(path), entry) for path, entry in archives.items()
+    )
     for path in paths:
-        _document_path(directory, str(path))  # a name that would leave the directory: not a manifest of ours
-    return frozenset(str(path) for path in paths)
+        file_in_build(directory, path)  # a name that would leave the directory: not a manifest of ours
+    return paths
 
 
 def _overlaps(out: Path, other: Path) -> bool:
@@ -287,69 +246,17 @@ def _read_json(directory: Path, name: str = MANIFEST) -> dict[str, Any]:
         data = json.loads(raw)
     except ValueError as error:
         raise BuildError(f"{path}: not JSON: {error} (expected a manifest written by feedsvc build)") from None
-    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
-        raise BuildError(f"{path}: format is not {MANIFEST_FORMAT} (expected a manifest written by this feedsvc)")
+    if not isinstance(data, dict) or data.get("format") not in READ_FORMATS:
+        raise BuildError(f"{path}: format is not 1 or 2 (expected a manifest written by this feedsvc)")
     return data
-
-
-def _archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
-    pages: dict[str, ArchiveFile] = {}
-    for path, entry in listed.items():
-        if parse_archive_path(path) is None:
-            raise BuildError(f"archive page {path!r} is not an archive page's path")
-        modified = entry.get("last_modified")
-        pages[path] = ArchiveFile(
-            media_type=str(entry["type"]),
-            etag=str(entry["etag"]),
-            last_modified=None if modified is None else datetime.fromisoformat(modified),
-            size=int(entry["size"]),
-            immutable=entry.get("immutable") is True,
-            inputs=str(entry.get("inputs") or ""),
-        )
-    return pages
 
 
 def manifest_archives(directory: Path) -> dict[str, ArchiveFile]:
     """Return the archive pages the manifest in `directory` lists (none when there is no readable one)."""
     try:
-        return _archive_files(_read_json(directory).get("archives") or {})
+        return archive_files(_read_json(directory).get("archives") or {})
     except (BuildError, KeyError, TypeError, ValueError, AttributeError):
         return {}
-
-
-class BuildArchives:
-    """The archive pages of a build directory, read when first asked for (they are too many to hold).
-
-    Only the pages the manifest lists are read, each by its manifest path; a page is
-    checked against its ETag, and kept in a cache bounded in bytes.
-    """
-
-    def __init__(self, directory: Path, pages: Mapping[str, ArchiveFile], cache: PageCache) -> None:
-        self.directory = directory
-        self.pages = pages
-        self.cache = cache
-
-    def document(self, path: str) -> Document | None:
-        """Return the archive page at `path`, or None if the manifest lists none there (or its file is gone)."""
-        page = self.pages.get(path)
-        if page is None:
-            return None
-        # By ETag and completeness: a JSON page's bytes do not show whether a page follows it.
-        key = f"{page.etag}|{page.immutable}"
-        document = self.cache.get(key)
-        if document is not None:
-            return document
-        try:
-            body = _document_path(self.directory, path).read_bytes()
-        except (OSError, BuildError):
-            return None
-        document = make_document(body, page.media_type, page.last_modified, immutable=page.immutable)
-        if document.etag != page.etag:
-            # Replaced after the manifest was read, by a build under way: whole (renamed into place), and
-            # newer; served as it is, but not as immutable until the next manifest says what it is.
-            return make_document(body, page.media_type, page.last_modified)
-        self.cache.put(key, document)
-        return document
 
 
 def manifest_etags(directory: Path) -> dict[str, str] | None:
@@ -359,14 +266,6 @@ def manifest_etags(directory: Path) -> dict[str, str] | None:
         return {str(path): str(entry["etag"]) for path, entry in listed.items()}
     except (BuildError, KeyError, TypeError, AttributeError):
         return None
-
-
-def _document_path(directory: Path, relative: str) -> Path:
-    """The file of a manifest entry, refusing any name that would leave the directory."""
-    parts = relative.split("/")
-    if not relative or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
-        raise BuildError(f"{directory / MANIFEST}: document {relative!r} is not a path inside the build")
-    return directory.joinpath(*parts)
 
 
 def _stats(scan: Mapping[str, Any] | None) -> RefreshStats | None:
@@ -403,7 +302,7 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             if kept is not None and kept.etag == etag and kept.media_type == media_type:
                 documents[relative] = kept
                 continue
-            path = _document_path(directory, relative)
+            path = file_in_build(directory, relative)
             try:
                 body = path.read_bytes()
             except OSError as error:
@@ -413,7 +312,7 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             if document.etag != etag:
                 raise BuildError(f"{path}: does not match the manifest's ETag (a build is being written)")
             documents[relative] = document
-        archived = _archive_files(data.get("archives") or {})
+        archived = archive_files(data.get("archives") or {})
         shelf = previous.archives if previous is not None else None
         cache = shelf.cache if isinstance(shelf, BuildArchives) else PageCache()
         links = data.get("links") or {}

@@ -119,6 +119,7 @@ class PageCache:
         self.rendering = threading.Lock()
         self._lock = threading.Lock()
         self._pages: OrderedDict[str, Document] = OrderedDict()
+        self._weights: dict[str, int] = {}  # what each page held when kept (a gzip form made later is not counted)
         self._bytes = 0
         self.rendered = 0  # pages made so far (tests and the build's log read it)
 
@@ -131,16 +132,16 @@ class PageCache:
             return document
 
     def put(self, key: str, document: Document) -> None:
-        """Keep a page; the least recently used go when the cache is over its size."""
+        """Keep a page; the least recently used go when the cache is over its size (bodies and gzip forms held)."""
         with self._lock:
-            old = self._pages.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.body)
+            if self._pages.pop(key, None) is not None:
+                self._bytes -= self._weights.pop(key)
             self._pages[key] = document
-            self._bytes += len(document.body)
+            self._weights[key] = document.held_bytes
+            self._bytes += self._weights[key]
             while self._bytes > self.max_bytes and len(self._pages) > 1:
-                _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped.body)
+                dropped, _ = self._pages.popitem(last=False)
+                self._bytes -= self._weights.pop(dropped)
 
 
 @dataclass(eq=False)

@@ -16,14 +16,13 @@ from pathlib import Path
 from feedsvc.builddir.follower import POLL_SECONDS
 from feedsvc.builddir.manifest import (
     CLAIM,
-    ArchiveFile,
     claim_build_directory,
     files_of,
     manifest_archives,
     manifest_etags,
-    write_archives,
     write_build,
 )
+from feedsvc.builddir.pages import ArchiveFile, write_archives
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
