@@ -547,3 +547,31 @@ def test_a_refresh_leaves_the_cache_write_for_later(runs: Runs, site: Settings) 
     refresher.refresh()
 
     assert "broken.md" in rows(runs.cache, "SELECT source FROM files")
+
+
+# Settings of how and when feedsvc works, each with a value other than make_settings' own.
+HOW_AND_WHEN = {
+    "scan": {"watch": False, "settle_ms": 0, "full_rescan_seconds": 60, "workers": 2},
+    "cache": {"enabled": False, "dir": "elsewhere"},
+    "websub": {"delay_seconds": 30},
+    "build": {"archive_pages": "both"},
+}
+
+
+@pytest.mark.parametrize(("section", "key"), [(s, k) for s, keys in HOW_AND_WHEN.items() for k in keys], ids=str)
+def test_settings_of_how_and_when_keep_the_cache_and_archive_pages(content_dir: Path, section: str, key: str) -> None:
+    """A setting that never changes what a file makes (scan, cache, build storage) keeps the settings' identity."""
+    base = make_settings(content_dir)
+    changed = make_settings(content_dir, **{section: {key: HOW_AND_WHEN[section][key]}})
+    assert changed != base
+    assert feedsvc.index.cache.settings_identity(changed) == feedsvc.index.cache.settings_identity(base)
+
+
+@pytest.mark.parametrize(
+    "sections", [{"feeds": {"limit": 7}}, {"scan": {"interval_seconds": 45}}, {"site": {"title": "另一站"}}], ids=str
+)
+def test_settings_of_what_is_made_change_the_identity(content_dir: Path, sections: dict[str, Any]) -> None:
+    """A setting a feed's bytes depend on (its limit, its time to live, its title) changes the settings' identity."""
+    base = make_settings(content_dir)
+    changed = make_settings(content_dir, **sections)
+    assert feedsvc.index.cache.settings_identity(changed) != feedsvc.index.cache.settings_identity(base)

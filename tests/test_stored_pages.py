@@ -12,6 +12,7 @@ import pytest
 from feedsvc.builddir import pages
 from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
 from feedsvc.builddir.pages import MAX_PAGE_BYTES, BuildArchives, gunzip
+from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import PageCache
 from feedsvc.http.app import IMMUTABLE_CACHE_CONTROL, create_app
 from feedsvc.model import Format, gzip_bytes, make_document
@@ -38,7 +39,7 @@ def make_older(out: Path) -> None:
         stored = out / (path + ".gz")
         (out / path).write_bytes(gzip.decompress(stored.read_bytes()))
         stored.unlink()
-        for key in ("gzip_etag", "encoding", "stored_size"):
+        for key in ("gzip_etag", "stored", "stored_size"):
             del entry[key]
     manifest["format"] = 1
     (out / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -108,7 +109,7 @@ def test_a_build_over_an_older_one_stores_its_pages_compressed(content_dir: Path
     assert plain_archive_files(build) == {"feeds/all/archive/README.txt"}  # only files a manifest listed go
     manifest = json.loads((build / MANIFEST).read_bytes())
     assert manifest["format"] == 2
-    assert {entry["encoding"] for entry in manifest["archives"].values()} == {"gzip"}
+    assert {tuple(entry["stored"]) for entry in manifest["archives"].values()} == {("gzip",)}
     served = serve(archive_settings(content_dir))
     client = create_app(Store(read_build(build))).test_client()
     for path in sorted(HISTORY_PAGES):
@@ -201,3 +202,56 @@ def test_a_page_that_cannot_be_written_fails_the_build_and_the_next_build_writes
         assert all((out / (path + ".gz")).is_file() for path in listed)
     finally:
         builder.stop()
+
+
+def archive_file_names(out: Path) -> set[str]:
+    return {str(p.relative_to(out)) for p in (out / "feeds").glob("*/archive/*")}
+
+
+@pytest.mark.parametrize(
+    ("setting", "suffixes"), [("plain", ("",)), ("both", ("", ".gz")), ("gzip", (".gz",))], ids=str
+)
+def test_build_archive_pages_chooses_the_files_and_a_change_converts_without_rendering(
+    content_dir: Path, build: Path, setting: str, suffixes: tuple[str, ...]
+) -> None:
+    """`build.archive_pages` names the files of each page; a switch stores each page from its file, unrendered."""
+    settings = archive_settings(content_dir, build={"archive_pages": setting})
+    builder = start_builder(settings, build, watch=False)
+    builder.stop()
+
+    assert builder.refresher.pages.rendered == 0
+    pages = {path.lstrip("/") for path in HISTORY_PAGES}
+    assert archive_file_names(build) == {page + suffix for page in pages for suffix in suffixes}
+    manifest = json.loads((build / MANIFEST).read_bytes())
+    assert {tuple(entry["stored"]) for entry in manifest["archives"].values()} == {pages_stored(setting)}
+    served = serve(archive_settings(content_dir))
+    client = create_app(Store(read_build(build))).test_client()
+    for path in sorted(HISTORY_PAGES):
+        for asked in ({}, GZIP):
+            ours, theirs = client.get(path, headers=asked), served.get(path, **asked)
+            assert (ours.status_code, ours.get_data(), ours.headers["ETag"]) == (
+                200,
+                theirs.get_data(),
+                theirs.headers["ETag"],
+            ), path
+    for suffix in suffixes:
+        stored = (build / (page_path("all", 1, Format.RSS).lstrip("/") + suffix)).read_bytes()
+        plain = served.body(page_path("all", 1, Format.RSS))
+        assert stored == (gzip_bytes(plain) if suffix else plain)
+
+    again = start_builder(settings, build, watch=False)
+    again.stop()
+    assert (again.files_written, again.files_removed) == (0, 0)
+
+
+def pages_stored(setting: str) -> tuple[str, ...]:
+    return {"plain": ("plain",), "both": ("plain", "gzip"), "gzip": ("gzip",)}[setting]
+
+
+def test_a_manifest_naming_other_stored_files_is_refused(build: Path) -> None:
+    """A manifest whose page says it is stored as something other than plain and gzip is not one feedsvc reads."""
+    manifest = json.loads((build / MANIFEST).read_bytes())
+    next(iter(manifest["archives"].values()))["stored"] = ["brotli"]
+    (build / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BuildError, match="stored"):
+        read_build(build)

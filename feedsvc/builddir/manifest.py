@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsvc.builddir.files import file_in_build, remove_unlisted, write_atomically, write_documents
-from feedsvc.builddir.pages import ArchiveFile, BuildArchives, archive_files, stored_file
+from feedsvc.builddir.pages import ArchiveFile, BuildArchives, archive_files, stored_files
 from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import PageCache
 from feedsvc.model import Document, Problem, RefreshStats, Snapshot, make_document
@@ -114,7 +114,9 @@ def write_build(
 
 def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> frozenset[str]:
     """Return the files a build of the snapshot holds, as its manifest lists them (documents and archive pages)."""
-    return frozenset(snapshot.documents) | frozenset(page.file(path) for path, page in (archives or {}).items())
+    return frozenset(snapshot.documents) | frozenset(
+        name for path, page in (archives or {}).items() for name in page.files(path)
+    )
 
 
 def listed_files(directory: Path) -> frozenset[str] | None:
@@ -131,7 +133,7 @@ def _listed(directory: Path) -> frozenset[str]:
     if not isinstance(documents, dict) or not isinstance(archives, dict):
         raise BuildError(f"{directory / MANIFEST}: documents: not a mapping (expected a manifest of feedsvc build)")
     paths = frozenset(str(path) for path in documents) | frozenset(
-        stored_file(str(path), entry) for path, entry in archives.items()
+        name for path, entry in archives.items() for name in stored_files(str(path), entry)
     )
     for path in paths:
         file_in_build(directory, path)  # a name that would leave the directory: not a manifest of ours

@@ -1,10 +1,12 @@
-"""The archive pages of a build directory: written gzip-compressed only, read back (and checked) when asked for.
+"""The archive pages of a build directory: stored as `build.archive_pages` says, read back (checked) when asked for.
 
-A page of `feeds/{slug}/archive/{n}.{fmt}` is the file `…/{n}.{fmt}.gz`: the gzip
-form `serve` sends, byte for byte (`gzip_bytes`), as nginx's `gzip_static` serves
-it. The manifest lists each page by its URL path with the ETag of its plain bytes,
-their size, and what is stored (`encoding`, `stored_size`). A build of an older
-feedsvc stored pages plain; those are still read, and a new build replaces them.
+A page of `feeds/{slug}/archive/{n}.{fmt}` is, by default, only the file
+`…/{n}.{fmt}.gz`: the gzip form `serve` sends, byte for byte (`gzip_bytes`), as
+nginx's `gzip_static` serves it; `plain` stores the plain file only, `both` the
+two side by side. The manifest lists each page by its URL path with the ETag of
+its plain bytes, their size, and what is stored (`stored`, `stored_size`). A page
+stored otherwise by an earlier build (or an older feedsvc, which stored them
+plain) is still read, and a new build converts it without making it again.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ from feedsvc.feeds.archives import ArchivePage, Archives, PageCache, parse_archi
 from feedsvc.model import Document, make_document
 
 GZIP = "gzip"
+PLAIN = "plain"
 GZIP_SUFFIX = ".gz"
+# build.archive_pages: the files of each page.
+STORED = {GZIP: (GZIP,), PLAIN: (PLAIN,), "both": (PLAIN, GZIP)}
 # A stored page is decompressed to at most this many bytes (or the size its manifest gives, if more):
 # a file that would grow past it is no page a build wrote.
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 # Pages made and waiting to be compressed and written, at most (each is held in memory until written).
 STORE_QUEUE = 4
+# What storing a page did: the files stored, whether one changed, the gzip file's size.
+_Written = tuple[tuple[str, ...], bool, int | None]
 
 
 def _time(value: datetime | None) -> str | None:
@@ -40,8 +47,8 @@ def _time(value: datetime | None) -> str | None:
 class ArchiveFile:
     """An archive page written to a build: what the manifest says of it, and the key it was made from.
 
-    `size` and `etag` are those of the plain bytes; `encoding` says how the file holds
-    them (`gzip`, or None: plain, as older builds stored them) and `stored_size` its size.
+    `size` and `etag` are those of the plain bytes; `stored` names the files that hold
+    them (`plain`, `gzip` or both) and `stored_size` is the size of the gzip file, if any.
     """
 
     media_type: str
@@ -50,47 +57,63 @@ class ArchiveFile:
     size: int
     immutable: bool
     inputs: str  # the page's key: the same key, the same bytes
-    encoding: str | None
+    stored: tuple[str, ...]
     stored_size: int | None
 
     def file(self, path: str) -> str:
-        """Return the file that holds the page at URL path `path`, relative to the build directory."""
-        return stored_file(path, {"encoding": self.encoding})
+        """Return the file a server reads the page at URL path `path` from (the gzip one if stored), in the build."""
+        return path + GZIP_SUFFIX if GZIP in self.stored else path
+
+    def files(self, path: str) -> tuple[str, ...]:
+        """Return every file that holds the page at URL path `path`, relative to the build directory."""
+        return tuple(path + GZIP_SUFFIX if one == GZIP else path for one in self.stored)
 
     def entry(self) -> dict[str, Any]:
         """Return the page's entry in the manifest."""
-        entry = {
+        entry: dict[str, Any] = {
             "type": self.media_type,
             "etag": self.etag,
             "last_modified": _time(self.last_modified),
             "size": self.size,
             "immutable": self.immutable,
             "inputs": self.inputs,
+            "stored": list(self.stored),
         }
-        if self.encoding is not None:
-            entry |= {"gzip_etag": self.etag[:-1] + '-gz"', "encoding": self.encoding, "stored_size": self.stored_size}
+        if GZIP in self.stored:
+            entry |= {"gzip_etag": self.etag[:-1] + '-gz"', "stored_size": self.stored_size}
         return entry
 
 
-def stored_file(path: str, entry: object) -> str:
-    """Return the file a manifest's entry for the archive page at `path` names: `path`, with `.gz` when gzip."""
-    return path + GZIP_SUFFIX if isinstance(entry, dict) and entry.get("encoding") == GZIP else path
+def stored_files(path: str, entry: object) -> tuple[str, ...]:
+    """Return the files a manifest's entry for the archive page at `path` names.
+
+    Raises:
+        BuildError: the entry names files other than plain and gzip.
+    """
+    stored = _stored_of(path, entry if isinstance(entry, dict) else {})
+    return tuple(path + GZIP_SUFFIX if one == GZIP else path for one in stored)
+
+
+def _stored_of(path: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """Return what a manifest's entry says is stored of a page: `plain` when it does not say (older builds)."""
+    stored = entry.get("stored", [PLAIN])
+    if not isinstance(stored, list) or tuple(stored) not in STORED.values():
+        raise BuildError(f"archive page {path!r}: stored {stored!r} (expected a list of plain, gzip or both)")
+    return tuple(stored)
 
 
 def archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
     """Return the archive pages a manifest's `archives` lists.
 
     Raises:
-        BuildError: a path that is not an archive page's, or an encoding other than gzip.
+        BuildError: a path that is not an archive page's, or files stored other than plain and gzip.
         KeyError, TypeError, ValueError: a field missing or of the wrong type.
     """
     pages: dict[str, ArchiveFile] = {}
     for path, entry in listed.items():
         if parse_archive_path(path) is None:
             raise BuildError(f"archive page {path!r} is not an archive page's path")
-        encoding = entry.get("encoding")
-        if encoding not in (None, GZIP):
-            raise BuildError(f"archive page {path!r}: encoding {encoding!r} (expected gzip, or none: plain)")
+        stored_as = _stored_of(path, entry)
         modified = entry.get("last_modified")
         stored = entry.get("stored_size")
         pages[path] = ArchiveFile(
@@ -100,21 +123,28 @@ def archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
             size=int(entry["size"]),
             immutable=entry.get("immutable") is True,
             inputs=str(entry.get("inputs") or ""),
-            encoding=encoding,
+            stored=stored_as,
             stored_size=None if stored is None else int(stored),
         )
     return pages
 
 
 def write_archives(
-    archives: Archives, out: Path, known: Mapping[str, ArchiveFile], *, trusted: bool = True
+    archives: Archives,
+    out: Path,
+    known: Mapping[str, ArchiveFile],
+    *,
+    trusted: bool = True,
+    stored: tuple[str, ...] = STORED[GZIP],
 ) -> tuple[dict[str, ArchiveFile], int]:
     """Write every archive page whose key is not the one `known` lists for it; return all pages and how many changed.
 
     `known` is what was written last (by this builder, or the manifest an earlier one
     left: then not `trusted`, and a page is only skipped if its file is still there).
-    A complete page is made once and, while its entries stay, never again. A page an
-    older build stored plain, of the same key, is compressed from its file, not made again.
+    A complete page is made once and, while its entries stay, never again. Each is stored
+    as the files `stored` names; a page an earlier build stored otherwise, of the same key,
+    is read from its file and stored anew, not made again (the files no longer named are
+    removed with the manifest that listed them).
 
     Raises:
         OSError: a page could not be written (the pages before it may have been).
@@ -124,18 +154,18 @@ def write_archives(
     # zlib and the disk let go of the GIL: a page is compressed and written in a thread of
     # its own while the next one is made in this one. A few pages wait at most.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedsvc-archive-store") as storing:
-        queued: deque[tuple[ArchivePage, Document, Future[tuple[bool, int]]]] = deque()
+        queued: deque[tuple[ArchivePage, Document, Future[_Written]]] = deque()
         for page in archives.pages():
             before = known.get(page.path)
             if before is not None and before.inputs != page.key:
                 before = None  # made of other entries now
-            if before is not None and before.encoding == GZIP and (trusted or (out / before.file(page.path)).is_file()):
+            if before is not None and before.stored == stored and (trusted or _files_there(out, page.path, before)):
                 pages[page.path] = before
                 continue
-            document = None if before is None else _plain_page(out, page.path, before)
+            document = None if before is None else _earlier_page(out, page.path, before)
             if document is None:
                 document = archives.render(page)
-            queued.append((page, document, storing.submit(_store, out / (page.path + GZIP_SUFFIX), document)))
+            queued.append((page, document, storing.submit(_store, out, page.path, document, stored)))
             while len(queued) > STORE_QUEUE or (queued and queued[0][2].done()):
                 written += _stored(queued.popleft(), pages)
         while queued:
@@ -143,16 +173,31 @@ def write_archives(
     return pages, written
 
 
-def _store(path: Path, document: Document) -> tuple[bool, int]:
-    """Write a page's gzip form to `path`; return whether the file changed, and its size."""
-    stored = document.gzip_body
-    return write_atomically(path, stored), len(stored)
+def _files_there(out: Path, path: str, page: ArchiveFile) -> bool:
+    """Return whether every file of a page an earlier build listed is in the build directory."""
+    return all((out / name).is_file() for name in page.files(path))
 
 
-def _stored(queued: tuple[ArchivePage, Document, Future[tuple[bool, int]]], pages: dict[str, ArchiveFile]) -> int:
+def _store(out: Path, path: str, document: Document, stored: tuple[str, ...]) -> _Written:
+    """Write a page's files (plain, gzip or both); return what is stored, whether a file changed, the gzip size."""
+    changed, gzip_size = False, None
+    for one in stored:
+        if one == GZIP:
+            body = document.gzip_body
+            gzip_size = len(body)
+            changed |= write_atomically(out / (path + GZIP_SUFFIX), body)
+        else:
+            changed |= write_atomically(out / path, document.body)
+    return stored, changed, gzip_size
+
+
+def _stored(
+    queued: tuple[ArchivePage, Document, Future[_Written]],
+    pages: dict[str, ArchiveFile],
+) -> int:
     """Wait for a page to be written (raising what writing it raised); list it in `pages`; return 1 if it changed."""
     page, document, future = queued
-    changed, stored_size = future.result()
+    stored, changed, stored_size = future.result()
     pages[page.path] = ArchiveFile(
         document.media_type,
         document.etag,
@@ -160,22 +205,28 @@ def _stored(queued: tuple[ArchivePage, Document, Future[tuple[bool, int]]], page
         len(document.body),
         document.immutable,
         page.key,
-        GZIP,
+        stored,
         stored_size,
     )
     return int(changed)
 
 
-def _plain_page(out: Path, path: str, before: ArchiveFile) -> Document | None:
-    """Return a page an older build stored plain, if its file still holds the bytes its manifest names."""
-    if before.encoding is not None:
-        return None
-    try:
-        body = file_in_build(out, path).read_bytes()
-    except (OSError, BuildError):
+def _earlier_page(out: Path, path: str, before: ArchiveFile) -> Document | None:
+    """Return a page an earlier build stored, if its file still holds the bytes its manifest names."""
+    body = _read_page(out, path, before)
+    if body is None:
         return None
     document = make_document(body, before.media_type, before.last_modified, immutable=before.immutable)
     return document if document.etag == before.etag else None
+
+
+def _read_page(directory: Path, path: str, page: ArchiveFile) -> bytes | None:
+    """Return the plain bytes of a page from the file a server reads (gunzipped, bounded), or None if unreadable."""
+    try:
+        stored = file_in_build(directory, page.file(path)).read_bytes()
+    except (OSError, BuildError):
+        return None
+    return gunzip(stored, max(page.size, MAX_PAGE_BYTES)) if GZIP in page.stored else stored
 
 
 def gunzip(data: bytes, limit: int) -> bytes | None:
@@ -217,7 +268,7 @@ class BuildArchives:
             stored = file_in_build(self.directory, page.file(path)).read_bytes()
         except (OSError, BuildError):
             return None
-        if page.encoding == GZIP:
+        if GZIP in page.stored:
             body = gunzip(stored, max(page.size, MAX_PAGE_BYTES))
             if body is None:
                 return None

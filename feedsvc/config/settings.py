@@ -56,10 +56,16 @@ def setting(
     *,
     shown: str = "",
     value: T | None = None,
+    output: bool = True,
 ) -> T:
-    """Declare a field read from `key`; its default is `check(default)`, or `value` where `file` works it out."""
+    """Declare a field read from `key`; its default is `check(default)`, or `value` where `file` works it out.
+
+    `output=False`: the setting changes how and when feedsvc works, never what it makes
+    of the same files; it is left out of the settings' repr, which identifies the parse
+    cache and archive pages (`settings_identity`), so changing it re-reads and re-makes nothing.
+    """
     declared = Setting(key=key, default=default, check=check, help=help, shown_default=shown)
-    return field(default=check(default) if value is None else value, metadata={_DECLARED: declared})
+    return field(default=check(default) if value is None else value, metadata={_DECLARED: declared}, repr=output)
 
 
 def category_key(check: Callable[[Any], T], empty: E, help: str, *, shown: str) -> T | E:
@@ -220,6 +226,7 @@ class Settings:
         True,
         checks.boolean,
         "Learn which files changed from filesystem events (inotify), so a rescan looks only at those paths",
+        output=False,
     )
     settle_ms: int = setting(
         "scan.settle_ms",
@@ -227,24 +234,28 @@ class Settings:
         checks.integer(0, 60_000),
         "With `scan.watch`, refresh this many milliseconds after filesystem events stop (at most four times that "
         "after the first event of a burst), instead of waiting for the next rescan; `0`: on the schedule only",
+        output=False,
     )
     full_rescan_seconds: int = setting(
         "scan.full_rescan_seconds",
         600,
         checks.integer(1, 604_800),
         "With `scan.watch`, walk the whole directory at least this often, to catch what events miss",
+        output=False,
     )
     workers: int = setting(
         "scan.workers",
         0,
         checks.integer(0, 64),
         "Processes that parse large batches of files (`0`: one per CPU; `1`: none)",
+        output=False,
     )
     cache_enabled: bool = setting(
         "cache.enabled",
         True,
         checks.boolean,
         "Keep a persistent parse cache, so that a restart reads only the files that changed",
+        output=False,
     )
     cache_dir: Path | None = setting(
         "cache.dir",
@@ -252,6 +263,7 @@ class Settings:
         checks.optional_path,
         "Where the cache lives (default `~/.cache/feedsvc`); one SQLite file per content directory",
         shown="`$XDG_CACHE_HOME/feedsvc`",
+        output=False,
     )
     limit: int = setting(
         "feeds.limit",
@@ -301,6 +313,16 @@ class Settings:
         checks.integer(0, 3_600),
         "Wait this long after a change before telling the hub; behind a cache that keeps feeds for their max-age "
         "(nginx, a CDN), set it to `scan.interval_seconds` or more",
+        output=False,
+    )
+    archive_pages: str = setting(
+        "build.archive_pages",
+        "gzip",
+        checks.choice("gzip", "plain", "both"),
+        "How `build --out` stores archive pages: `gzip`, only `{n}.{fmt}.gz` (a twelfth of the disk; nginx "
+        "`gzip_static always` and `gunzip`, or `serve --from`); `plain`, only the plain file (any static server); "
+        "`both`, the two side by side (Caddy's `precompressed`, nginx `gzip_static on`)",
+        output=False,
     )
 
     # What `file` works out, not keys of the file.

@@ -22,7 +22,7 @@ from feedsvc.builddir.manifest import (
     manifest_etags,
     write_build,
 )
-from feedsvc.builddir.pages import ArchiveFile, write_archives
+from feedsvc.builddir.pages import STORED, ArchiveFile, write_archives
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
@@ -118,7 +118,11 @@ class Builder:
         if known is not None and archives.version == self.archived_version:
             return 0
         pages, written = write_archives(
-            archives, self.out, known if known is not None else manifest_archives(self.out), trusted=known is not None
+            archives,
+            self.out,
+            known if known is not None else manifest_archives(self.out),
+            trusted=known is not None,
+            stored=STORED[self.settings.archive_pages],
         )
         self.archive_files, self.archived_version = pages, archives.version
         return written
