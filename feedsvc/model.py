@@ -289,6 +289,7 @@ class Snapshot:
     hub: str | None = None  # the WebSub hub feed answers name in a Link header (with their own URL)
     feed_url: str = ""  # the public base of the feeds' URLs, for that header
     archives: ArchiveShelf | None = None  # the feeds' archive pages (not in `documents`: too many to hold)
+    restored: bool = False  # the documents the last run served, from the cache, until the first refresh ends
 
 
 def make_document(

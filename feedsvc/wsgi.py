@@ -137,7 +137,9 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     service: Service | FollowingService = (
         start_following(serve_dir)
         if serve_dir
-        else start_service(load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url)
+        else start_service(
+            load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url, restore=True
+        )
     )
     if stopping.is_set():
         service.stop()

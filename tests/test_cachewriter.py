@@ -42,7 +42,13 @@ def remember(writer: CacheWriter, scan: ScanResult, contents: dict[ContentKey, A
     """Note a refresh of `scan` whose feeds show (and made) `contents` and whose one document is the index page."""
     rendered: dict[str, tuple[Hashable, Document]] = {"index.html": ("key", PAGE)}
     writer.remember(
-        scan, in_feeds=set(contents), contents=contents, made=set(contents), rendered=rendered, rebuilt=["index.html"]
+        scan,
+        in_feeds=set(contents),
+        contents=contents,
+        made=set(contents),
+        rendered=rendered,
+        rebuilt=["index.html"],
+        served={"articles": 1},
     )
 
 

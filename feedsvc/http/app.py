@@ -290,7 +290,7 @@ _PAGE_ROUTES = {INDEX_PATH: ("index", "html"), OPML_PATH: ("opml", "opml"), STYL
 def health(snapshot: Snapshot) -> dict[str, Any]:
     """Return what `/healthz` reports about a snapshot."""
     scan = snapshot.last_refresh
-    degraded = snapshot.degraded or (None if scan is not None else "no refresh has finished yet")
+    degraded = snapshot.degraded or (None if scan is not None or snapshot.restored else "no refresh has finished yet")
     report: dict[str, Any] = {
         "status": "degraded" if degraded else "ok",
         "articles": snapshot.articles,
@@ -298,6 +298,8 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
         "errors": sum(1 for p in snapshot.problems if not p.source.endswith("/")),
         "problems": [{"path": p.source, "message": str(p)} for p in snapshot.problems[:MAX_PROBLEMS]],
         "last_scan": None,
+        # Serving what the last run served (from the cache) while the first refresh runs.
+        "restored": snapshot.restored,
     }
     if degraded:
         report["reason"] = degraded

@@ -308,6 +308,7 @@ def _connect(location: Path, identity: str) -> sqlite3.Connection:
                     connection.execute(f"DROP TABLE {table}")
                 for statement in _SCHEMA.split(";"):  # executescript would commit the transaction
                     connection.execute(statement)
+                connection.execute("DELETE FROM meta")  # what the last run served, too: other settings made it
                 connection.execute("INSERT OR REPLACE INTO meta VALUES ('identity', ?)", (wanted,))
     except BaseException:
         connection.close()
@@ -577,8 +578,14 @@ class Cache:
             self._failed("reading documents", error)
             return None
 
-    def save_documents(self, documents: Mapping[str, tuple[str, Document]], paths: Iterable[str]) -> None:
-        """Store re-rendered documents with their inputs; forget documents at paths no longer served."""
+    def save_documents(
+        self, documents: Mapping[str, tuple[str, Document]], paths: Iterable[str], served: Mapping[str, Any]
+    ) -> None:
+        """Store re-rendered documents with their inputs; forget documents at paths no longer served.
+
+        `served` is what a restart serves with those documents until its first refresh ends
+        (`restore`): JSON-ready facts of the snapshot that served them.
+        """
         if self._db is None:
             return
         try:
@@ -586,14 +593,46 @@ class Cache:
                 (path, inputs, doc.body, doc.etag, doc.media_type, doc.last_modified and doc.last_modified.isoformat())
                 for path, (inputs, doc) in documents.items()
             ]
-            served = set(paths)
+            kept = set(paths)
+            facts = json.dumps(served, ensure_ascii=False, sort_keys=True)
             with self._db:
                 self._db.execute("BEGIN")
                 self._db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?)", rows)
                 stored = [row[0] for row in self._db.execute("SELECT path FROM documents")]
-                self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in stored if p not in served])
+                self._db.executemany("DELETE FROM documents WHERE path = ?", [(p,) for p in stored if p not in kept])
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('served', ?)", (facts,))
         except Exception as error:  # a write that fails is dropped; the feeds do not need it
             self._failed("saving documents", error)
+
+    def served(self) -> tuple[dict[str, Document], dict[str, Any]] | None:
+        """Return every document the last run served, with the facts stored with them; None if there are none.
+
+        A restart serves these at once, while its first refresh reads the index and the
+        content directory. Anything that does not read back gives None: nothing is
+        served early from a cache that is not whole.
+        """
+        if self._db is None:
+            return None
+        try:
+            with self._db:
+                self._db.execute("BEGIN")  # the documents and their facts of one write
+                facts = self._db.execute("SELECT value FROM meta WHERE key = 'served'").fetchone()
+                rows = self._db.execute("SELECT path, body, etag, media_type, last_modified FROM documents").fetchall()
+            if facts is None or not rows:
+                return None
+            documents: dict[str, Document] = {}
+            for path, body, etag, media_type, modified in rows:
+                if not isinstance(body, bytes) or not isinstance(etag, str) or not isinstance(media_type, str):
+                    raise TypeError(f"document {path!r} is not stored as bytes and text")
+                when = None if modified is None else datetime.fromisoformat(modified)
+                documents[str(path)] = Document(body=body, etag=etag, media_type=media_type, last_modified=when)
+            served = json.loads(facts[0])
+            if not isinstance(served, dict):
+                raise TypeError("the facts of the served documents are not a mapping")
+            return documents, served
+        except Exception as error:  # the first refresh serves instead, as without a cache
+            self._failed("reading the served documents", error)
+            return None
 
     def close(self) -> None:
         """Close the file."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX, ScanResult
@@ -33,6 +34,8 @@ class CacheWriter:
         self._contents: Mapping[ContentKey, ArticleContent] = {}  # those kept of them
         self._unsaved: set[ContentKey] = set()  # contents made since the cache was last written
         self._saved_in_feeds: set[ContentKey] = set()  # the articles in feeds when it was
+        self._served: Mapping[str, Any] = {}  # what a restart serves with the documents (Cache.served)
+        self._saved_served: Mapping[str, Any] | None = None
 
     def keep_parsed(self, scan: ScanResult) -> None:
         """Write the files a stopped scan parsed to the cache now: a restart need not parse them again."""
@@ -49,11 +52,13 @@ class CacheWriter:
         made: Iterable[ContentKey],
         rendered: Mapping[str, tuple[Hashable, Document]],
         rebuilt: Iterable[str],
+        served: Mapping[str, Any],
     ) -> None:
         """Note what a refresh that served changed: written before the next refresh, or by `write`.
 
         `in_feeds` are the article versions its feeds show, `contents` those it kept of them,
-        `made` the keys of contents made since; `rendered` is every document with its inputs.
+        `made` the keys of contents made since; `rendered` is every document with its inputs,
+        `served` the facts of its snapshot that a restart serves with them.
         """
         if self._cache is None:
             return
@@ -69,6 +74,7 @@ class CacheWriter:
         self._contents = contents
         self._in_feeds = in_feeds
         self._unsaved.update(made)
+        self._served = served
 
     def write(self) -> None:
         """Write the pending changes: file results, article contents, rendered documents.
@@ -86,6 +92,7 @@ class CacheWriter:
             self._unsaved.clear()
             self._saved_in_feeds = self._in_feeds
         finally:
+            self._saved_served = self._served
             self._files.clear()
             self._everything = False
             self._removed.clear()
@@ -103,10 +110,11 @@ class CacheWriter:
             cache.save_contents(fresh, in_feeds)
             self._unsaved.clear()
             self._saved_in_feeds = in_feeds
-        if self._documents:
+        # Nothing remembered yet (a first write, before any refresh served): the documents stored stay.
+        if self._documents or (self._rendered and self._served != self._saved_served):
             documents = {
                 path: (inputs_digest(self._rendered[path][0]), self._rendered[path][1])
                 for path in self._documents
                 if path in self._rendered
             }
-            cache.save_documents(documents, self._rendered)
+            cache.save_documents(documents, self._rendered, self._served)

@@ -36,6 +36,7 @@ from feedsvc.refresh.cachewriter import CacheWriter
 from feedsvc.refresh.contents import ContentKey, FeedContents, content_key
 from feedsvc.refresh.problems import ProblemLog
 from feedsvc.refresh.rendered import Rendering, RenderMemo
+from feedsvc.refresh.restore import served_facts
 from feedsvc.refresh.scanner import ChangeSource, Scanner
 from feedsvc.store import Store
 
@@ -82,7 +83,10 @@ class Refresher:
         self.settings = settings
         self._store = store
         self._clock = clock
-        self._index: ContentIndex = cache.load_index() if cache is not None else EMPTY_INDEX
+        # Read from the cache by the first refresh (seconds at a million articles), not here:
+        # a restart serves what its last run served meanwhile (restore.py).
+        self._index: ContentIndex = EMPTY_INDEX
+        self._unloaded = cache
         self._catalog = CatalogState(settings)
         self._catalog_ready = False
         self._scanner = Scanner(settings, changes=changes, progress=progress, stop=stop)
@@ -141,6 +145,8 @@ class Refresher:
         """
         with self._lock:
             self._cache.write()  # what the previous refresh changed, now that it has long been serving
+            if self._unloaded is not None:
+                self._index, self._unloaded = self._unloaded.load_index(), None
             started = self._clock()
             clock_start = time.perf_counter()
             scan = self._scanner.scan(self._index, started.timestamp())
@@ -153,7 +159,7 @@ class Refresher:
             stats = refresh_stats(scan, rendering, started, time.perf_counter() - clock_start)
             snapshot = self._snapshot(scan, catalog, rendering, stats)
             self._store.replace(snapshot)
-            self._remember(scan, rendering, in_feeds)
+            self._remember(scan, rendering, in_feeds, snapshot)
             return RefreshReport(
                 stats=stats,
                 reread=scan.reread,
@@ -224,7 +230,7 @@ class Refresher:
         self._contents.keep_only(in_feeds)
         return rendering, in_feeds
 
-    def _remember(self, scan: ScanResult, rendering: Rendering, in_feeds: set[ContentKey]) -> None:
+    def _remember(self, scan: ScanResult, rendering: Rendering, in_feeds: set[ContentKey], snapshot: Snapshot) -> None:
         """Note what the persistent cache must learn of a refresh that serves (written before the next one)."""
         self._cache.remember(
             scan,
@@ -233,6 +239,7 @@ class Refresher:
             made=self._contents.take_fresh(),
             rendered=self._documents.rendered,
             rebuilt=rendering.rebuilt,
+            served=served_facts(snapshot),
         )
 
     def _snapshot(self, scan: ScanResult, catalog: Catalog, rendering: Rendering, stats: RefreshStats) -> Snapshot:

@@ -20,6 +20,7 @@ from feedsvc.http.app import create_app
 from feedsvc.index.scan import StopFlag, no_article_message
 from feedsvc.model import Snapshot
 from feedsvc.refresh.refresher import Refresher
+from feedsvc.refresh.restore import restored_snapshot
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
 from feedsvc.runtime.schedule import Schedule, start_scheduler
 from feedsvc.runtime.websub import ChangedFeeds
@@ -41,6 +42,7 @@ class Service:
     _reloading: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _starting: Pipeline | None = field(default=None, repr=False)  # a reload's, during its first refresh
     feed_url: str | None = None  # site.feed_url when a config sets none (the address served on), at reloads too
+    scheduled: bool = True  # refreshes on a schedule and on filesystem events (not only when asked)
 
     @property
     def refresher(self) -> Refresher:
@@ -82,7 +84,7 @@ class Service:
                 log.info("config reload: %s has not changed", config_file)
                 return False
             old = self.pipeline
-            scheduled = old.schedule is not None
+            scheduled = self.scheduled
             trial = Store()
             new = open_pipeline(settings, trial, watch=scheduled)
             self._starting = new
@@ -156,31 +158,62 @@ def _first_refresh(pipeline: Pipeline, label: str = "first refresh") -> None:
         log.warning(no_article_message(refresher.settings.content_dir, refresher.settings.extensions))
 
 
-def _start_pipeline(settings: Settings, store: Store, *, scheduled: bool, stop: StopFlag | None) -> Pipeline:
-    """Start watching, open the cache, run the first refresh into `store`, then the schedule."""
-    pipeline = open_pipeline(settings, store, watch=scheduled, stop=stop)
-    _first_refresh(pipeline)
-    if scheduled and not pipeline.refresher.stopped:
-        pipeline.start_schedule(pipeline.refresher.refresh_safely, every=settings.interval_seconds)
-    return pipeline
-
-
 def start_service(
-    settings: Settings, *, scheduled: bool = True, stop: StopFlag | None = None, feed_url: str | None = None
+    settings: Settings,
+    *,
+    scheduled: bool = True,
+    stop: StopFlag | None = None,
+    feed_url: str | None = None,
+    restore: bool = False,
 ) -> Service:
     """Build the first snapshot, then start the scheduler; the app is ready when this returns.
 
     `feed_url` is what a reloaded config that sets no site.feed_url takes for it.
 
+    With `restore`, when the cache holds the documents the last run over the same settings
+    served, those serve at once and the first refresh runs in a thread of its own (its
+    snapshot then replaces them, and the schedule starts); otherwise it runs here.
+
     Setting `stop` (the process is asked to end) ends the first refresh at the next file:
     nothing is published and no schedule starts; the returned service is then only to be stopped.
     """
     store = Store()
-    changes = ChangedFeeds(settings)  # the first refresh sets what later ones are compared with
+    changes = ChangedFeeds(settings)  # the first snapshot sets what later ones are compared with
     store.subscribe(changes)
-    pipeline = _start_pipeline(settings, store, scheduled=scheduled, stop=stop)
+    pipeline = open_pipeline(settings, store, watch=scheduled, stop=stop)
     pipeline.changes = changes
-    return Service(settings, store, pipeline, create_app(store), feed_url=feed_url)
+    restored = restored_snapshot(pipeline.cache, settings) if restore else None
+    service = Service(settings, store, pipeline, create_app(store), feed_url=feed_url, scheduled=scheduled)
+    if restored is None:
+        _first_refresh(pipeline)
+        _schedule(service, pipeline)
+        return service
+    store.replace(restored)
+    log.info(
+        "serving the %d feed documents of the last run (%d articles) until the first refresh ends",
+        restored.feed_documents,
+        restored.articles,
+    )
+    threading.Thread(
+        target=_first_refresh_then_schedule,
+        args=(service, pipeline),
+        name="feedsvc-first-refresh",
+        daemon=True,  # stopped by service.stop at exit, which a join at interpreter shutdown would come after
+    ).start()
+    return service
+
+
+def _first_refresh_then_schedule(service: Service, pipeline: Pipeline) -> None:
+    """Run the first refresh of a service serving a restored snapshot, then start its schedule."""
+    _first_refresh(pipeline)
+    _schedule(service, pipeline)
+
+
+def _schedule(service: Service, pipeline: Pipeline) -> None:
+    """Start the schedule of a pipeline whose first refresh ended, unless the service stopped or reloaded meanwhile."""
+    with service._reloading:
+        if service.scheduled and not pipeline.refresher.stopped and service.pipeline is pipeline:
+            pipeline.start_schedule(pipeline.refresher.refresh_safely, every=service.settings.interval_seconds)
 
 
 @dataclass
