@@ -200,8 +200,10 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
 
 def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
     """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
+    from feedsvc.refresh.memory import freeze_after_refreshes
     from feedsvc.runtime.builder import start_builder
 
+    freeze_after_refreshes()  # a process that builds: the index out of the garbage collector's sight
     try:
         return start_builder(settings, out, watch=watch, force=force)
     except BuildError as error:

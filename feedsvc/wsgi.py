@@ -32,6 +32,7 @@ from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.accesslog import log as access_log
 from feedsvc.http.app import metrics_of
 from feedsvc.index.scan import StopFlag
+from feedsvc.refresh.memory import freeze_after_refreshes
 from feedsvc.runtime import logs
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
 from feedsvc.worker import FROM_VAR, WorkerOptions
@@ -129,6 +130,7 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     config_file = config_path(config or worker.config, environ={})
     stopping = StopFlag()
     on_stop = _StopOnSignal(stopping)
+    freeze_after_refreshes()  # a serving process: the index out of the garbage collector's sight
     if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, on_stop)

@@ -117,6 +117,33 @@ def test_snapshots_of_one_catalog_version_share_their_shelves(site: Settings) ->
     assert [a.source for a in page.feed.articles] == ["1.md", "0.md"]  # the first snapshot's, though 0.md went
 
 
+def test_a_change_copies_only_the_lists_it_changed(content_dir: Path) -> None:
+    """After an edit, the next pages copy the lists of `all` and the article's category, and share the rest."""
+    for number in range(6):
+        fields = {"title": f"T{number}", "date": f"2022-05-0{number + 1}", "categories": ["甲" if number % 2 else "乙"]}
+        write_article(content_dir, f"{number}.md", fields, f"<p>body {number}</p>")
+    site = make_settings(content_dir, scan={"workers": 1}, feeds={"archive_size": 2})
+    index = indexed(site)
+    state = CatalogState(site)
+    state.update((), index.articles(), LATER)
+    pages = ArchivePages(site)
+    reader = BodyReader(site, index)
+    first = pages.archives(state.catalog(), state, {}, reader)
+    write_article(content_dir, "1.md", {"title": "T1 edited", "date": "2022-05-02", "categories": ["甲"]}, "<p>1</p>")
+    edited = indexed(site)
+
+    state.update(["1.md"], [article_of(edited, "1.md")], LATER)
+    second = pages.archives(state.catalog(), state, {}, BodyReader(site, edited))
+
+    assert isinstance(first, Archives)
+    assert isinstance(second, Archives)
+    before, after = first._view.shelves, second._view.shelves  # type: ignore[attr-defined]
+    assert after["乙"] is before["乙"]
+    assert after["甲"] is not before["甲"]
+    assert after[None] is not before[None]
+    assert [a.title for a in after["甲"]] == ["T5", "T3", "T1 edited"]
+
+
 def test_no_archive_pages_when_they_are_off(content_dir: Path) -> None:
     """With feeds.archive_size 0 a snapshot has no archive pages."""
     settings = make_settings(content_dir, feeds={"archive_size": 0})

@@ -130,6 +130,7 @@ class CatalogState:
         self._bulk = False
         self._horizon = datetime.min.replace(tzinfo=UTC)  # now + FUTURE_SKEW: later `updated` dates wait
         self.version = 0  # counts changes to the lists: the same version, the same archive pages
+        self._shelf_versions: dict[str | None, int] = {}  # the version at which each list last changed
 
     def update(self, removed: Iterable[str], added: Iterable[Article], now: datetime) -> None:
         """Forget the articles of `removed` sources, take in `added` ones (new or changed), publish what is due."""
@@ -152,6 +153,7 @@ class CatalogState:
             for live in everything:
                 for name, _ in self._keys(live.categories):
                     self._shelves.setdefault(name, []).append(live)
+            self._shelf_versions = dict.fromkeys(self._shelves, self.version)
         else:
             for article in added:
                 self._forget(article.source)
@@ -276,6 +278,7 @@ class CatalogState:
             return
         for name in (None, *(key for key, _ in keys)):
             bisect.insort(self._shelves.setdefault(name, []), live, key=_sort_key)
+            self._shelf_versions[name] = self.version
 
     def _count_spellings(self, keys: tuple[tuple[str, str], ...], step: int) -> None:
         for key, name in keys:
@@ -306,6 +309,7 @@ class CatalogState:
         for name in (None, *(key for key, _ in keys)):
             shelf = self._shelves[name]
             del shelf[bisect.bisect_left(shelf, key, key=_sort_key)]
+            self._shelf_versions[name] = self.version
             if not shelf and name is not None:
                 del self._shelves[name]
 
@@ -321,6 +325,10 @@ class CatalogState:
         if number < 1 or end <= 0:
             return (), len(shelf)
         return tuple(shelf[max(0, end - size) : end]), len(shelf)
+
+    def shelf_version(self, name: str | None) -> int:
+        """Return the version at which the list of a category (None: every article) last changed."""
+        return self._shelf_versions.get(name, 0)
 
     def _newest(self, name: str | None, limit: int) -> tuple[Article, ...]:
         return tuple(self._shelves.get(name, [])[:limit])

@@ -118,6 +118,7 @@ class ArchivePages:
         self._identity = settings_identity(settings)  # part of every archive page's key
         # The last catalog version's shelves and page keys: a snapshot of the same version shares them.
         self._shelved: tuple[int, dict[str | None, tuple[Article, ...]], dict[str, str]] | None = None
+        self._copied: dict[str | None, int] = {}  # the version of each list the shelves copied
 
     def archives(
         self,
@@ -136,9 +137,21 @@ class ArchivePages:
             return None
         version = state.version
         if self._shelved is None or self._shelved[0] != version:
-            # Page 1 at the size of the whole list: every article of the feed, newest first.
-            shelves = {f.spec.category: state.archive_page(f.spec.category, 1, f.total)[0] for f in catalog.feeds}
-            self._shelved = (version, shelves, {})
+            # Only the lists that changed are copied (an edit: `all` and the article's categories),
+            # the others shared with the last snapshot: a refresh costs what it changed, not every list.
+            before = {} if self._shelved is None else self._shelved[1]
+            shelves: dict[str | None, tuple[Article, ...]] = {}
+            copied: dict[str | None, int] = {}
+            for feed in catalog.feeds:
+                name = feed.spec.category
+                copied[name] = state.shelf_version(name)
+                kept = before.get(name)
+                if kept is not None and self._copied.get(name) == copied[name]:
+                    shelves[name] = kept
+                else:
+                    # Page 1 at the size of the whole list: every article of the feed, newest first.
+                    shelves[name] = state.archive_page(name, 1, feed.total)[0]
+            self._shelved, self._copied = (version, shelves, {}), copied
         _, shelves, keys = self._shelved
         view = SnapshotArchive(
             feeds={feed.spec.slug: feed for feed in catalog.feeds},

@@ -34,6 +34,7 @@ from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
 from feedsvc.refresh.archiveview import ArchivePages
 from feedsvc.refresh.cachewriter import CacheWriter
 from feedsvc.refresh.contents import ContentKey, FeedContents, content_key
+from feedsvc.refresh.memory import settled_objects
 from feedsvc.refresh.problems import ProblemLog
 from feedsvc.refresh.rendered import Rendering, RenderMemo
 from feedsvc.refresh.restore import served_facts
@@ -143,7 +144,7 @@ class Refresher:
         Raises:
             RefreshStopped: the refresher was stopped; what was parsed is in the cache, nothing is published.
         """
-        with self._lock:
+        with self._lock, settled_objects():
             self._cache.write()  # what the previous refresh changed, now that it has long been serving
             if self._unloaded is not None:
                 self._index, self._unloaded = self._unloaded.load_index(), None
