@@ -36,7 +36,6 @@ from pathlib import Path
 from scale import (  # the same corpus, server and helpers as the scale benchmark
     HERE,
     Server,
-    all_feeds_ready,
     children,
     ensure_tool,
     feedsvc,
@@ -44,6 +43,7 @@ from scale import (  # the same corpus, server and helpers as the scale benchmar
     free_port,
     generate,
     log,
+    ready,
     write_config,
     wrk,
 )
@@ -84,7 +84,7 @@ def measure_serve(config: Path, port: int, seconds: int, have_wrk: bool) -> dict
     """First request, cached request, 304 and memory of archive pages in `serve`."""
     results: dict[str, str] = {}
     with feedsvc(config, port) as server:
-        all_feeds_ready(server)
+        ready(server)
         base = server.base
         before = rss_mb(server)
         pages, _ = archive_links(base, "/feeds/all.atom")

@@ -13,7 +13,8 @@ then measures, with the real `feedsvc serve` on a loopback port:
   path), a full walk with nothing changed (the safety net), and one file edited,
   added, deleted: the refresh's own duration as /healthz reports it, whether the
   feed changed, and that no feed's bytes change when nothing changed;
-- restart: process start until every feed answers 200, with the cache warm;
+- restart: process start until every feed answers 200, with the cache warm (a restart
+  serves what its last run served at once), and until its first refresh has ended;
 - peak memory (VmHWM) of the serving process, cold and restarted;
 - cached feed throughput (wrk: GET 200 identity and gzip, 304) next to nginx
   serving the same bytes as static files (gzip_static), side by side: with the
@@ -223,6 +224,23 @@ def all_feeds_ready(server: Server) -> float:
     for path in server.feed_paths():
         server.wait_until(path)
     return time.perf_counter() - server.started
+
+
+def first_refresh_done(server: Server, timeout: float = 3600) -> float:
+    """Seconds from start until the first refresh has ended (a restart serves the last run's feeds before)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        health = server.health()
+        if health.get("last_scan") and not health.get("restored"):
+            return time.perf_counter() - server.started
+        time.sleep(0.05)
+    raise SystemExit("the first refresh did not end")
+
+
+def ready(server: Server) -> None:
+    """Wait until every feed is served and the first refresh has ended."""
+    all_feeds_ready(server)
+    first_refresh_done(server)
 
 
 def etags(server: Server, paths: list[str]) -> dict[str, str]:
@@ -522,7 +540,7 @@ def server_comparison(config: Path, seconds: int) -> dict[str, dict[str, float]]
         log(f"server comparison: {name}")
         server = Server(command, port, env)
         try:
-            all_feeds_ready(server)
+            ready(server)
             results[name] = throughput(server.base, "/feeds/all.rss", seconds)
         finally:
             server.stop()
@@ -536,11 +554,17 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=HERE / "work")
     parser.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
     parser.add_argument("--hugo-runs", type=int, default=3)
+    parser.add_argument(
+        "--n",
+        type=int,
+        action="append",
+        help="one more size, its own column: --n 1000000 (opt-in: its corpus takes about 8 GB of disk)",
+    )
     parser.add_argument("--runs", type=int, default=3, help="cold starts and restarts to time at each size")
     parser.add_argument("--servers", action="store_true", help="also compare granian, waitress and gunicorn")
     parser.add_argument("--no-install", action="store_true", help="do not apt-get missing tools")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = sorted({int(s) for s in args.sizes.split(",")} | set(args.n or ()))
     args.work = args.work.resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     have = {tool: ensure_tool(tool, not args.no_install) for tool in ("wrk", "nginx", "hugo")}
@@ -565,7 +589,7 @@ def main() -> None:
         put("cold start until every feed is served (median)", size, spread(colds, "s"))
         put("peak memory, cold start (serving process, median)", size, spread(cold_peaks, "MB", digits=0))
         with feedsvc(config, port) as server:  # cache warm from the last cold start
-            all_feeds_ready(server)
+            ready(server)
             put("feed documents", size, str(server.health().get("feeds")))
             log(f"{size:,}: rescans")
             for measure, value in measure_changes(server, corpus).items():
@@ -578,18 +602,20 @@ def main() -> None:
             log(f"{size:,}: throughput, request logs on")
             request_log = args.work / "feedsvc-requests.log"
             with feedsvc(config, port, request_log=request_log) as server:  # cache warm
-                all_feeds_ready(server)
+                ready(server)
                 for measure, value in throughputs(server, args.work, args.seconds, have["nginx"], logs=True).items():
                     put(measure, size, value)
             log(f"request log: {request_log_lines(request_log):,} request lines written")
         put("rescan, nothing changed (full walk, the safety net)", size, full_rescan(config))
-        restarts, restart_peaks = [], []
+        restarts, refreshed, restart_peaks = [], [], []
         for run in range(args.runs):
             log(f"{size:,}: restart {run + 1} of {args.runs}")
             with feedsvc(config, port) as server:
                 restarts.append(all_feeds_ready(server))
+                refreshed.append(first_refresh_done(server))
                 restart_peaks.append(server.peak_rss_mb())
         put("restart until every feed is served (cache warm, median)", size, spread(restarts, "s"))
+        put("restart until its first refresh ends (cache warm, median)", size, spread(refreshed, "s"))
         put("peak memory, restart (serving process, median)", size, spread(restart_peaks, "MB", digits=0))
         if have["hugo"]:
             log(f"{size:,}: hugo")
