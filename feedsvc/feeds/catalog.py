@@ -522,13 +522,13 @@ class CatalogState:
                 and key[len(prefix) :] not in kind.configured
                 and len(shelf) >= least
             )
-        found.sort(key=self._seniority)
-        terms = [key[len(prefix) :] for key in found]
+        terms = [key[len(prefix) :] for key in found]  # listed by name; slugs are claimed oldest first
+        senior = [key[len(prefix) :] for key in sorted(found, key=self._seniority)]
         entity = kind.entity
         if entity is None:
-            slugs = assign_slugs({c.name: c.slug for c in kind.configured.values()}, terms)
+            slugs = assign_slugs({c.name: c.slug for c in kind.configured.values()}, senior)
         else:
-            slugs = entity_slugs(terms)
+            slugs = entity_slugs(senior)
         feeds: list[Feed] = []
         for term in [*kind.configured, *terms]:
             key = prefix + term
