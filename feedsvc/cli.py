@@ -15,6 +15,8 @@ from feedsvc.errors import BuildError, ConfigError
 from feedsvc.worker import WorkerOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from feedsvc.model import Snapshot
     from feedsvc.runtime.builder import Builder
 
@@ -281,9 +283,20 @@ def check(config: Path | None) -> None:
             click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
-        f"{len(problems)} problems; {snapshot.feed_documents} feed documents"
+        f"{len(problems)} problems; {snapshot.feed_documents} feed documents ({feeds_by_kind(snapshot.documents)})"
     )
     sys.exit(EXIT_PROBLEMS if problems else 0)
+
+
+def feeds_by_kind(documents: Iterable[str]) -> str:
+    """Count the feeds among a snapshot's paths, by kind: `31 feeds: 11 categories, 1 tags, 7 authors, 12 stocks`."""
+    kinds: dict[str, int] = {}
+    for path in documents:
+        if path.startswith("feeds/") and path.endswith(".rss"):
+            kind = path.split("/")[1] if path.count("/") == 2 else "categories"
+            kinds[kind] = kinds.get(kind, 0) + 1
+    shown = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    return f"{sum(kinds.values())} feeds: {shown}" if kinds else "no feeds"
 
 
 @main.command()

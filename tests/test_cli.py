@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ def test_check_passes_on_the_examples(runner: CliRunner) -> None:
     result = runner.invoke(main, ["check", "--config", str(EXAMPLES_CONFIG)])
     assert result.exit_code == 0, result.output
     assert "0 problems" in result.output
+    # The feeds of each kind: categories, tags, authors and the stocks the articles name.
+    assert re.search(r"\(\d+ feeds: \d+ categories, 1 tags, \d+ authors, \d+ stocks\)", result.output), result.output
 
 
 def test_check_lists_every_problem_and_exits_1(runner: CliRunner, tmp_path: Path, content_dir: Path) -> None:
