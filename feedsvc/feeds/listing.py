@@ -45,6 +45,11 @@ _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
 FEED_STYLESHEET = files("feedsvc").joinpath("templates", "feed.xsl").read_bytes()
 
 
+def shows_subscribers(settings: Settings) -> bool:
+    """Tell whether the index page shows each feed's subscribers (fetched from `/stats.json` by the page)."""
+    return settings.stats_enabled and settings.stats_index_page
+
+
 def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
     """Render the HTML page that lists every feed, with autodiscovery links."""
     html = _INDEX_TEMPLATE.render(
@@ -55,6 +60,7 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         formats=list(Format),
         names=FORMAT_NAMES,
         settings=settings,
+        counted=shows_subscribers(settings),
     )
     return html.encode("utf-8")
 

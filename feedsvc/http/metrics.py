@@ -13,6 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from feedsvc.model import RefreshStats, Snapshot
+from feedsvc.subscribers.tally import Counts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # From a rescan that events narrowed to one file (milliseconds) to a cold start of 100,000 files.
@@ -55,6 +56,7 @@ class _SnapshotCollector(Collector):
             "Request log lines dropped because requests came faster than their lines could be written.",
             value=self._metrics.request_log_dropped(),
         )
+        yield from _subscriber_metrics(self._metrics.subscribers())
         scan = snapshot.last_refresh
         if scan is None:
             return
@@ -80,6 +82,31 @@ class _SnapshotCollector(Collector):
             "Seconds since the served snapshot's refresh started.",
             value=max(0.0, self._clock() - scan.started.timestamp()),
         )
+
+
+def _subscriber_metrics(counts: Counts | None) -> Iterator[GaugeMetricFamily]:
+    """The subscribers of each feed, by kind, and what each aggregator reports (see README, Subscribers)."""
+    if counts is None:
+        return
+    by_kind = GaugeMetricFamily(
+        "feedsvc_subscribers",
+        "Estimated subscribers of a feed (all formats): `aggregator` as aggregators report them, `direct` the "
+        "distinct direct clients of the last 24 hours.",
+        labels=["feed", "kind"],
+    )
+    reported = GaugeMetricFamily(
+        "feedsvc_subscribers_reported",
+        "Subscribers an aggregator reports for a feed (its latest reports, formats summed); across replicas take "
+        "the max per feed and aggregator.",
+        labels=["feed", "aggregator"],
+    )
+    for name, count in counts.feeds.items():
+        by_kind.add_metric([name, "aggregator"], count.reported)
+        by_kind.add_metric([name, "direct"], count.direct)
+        for aggregator, subscribers in count.aggregators.items():
+            reported.add_metric([name, aggregator], subscribers)
+    yield by_kind
+    yield reported
 
 
 class Metrics:
@@ -113,6 +140,7 @@ class Metrics:
         self._feed_not_modified = 0
         self._last_refresh: RefreshStats | None = None
         self.request_log_dropped: Callable[[], int] = lambda: 0  # the request log's writer, when there is one
+        self.subscribers: Callable[[], Counts | None] = lambda: None  # the subscriber counts, when kept
         self.registry.register(_SnapshotCollector(snapshot, clock, self))
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:

@@ -1,0 +1,126 @@
+"""Note each feed poll on the request thread, and count them in a thread of its own.
+
+A request only appends four values it already has to a bounded queue (no hashing,
+no parsing, no lock); every `flush_seconds` the recorder's thread classifies the
+polls, hashes the direct clients, adds them to the ledger and reads back the counts
+of every process of the service. The addresses exist only in that queue, in memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from feedsvc.subscribers.ledger import Ledger, read_secret
+from feedsvc.subscribers.tally import Counts, DayKeys, Network, Poll, tally
+
+log = logging.getLogger("feedsvc.subscribers")
+
+# Polls waiting for the next flush: past this, a poll is not counted (and is counted as dropped).
+QUEUE_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """How a service counts: the `server.trusted_proxies` and `stats.*` settings, read."""
+
+    trusted: tuple[Network, ...] = ()
+    max_clients: int = 100_000
+    report_days: int = 7
+    flush_seconds: float = 10.0
+
+
+class Recorder:
+    """The subscriber counts of one serving process, combined with its service's other processes."""
+
+    def __init__(
+        self,
+        location: Path,
+        options: Options,
+        *,
+        clock: Callable[[], float] = time.time,
+        queue_limit: int = QUEUE_LIMIT,
+    ) -> None:
+        self.location = location
+        self.options = options
+        self._clock = clock
+        self._queue: collections.deque[Poll] = collections.deque()
+        self._limit = queue_limit
+        self.dropped = 0  # polls not counted: the queue was full
+        self._counts = Counts()
+        self._ledger: Ledger | None = None
+        self._keys: DayKeys | None = None
+        self._broken = False
+        self._lock = threading.Lock()  # one flush at a time (the thread's, a test's, the last one at stop)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def counts(self) -> Counts:
+        """Return the counts as of the last flush (one read of one reference)."""
+        return self._counts
+
+    def note(self, key: str, environ: Mapping[str, Any]) -> None:
+        """Note a poll of a feed document: on the request thread, so only an append."""
+        queue = self._queue
+        if len(queue) < self._limit:
+            queue.append(
+                (key, environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_USER_AGENT"))
+            )
+        else:
+            self.dropped += 1
+
+    def start(self) -> None:
+        """Open the ledger, read the counts it holds, and flush every `flush_seconds` in a thread of its own."""
+        self.flush()
+        self._thread = threading.Thread(target=self._run, name="feedsvc-subscribers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread, count what is queued, and close the ledger."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        self.flush()
+        with self._lock:
+            if self._ledger is not None:
+                self._ledger.close()
+                self._ledger = None
+            self._broken = True  # stopped: a later flush does nothing
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.options.flush_seconds):
+            self.flush()
+
+    def flush(self) -> None:
+        """Count the queued polls into the ledger and read the counts back; a failure is logged once."""
+        with self._lock:
+            queue = self._queue
+            polls = [queue.popleft() for _ in range(len(queue))]
+            if self._broken:
+                return
+            now = int(self._clock())
+            try:
+                ledger, keys = self._open()
+                if polls:
+                    batch = tally(polls, keys=keys, now=now, trusted=self.options.trusted)
+                    ledger.record(batch, max_clients=self.options.max_clients, report_days=self.options.report_days)
+                self._counts = ledger.counts(now, report_days=self.options.report_days)
+            except Exception:
+                self._broken = True
+                log.exception(
+                    "subscriber counts: %s cannot be used; polls are not counted until a restart", self.location
+                )
+
+    def _open(self) -> tuple[Ledger, DayKeys]:
+        if self._ledger is None or self._keys is None:
+            self._keys = DayKeys(read_secret(self.location.parent))
+            self._ledger = Ledger.open(self.location)
+        return self._ledger, self._keys
