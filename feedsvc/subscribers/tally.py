@@ -98,7 +98,8 @@ def tally(polls: Iterable[Poll], *, keys: DayKeys, now: int, trusted: tuple[Netw
     day = now // DAY
     batch = Batch(day=day, seen=now)
     kinds: dict[str | None, Report | Reader | None] = {}
-    for key, remote, forwarded, user_agent in polls:
+    # The same readers poll the same feeds again and again: each distinct poll is worked out once.
+    for key, remote, forwarded, user_agent in dict.fromkeys(polls):
         kind = kinds.get(user_agent, _UNSEEN)
         if kind is _UNSEEN:
             kind = kinds[user_agent] = classify(user_agent)
