@@ -469,3 +469,41 @@ def test_index_page_shows_counts_from_stats_and_stays_the_same_bytes(content_dir
     Refresher(make_settings(content_dir, stats={"index_page": False}), store).refresh()
     assert b"data-feed" not in store.snapshot.documents["index.html"].body
     assert os.environ.get("XDG_CACHE_HOME")  # nothing above wrote outside the test's directories
+
+
+@pytest.mark.slow
+def test_real_servers_count_across_workers_and_restarts(tmp_path: Path) -> None:
+    """gunicorn's two workers count together over HTTP; `feedsvc serve` then goes on from the same counts file."""
+    from tests.test_server import BIN, _free_port, _get, _running, _wait_for
+
+    port = _free_port()
+    examples = Path(__file__).resolve().parent.parent / "examples" / "content"
+    config = tmp_path / "feedsvc.yaml"
+    config.write_text(
+        f"site:\n  link: https://www.example.com/\n  feed_url: http://127.0.0.1:{port}/\n"
+        f"content:\n  dir: {examples}\ncache:\n  dir: {tmp_path / 'state'}\nstats:\n  flush_seconds: 1\n",
+        encoding="utf-8",
+    )
+    base = f"http://127.0.0.1:{port}"
+    expected = {"Feedly": 870, "Inoreader": 114, "Feedbin": 102}
+    gunicorn = [str(BIN / "gunicorn"), "-w", "2", "--threads", "4", "-b", f"127.0.0.1:{port}", "feedsvc.wsgi:create()"]
+    with _running(gunicorn, port, env={"FEEDSVC_CONFIG": str(config), "FEEDSVC_ACCESS_LOG": "0"}):
+        for _ in range(4):  # several requests each, so that both workers are likely to see some
+            for user_agent, *_ in (AGGREGATORS[0], AGGREGATORS[1], AGGREGATORS[5]):
+                assert _get(f"{base}/feeds/all.rss", {"User-Agent": user_agent})[0] == 200
+            for user_agent, _ in READERS[6:]:  # newsboat, NetNewsWire, Thunderbird, Firefox, Chrome
+                assert _get(f"{base}/feeds/all.atom", {"User-Agent": user_agent})[0] == 200
+
+        def counted() -> bool:
+            stats = json.loads(_get(f"{base}/stats.json")[2])["feeds"].get("all", {})
+            return stats.get("aggregators") == expected and stats.get("direct") == len(READERS[6:])
+
+        _wait_for(counted, "both workers' counts in /stats.json")
+    command = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port), "--no-access-log"]
+    with _running(command, port):
+        _, _, body = _get(f"{base}/stats.json")
+        assert json.loads(body)["feeds"]["all"]["subscribers"] == sum(expected.values()) + len(READERS[6:])
+        metrics = _get(f"{base}/metrics")[2].decode()
+        assert 'feedsvc_subscribers{feed="all",kind="direct"} 5.0' in metrics
+    result = CliRunner().invoke(main, ["stats", "--config", str(config)])
+    assert result.output.splitlines()[1].split()[:4] == ["all", "1091", "1086", "5"]
