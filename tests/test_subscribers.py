@@ -24,7 +24,7 @@ from feedsvc.subscribers import sketch
 from feedsvc.subscribers.agents import Reader, Report, classify
 from feedsvc.subscribers.ledger import SECRET_NAME, Ledger
 from feedsvc.subscribers.recorder import Options, Recorder
-from feedsvc.subscribers.tally import DAY, client_address, trusted_networks
+from feedsvc.subscribers.tally import DAY, client_address, device_of, trusted_networks
 from tests.conftest import make_settings
 
 # Aggregators that say how many they poll for, as they send it (forms from their own
@@ -125,6 +125,14 @@ def test_forwarded_for_only_from_trusted_proxies() -> None:
     # What the client wrote itself (the leftmost) is not believed; proxies appended the rest.
     assert client_address("10.1.2.3", "1.2.3.4, 203.0.113.9, 10.9.9.9", trusted) == "203.0.113.9"
     assert client_address("::1", "2001:db8::5", trusted) == "2001:db8::5"
+
+
+def test_an_ipv6_device_is_its_64_network() -> None:
+    """The addresses a device makes up within its IPv6 /64 are one device; IPv4 (mapped or not) is as it is."""
+    assert device_of("2001:db8:1:2:aaaa::1") == device_of("2001:db8:1:2:bbbb::7") == "2001:db8:1:2::/64"
+    assert device_of("2001:db8:1:3::1") != device_of("2001:db8:1:2::1")
+    assert device_of("::ffff:192.0.2.1") == device_of("192.0.2.1") == "192.0.2.1"
+    assert device_of("unix-socket") == "unix-socket"
 
 
 def test_sketch_counts_distinct_hashes() -> None:

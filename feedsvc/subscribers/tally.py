@@ -51,6 +51,23 @@ def client_address(remote: str | None, forwarded: str | None, trusted: tuple[Net
     return address
 
 
+def device_of(address: str) -> str:
+    """Return what stands for one device: an IPv4 address, or the /64 network of an IPv6 one.
+
+    A device makes up new IPv6 addresses within its /64 every day or so (privacy
+    extensions), which would otherwise count it again each time.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
+
+
 def _trusted(address: str, trusted: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
@@ -109,7 +126,7 @@ def tally(polls: Iterable[Poll], *, keys: DayKeys, now: int, trusted: tuple[Netw
         if isinstance(kind, Report):
             batch.reports[(feed, key, kind.aggregator, kind.feed_id)] = kind.subscribers
             continue
-        address = client_address(remote, forwarded, trusted)
+        address = device_of(client_address(remote, forwarded, trusted))
         agent = user_agent or ""
         today = keys.client(day, address, agent)
         if (feed, today) not in batch.clients:
