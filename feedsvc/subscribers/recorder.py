@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -103,6 +104,9 @@ class Recorder:
             self._broken = True  # stopped: a later flush does nothing
 
     def _run(self) -> None:
+        # Signals are the main thread's (the HTTP server's): this thread takes none, as the request log's writer.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
         waited = 0.0
         while not self._stopping.wait(min(_LOOK_SECONDS, self.options.flush_seconds)):
             waited += _LOOK_SECONDS
