@@ -515,3 +515,20 @@ def test_real_servers_count_across_workers_and_restarts(tmp_path: Path) -> None:
         assert 'feedsvc_subscribers{feed="all",kind="direct"} 5.0' in metrics
     result = CliRunner().invoke(main, ["stats", "--config", str(config)])
     assert result.output.splitlines()[1].split()[:4] == ["all", "1091", "1086", "5"]
+
+
+def test_an_unusable_state_directory_stops_counting(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """When the counts file cannot be made, one error is logged, feeds keep answering, and the counts stay empty."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory", encoding="utf-8")
+    recorder = Recorder(blocked / "counts.sqlite3", Options(), clock=Clock(NOON))
+    recorder.start()
+    app = app_over(recorder)
+    poll(app, "/feeds/all.rss", "Newsboat/2.36")
+    recorder.flush()
+    recorder.stop()
+    assert dict(recorder.counts.feeds) == {}
+    assert app.test_client().get("/stats.json").json == {"as_of": 0, "feeds": {}}
+    errors = [record for record in caplog.records if record.name == "feedsvc.subscribers"]
+    assert len(errors) == 1
+    assert "polls are not counted until a restart" in errors[0].getMessage()
