@@ -532,3 +532,19 @@ def test_an_unusable_state_directory_stops_counting(tmp_path: Path, caplog: pyte
     errors = [record for record in caplog.records if record.name == "feedsvc.subscribers"]
     assert len(errors) == 1
     assert "polls are not counted until a restart" in errors[0].getMessage()
+
+
+def test_metrics_hold_the_largest_aggregators_and_the_rest_as_other(tmp_path: Path) -> None:
+    """Any User-Agent may name an aggregator: /metrics shows the 20 largest per feed, and the others summed."""
+    recorder = recorder_in(tmp_path, Clock(NOON))
+    app = app_over(recorder)
+    for number in range(25):
+        poll(app, "/feeds/all.rss", f"Made-Up-{number:02d}/1.0 ({number + 1} subscribers)")
+    recorder.flush()
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    reported = [line for line in text.splitlines() if line.startswith("feedsvc_subscribers_reported{")]
+    assert len(reported) == 21
+    assert 'feedsvc_subscribers_reported{aggregator="other",feed="all"} 15.0' in reported  # 1 + 2 + 3 + 4 + 5
+    assert 'feedsvc_subscribers_reported{aggregator="Made-Up-24",feed="all"} 25.0' in reported
+    assert recorder.counts.feeds["all"].reported == sum(range(1, 26))
+    recorder.stop()

@@ -19,6 +19,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # From a rescan that events narrowed to one file (milliseconds) to a cold start of 100,000 files.
 REFRESH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 FEED_ROUTE = "feed"
+# Aggregators reported one by one per feed in /metrics; the others are summed as `other`.
+MAX_AGGREGATOR_SERIES = 20
 
 # The *_created series double every counter's output and mean nothing for a scrape.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -103,8 +105,12 @@ def _subscriber_metrics(counts: Counts | None) -> Iterator[GaugeMetricFamily]:
     for name, count in counts.feeds.items():
         by_kind.add_metric([name, "aggregator"], count.reported)
         by_kind.add_metric([name, "direct"], count.direct)
-        for aggregator, subscribers in count.aggregators.items():
+        # Any User-Agent may name an aggregator: past the largest few, one series holds the rest.
+        ranked = sorted(count.aggregators.items(), key=lambda item: (-item[1], item[0]))
+        for aggregator, subscribers in ranked[:MAX_AGGREGATOR_SERIES]:
             reported.add_metric([name, aggregator], subscribers)
+        if len(ranked) > MAX_AGGREGATOR_SERIES:
+            reported.add_metric([name, "other"], sum(n for _, n in ranked[MAX_AGGREGATOR_SERIES:]))
     yield by_kind
     yield reported
 
