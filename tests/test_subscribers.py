@@ -77,6 +77,12 @@ READERS = [
     ("FreshRSS/1.29.1 (Linux; https://freshrss.org)", "FreshRSS"),
     ("Mozilla/5.0 (compatible; Miniflux/2.2.3; +https://miniflux.app)", "Miniflux"),
     ("Tiny Tiny RSS/24.02 (https://tt-rss.org/)", "Tiny Tiny RSS"),
+    ("Miniflux/2.1.0 (+https://miniflux.app)", "Miniflux"),
+    ("FreshRSS/1.27.1 (Feed Parser; http://freshrss.org; Allow like Gecko) Build/1", "FreshRSS"),
+    ("Akregator/5.22.3; syndication", "Akregator"),
+]
+# Readers on a person's device.
+DIRECT = [
     ("Newsboat/2.36 (Linux x86_64)", "Newsboat"),
     ("NetNewsWire (RSS Reader; https://netnewswire.com/)", "NetNewsWire"),
     ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Thunderbird/128.5.0", "Mozilla"),
@@ -87,6 +93,7 @@ READERS = [
         "Mozilla",
     ),
 ]
+READERS = [*READERS, *DIRECT]
 NOT_READERS = [
     None,
     "",
@@ -499,18 +506,18 @@ def test_real_servers_count_across_workers_and_restarts(tmp_path: Path) -> None:
         for _ in range(4):  # several requests each, so that both workers are likely to see some
             for user_agent, *_ in (AGGREGATORS[0], AGGREGATORS[1], AGGREGATORS[5]):
                 assert _get(f"{base}/feeds/all.rss", {"User-Agent": user_agent})[0] == 200
-            for user_agent, _ in READERS[6:]:  # newsboat, NetNewsWire, Thunderbird, Firefox, Chrome
+            for user_agent, _ in DIRECT:  # newsboat, NetNewsWire, Thunderbird, Firefox, Chrome
                 assert _get(f"{base}/feeds/all.atom", {"User-Agent": user_agent})[0] == 200
 
         def counted() -> bool:
             stats = json.loads(_get(f"{base}/stats.json")[2])["feeds"].get("all", {})
-            return stats.get("aggregators") == expected and stats.get("direct") == len(READERS[6:])
+            return stats.get("aggregators") == expected and stats.get("direct") == len(DIRECT)
 
         _wait_for(counted, "both workers' counts in /stats.json")
     command = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port), "--no-access-log"]
     with _running(command, port):
         _, _, body = _get(f"{base}/stats.json")
-        assert json.loads(body)["feeds"]["all"]["subscribers"] == sum(expected.values()) + len(READERS[6:])
+        assert json.loads(body)["feeds"]["all"]["subscribers"] == sum(expected.values()) + len(DIRECT)
         metrics = _get(f"{base}/metrics")[2].decode()
         assert 'feedsvc_subscribers{feed="all",kind="direct"} 5.0' in metrics
     result = CliRunner().invoke(main, ["stats", "--config", str(config)])
