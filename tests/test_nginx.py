@@ -138,7 +138,8 @@ def stack(tmp_path: Path, content_dir: Path) -> Iterator[Stack]:
     config.write_text(
         "site:\n  link: https://www.example.com/\n"
         f"  feed_url: http://127.0.0.1:{nginx_port}/\n"
-        f"content:\n  dir: {content_dir}\nscan:\n  interval_seconds: {INTERVAL}\n",
+        f"content:\n  dir: {content_dir}\nscan:\n  interval_seconds: {INTERVAL}\n"
+        f"server:\n  trusted_proxies: [127.0.0.1]\nstats:\n  flush_seconds: 1\ncache:\n  dir: {tmp_path / 'state'}\n",
         encoding="utf-8",
     )
     serve = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(feedsvc_port)]
@@ -246,6 +247,23 @@ def test_gzip_and_identity_copies_never_mix(stack: Stack, path: str) -> None:
     refused = _get(stack.proxy + path, {**READER, "Accept-Encoding": "gzip;q=0, identity"})
     assert refused[1]["Content-Encoding"] is None
     assert refused[2] == plain[2]
+
+
+def test_polls_answered_from_the_cache_are_counted_by_feedsvc(stack: Stack) -> None:
+    """Every poll reaches feedsvc as a copy it answers 304: readers nginx answers from its copy are counted too."""
+    readers = ["Newsboat/2.36 (Linux x86_64)", "NetNewsWire (RSS Reader; https://netnewswire.com/)"]
+    feedly = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 870 subscribers; like FeedFetcher-Google)"
+    answers = [_get(stack.proxy + "/feeds/all.rss", {"User-Agent": agent}) for agent in [*readers, feedly]]
+    assert [_cache(answer) for answer in answers] == ["MISS", "HIT", "HIT"]  # feedsvc was asked for one of them
+    # A client's forged X-Forwarded-For is to the left of what nginx adds, and nginx's address is trusted:
+    # the address counted is the one nginx saw (this test's), whatever the client wrote.
+    _get(stack.proxy + "/feeds/all.atom", {"User-Agent": readers[0], "X-Forwarded-For": "127.0.0.1"})
+
+    def counted() -> bool:
+        stats = json.loads(_get(stack.proxy + "/stats.json")[2])["feeds"].get("all", {})
+        return stats.get("aggregators") == {"Feedly": 870} and stats.get("direct") == len(readers)
+
+    _wait_for(counted, "feedsvc to count the polls nginx answered")
 
 
 def test_health_and_metrics_are_not_cached(stack: Stack) -> None:

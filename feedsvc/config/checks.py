@@ -7,6 +7,7 @@ check knows no other setting. Also how category names are written and compared, 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import string
 import unicodedata
@@ -151,6 +152,23 @@ def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise Invalid(f"{shown(value)} is not a boolean (expected true or false)")
     return value
+
+
+def networks(value: Any) -> tuple[str, ...]:
+    """Read a list of addresses or networks (`10.0.0.0/8`, `::1`), each as its network's text."""
+    items = value if isinstance(value, list) else [value]
+    expected = "expected a list of IP addresses or networks such as [127.0.0.1, 10.0.0.0/8]"
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str):
+            raise Invalid(f"{shown(item)} is not an address ({expected})")
+        try:
+            network = str(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise Invalid(f"{shown(item)} is not an IP address or network ({expected})") from None
+        if network not in found:
+            found.append(network)
+    return tuple(found)
 
 
 def choice(*choices: str) -> Callable[[Any], str]:

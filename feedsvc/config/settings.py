@@ -309,6 +309,54 @@ class Settings:
         shown="`$XDG_CACHE_HOME/feedsvc`",
         output=False,
     )
+    trusted_proxies: tuple[str, ...] = setting(
+        "server.trusted_proxies",
+        [],
+        checks.networks,
+        "Addresses (or networks) of the proxies in front: a request from one of them is counted for the client "
+        "`X-Forwarded-For` names (read from the right, past the trusted proxies); from any other address, that "
+        "header is ignored",
+        shown="none",
+        output=False,
+    )
+    stats_enabled: bool = setting(
+        "stats.enabled",
+        True,
+        checks.boolean,
+        "Estimate each feed's subscribers from its polls (see [Subscribers](#subscribers)); `false`: nothing is "
+        "counted or kept",
+        output=False,
+    )
+    stats_index_page: bool = setting(
+        "stats.index_page",
+        True,
+        checks.boolean,
+        "Show each feed's subscribers on the index page (read from `/stats.json` by the page, which stays the same "
+        "bytes)",
+        output=False,
+    )
+    stats_max_clients: int = setting(
+        "stats.max_clients",
+        100_000,
+        checks.integer(10, 10_000_000),
+        "Direct clients (and aggregator reports) kept one by one per day, all feeds together; past it, more are "
+        "counted by a fixed-size sketch (HyperLogLog), an estimate",
+        output=False,
+    )
+    stats_report_days: int = setting(
+        "stats.report_days",
+        7,
+        checks.integer(1, 365),
+        "An aggregator's reported count is kept this many days after its last poll",
+        output=False,
+    )
+    stats_flush_seconds: int = setting(
+        "stats.flush_seconds",
+        10,
+        checks.integer(1, 3_600),
+        "How often each serving process adds the polls it saw to the counts file and reads the totals back",
+        output=False,
+    )
     limit: int = setting(
         "feeds.limit",
         20,

@@ -68,6 +68,11 @@ def feed_groups(feeds: tuple[Feed, ...], settings: Settings) -> tuple[FeedGroup,
     return tuple(FeedGroup(kind, labels.get(kind, kind), tuple(members)) for kind, members in kinds.items())
 
 
+def shows_subscribers(settings: Settings) -> bool:
+    """Tell whether the index page shows each feed's subscribers (fetched from `/stats.json` by the page)."""
+    return settings.stats_enabled and settings.stats_index_page
+
+
 def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
     """Render the HTML page that lists every feed by kind; autodiscovery links name the categories' (and `all`)."""
     html = _INDEX_TEMPLATE.render(
@@ -79,6 +84,7 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         formats=list(Format),
         names=FORMAT_NAMES,
         settings=settings,
+        counted=shows_subscribers(settings),
     )
     return html.encode("utf-8")
 

@@ -1,4 +1,4 @@
-"""Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health and metrics.
+"""Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health, metrics and stats.
 
 The only module that imports Flask. It never parses content and opens no file:
 every answer comes from the snapshot in the store. Only an archive page is made
@@ -33,6 +33,7 @@ from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
 from feedsvc.store import Store
+from feedsvc.subscribers.recorder import Recorder
 
 log = logging.getLogger("feedsvc.web")
 
@@ -245,10 +246,11 @@ class DocumentFastPath:
     through `answer_document`.
     """
 
-    def __init__(self, app: WSGIApplication, store: Store, metrics: Metrics) -> None:
+    def __init__(self, app: WSGIApplication, store: Store, metrics: Metrics, subscribers: Recorder | None) -> None:
         self._app = app
         self._store = store
         self._metrics = metrics
+        self._polled = subscribers.note if subscribers is not None else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -280,6 +282,8 @@ class DocumentFastPath:
                     ("archive" if archived else "feed", key.rsplit(".", 1)[1]) if is_feed else _PAGE_ROUTES[key]
                 )
                 self._metrics.observe(route, fmt, status, len(sent))
+                if is_feed and not archived and self._polled is not None:
+                    self._polled(key, environ)  # a poll of a current feed: who subscribes (subscribers/)
                 return [sent]
         return self._app(environ, start_response)
 
@@ -308,12 +312,14 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
     return report
 
 
-def create_app(store: Store) -> Flask:
-    """Build the web app over a store; it starts no threads and touches no disk."""
+def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
+    """Build the web app over a store (and what counts subscribers); it starts no threads and touches no disk."""
     app = Flask("feedsvc", static_folder=None)
     # `/feeds//all.rss` is not a feed URL: answer 404, not a redirect to a guessed one.
     app.url_map.merge_slashes = False
     metrics = Metrics(lambda: store.snapshot, time.time)
+    if subscribers is not None:
+        metrics.subscribers = lambda: subscribers.counts
     metrics.observe_snapshot(store.snapshot)  # the first refresh, done before the app existed
     store.subscribe(metrics.observe_snapshot)
 
@@ -370,6 +376,16 @@ def create_app(store: Store) -> Flask:
         request.environ["feedsvc.route"] = ("metrics", "text")
         return Response(metrics.exposition(), headers={"Content-Type": METRICS_TYPE, "Cache-Control": "no-store"})
 
+    @app.get("/stats.json")
+    def stats() -> Response:
+        request.environ["feedsvc.route"] = ("stats", "json")
+        if subscribers is None:
+            return _plain("subscribers are not counted (stats.enabled: false)", 404)
+        body = json.dumps(subscribers.counts.report(), ensure_ascii=False, indent=2) + "\n"
+        # Shared caches may keep it as long as the counts stay: until the next flush.
+        max_age = int(subscribers.options.flush_seconds)
+        return Response(body, mimetype="application/json", headers={"Cache-Control": f"public, max-age={max_age}"})
+
     @app.errorhandler(PageNotReady)
     def not_ready(busy: PageNotReady) -> Response:
         request.environ["feedsvc.route"] = ("archive", request.path.rsplit(".", 1)[-1])
@@ -392,7 +408,7 @@ def create_app(store: Store) -> Flask:
         metrics.observe(route, fmt, response.status_code, size)
         return response
 
-    app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics)  # type: ignore[method-assign]
+    app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics, subscribers)  # type: ignore[method-assign]
     app.extensions[_METRICS] = metrics
     return app
 
