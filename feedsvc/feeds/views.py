@@ -64,7 +64,7 @@ class FeedView:
     language: str
     subscribe: str  # the feed URL to copy into a reader ("" when the document names none)
     site: str | None
-    stem: str  # the feed's file name without its extension, beside which the other formats are
+    stem: str  # the feed's file name without its extension, beside which the other formats are ("": none named)
     archived: bool
     newer: str | None
     older: str | None
@@ -236,15 +236,16 @@ def _rss_view(root: ET.Element, archived: bool, stem: str) -> FeedView | None:
                 image=_web(image),
             )
         )
+    subscribe = (links.get("current", "") if archived else "") or self_url
     return FeedView(
         fmt=Format.RSS,
         kind=_KINDS[Format.RSS],
         title=_text(channel.findtext("title")),
         description=_text(channel.findtext("description")),
         language=(channel.findtext("language") or "").strip(),
-        subscribe=(links.get("current", "") if archived else "") or self_url,
+        subscribe=subscribe,
         site=_web(channel.findtext("link")),
-        stem=stem,
+        stem=stem if subscribe else "",
         archived=archived,
         entries=tuple(entries),
         **_history(links, archived),
@@ -283,15 +284,16 @@ def _atom_view(root: ET.Element, archived: bool, stem: str) -> FeedView:
                 image=_web(image),
             )
         )
+    subscribe = (links.get("current", "") if archived else "") or self_url
     return FeedView(
         fmt=Format.ATOM,
         kind=_KINDS[Format.ATOM],
         title=_text(root.findtext(f"{_ATOM}title")),
         description=_text(root.findtext(f"{_ATOM}subtitle")),
         language=root.get(_XML_LANG, ""),
-        subscribe=(links.get("current", "") if archived else "") or self_url,
+        subscribe=subscribe,
         site=_web(links.get("alternate")),
-        stem=stem,
+        stem=stem if subscribe else "",
         archived=archived,
         entries=tuple(entries),
         **_history(links, archived),
@@ -324,15 +326,16 @@ def _json_view(data: Mapping[str, Any], archived: bool, stem: str) -> FeedView:
                 image=_web(_string(item, "image")),
             )
         )
+    subscribe = feed_url
     return FeedView(
         fmt=Format.JSON,
         kind=_KINDS[Format.JSON],
         title=_text(_string(data, "title")),
         description=_text(_string(data, "description")),
         language=_string(data, "language"),
-        subscribe=feed_url,
+        subscribe=subscribe,
         site=_web(_string(data, "home_page_url")),
-        stem=stem,
+        stem=stem if subscribe else "",
         archived=archived,
         newer=None,
         older=_web(_string(data, "next_url")),
