@@ -22,6 +22,7 @@ from feedsvc.feeds.views import VIEW_TYPE, FeedViews, read_view, view_document, 
 from feedsvc.http.app import create_app
 from feedsvc.model import Format, feed_path, make_document
 from feedsvc.refresh.refresher import Refresher
+from feedsvc.runtime.builder import start_builder
 from feedsvc.store import Store
 from tests.conftest import Clock, make_settings
 from tests.corpus import write_article, write_corpus
@@ -388,3 +389,55 @@ def test_a_rebuild_writes_only_the_views_of_changed_feeds_and_removes_those_gone
     site.refresh()
     write_build(site.store.snapshot, out)
     assert not (out / "feeds" / "xin.rss.html").exists()
+
+
+def test_serve_from_a_build_answers_every_view_as_serve_does(content_dir: Path, tmp_path: Path) -> None:
+    """Over a real build (archive pages stored gzip), `serve --from` answers each feed's and page's view as `serve`."""
+    write_corpus(content_dir, 7)
+    settings = make_settings(content_dir, feeds={"archive_size": 3})
+    builder = start_builder(settings, tmp_path / "out", watch=False)
+    try:
+        serve = create_app(builder.refresher.store).test_client()
+        served = Store()
+        served.replace(read_build(tmp_path / "out"))
+        serve_from = create_app(served).test_client()
+        paths = [f"/feeds/all.{fmt.value}" for fmt in Format]
+        paths += [f"/feeds/all/archive/{n}.{fmt.value}" for n in (1, 2, 3) for fmt in Format]
+        for path in paths:
+            for headers in ({"Accept": BROWSER_ACCEPT}, {"Accept": BROWSER_ACCEPT, "Accept-Encoding": "gzip"}):
+                ours, theirs = serve.get(path, headers=headers), serve_from.get(path, headers=headers)
+                assert ours.status_code == theirs.status_code == 200, path
+                assert ours.headers["Content-Type"] == VIEW_TYPE
+                assert ours.get_data() == theirs.get_data(), path
+                for name in ("ETag", "Cache-Control", "Vary", "Last-Modified", "Content-Encoding"):
+                    assert ours.headers.get(name) == theirs.headers.get(name), (path, name)
+    finally:
+        builder.stop()
+
+
+def test_a_kept_view_follows_its_feeds_completeness(site: Refresher) -> None:
+    """The same bytes complete or not (a JSON archive page) give a view cached as the page is, and use keeps a view."""
+    views = FeedViews()
+    path = "feeds/all/archive/1.json"
+    body = site.store.snapshot.documents[feed_path("all", Format.JSON)].body
+    complete = views.document(path, make_document(body, Format.JSON.media_type, immutable=True))
+    newest = views.document(path, make_document(body, Format.JSON.media_type))
+    assert complete is not None
+    assert newest is not None
+    assert (complete.immutable, newest.immutable, complete.etag) == (True, False, newest.etag)
+    assert views.made == 2
+
+    documents = site.store.snapshot.documents
+    first, second, third = (feed_path("all", fmt) for fmt in Format)
+    bounded = FeedViews()
+    kept = bounded.document(first, documents[first])
+    assert kept is not None
+    bounded.max_bytes = len(kept.body) * 5 // 2  # room for two views of about this size
+    bounded.document(second, documents[second])
+    assert bounded.document(first, documents[first]) is kept  # used last: the second goes first
+    bounded.document(third, documents[third])
+    assert bounded.document(first, documents[first]) is kept
+    assert bounded.made == 3
+    bounded.document(second, documents[second])  # gone: made again
+    assert bounded.made == 4
+    assert bounded.held_bytes <= bounded.max_bytes

@@ -125,16 +125,21 @@ class FeedViews:
     def __init__(self, max_bytes: int = VIEW_CACHE_BYTES) -> None:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._views: OrderedDict[str, tuple[str, Document]] = OrderedDict()
+        # path -> (the feed's ETag and completeness, its view): a JSON archive page's bytes do not
+        # show whether a page follows it, so the same bytes may be complete (immutable) or not.
+        self._views: OrderedDict[str, tuple[tuple[str, bool], Document]] = OrderedDict()
         self._bytes = 0
         self.made = 0  # views rendered so far
 
     def document(self, path: str, feed: Document) -> Document | None:
         """Return the view of the feed document at `path`, made now unless kept for this very feed."""
-        kept = self._views.get(path)
-        if kept is not None and kept[0] == feed.etag:
-            return kept[1]
-        view = view_document(path, feed)
+        made_of = (feed.etag, feed.immutable)
+        with self._lock:
+            kept = self._views.get(path)
+            if kept is not None and kept[0] == made_of:
+                self._views.move_to_end(path)
+                return kept[1]
+        view = view_document(path, feed)  # outside the lock: two first requests may both make it, alike
         if view is None:
             return None
         with self._lock:
@@ -142,7 +147,7 @@ class FeedViews:
             old = self._views.pop(path, None)
             if old is not None:
                 self._bytes -= len(old[1].body)
-            self._views[path] = (feed.etag, view)
+            self._views[path] = (made_of, view)
             self._bytes += len(view.body)
             while self._bytes > self.max_bytes and len(self._views) > 1:
                 _, (_, evicted) = self._views.popitem(last=False)
