@@ -280,13 +280,11 @@ class DocumentFastPath:
                 )
                 start_response(_STATUS_LINES[status], headers)
                 sent = b"" if method == "HEAD" else body
-                if not is_feed:
-                    route, fmt = _PAGE_ROUTES[key]
+                if is_feed:
+                    route = VIEW_ROUTE if view is not None else "archive" if archived else "feed"
+                    fmt = key.rsplit(".", 1)[1]
                 else:
-                    route, fmt = (
-                        (VIEW_ROUTE if view is not None else "archive" if archived else "feed"),
-                        key.rsplit(".", 1)[1],
-                    )
+                    route, fmt = _PAGE_ROUTES[key]
                 self._metrics.observe(route, fmt, status, len(sent))
                 return [sent]
         return self._app(environ, start_response)
