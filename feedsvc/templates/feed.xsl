@@ -8,6 +8,11 @@
   Everything shown comes from the feed itself; the page loads nothing but the entries'
   thumbnails (no script, no web font, no other stylesheet). Of the feed's URLs, only http(s)
   ones become links or images.
+
+  `feedsvc serve` does not leave this to the browser: it answers a browser with the same page
+  made on the server (feeds/views.py, templates/feed.html), and a build writes that page
+  beside each feed. This stylesheet serves where a static server sends browsers the feed
+  itself and the browser still runs XSLT. tests/test_views.py holds the two pages alike.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
