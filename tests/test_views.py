@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import gzip
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup, Tag
 from flask.testing import FlaskClient
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from prometheus_client.parser import text_string_to_metric_families
 
 from feedsvc.builddir.manifest import MANIFEST, read_build, write_build
@@ -39,6 +43,7 @@ from tests.test_browser import (
 
 __all__ = ["site"]  # the fixture, shared with tests/test_browser.py
 
+ATOM = "{http://www.w3.org/2005/Atom}"
 READER_ACCEPT = "application/rss+xml, application/atom+xml;q=0.9, application/xml;q=0.4"
 
 
@@ -441,3 +446,35 @@ def test_a_kept_view_follows_its_feeds_completeness(site: Refresher) -> None:
     bounded.document(second, documents[second])  # gone: made again
     assert bounded.made == 4
     assert bounded.held_bytes <= bounded.max_bytes
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    title=st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")), max_size=40),
+    fmt=st.sampled_from(XML),
+)
+def test_any_title_is_shown_as_text_and_makes_no_element(title: str, fmt: Format) -> None:
+    """Whatever a title holds (markup, quotes, entities), the view shows it as text, as the stylesheet would."""
+    if fmt is Format.RSS:
+        root = ET.Element("rss", version="2.0")
+        channel = ET.SubElement(root, "channel")
+        ET.SubElement(channel, "title").text = title
+        item = ET.SubElement(channel, "item")
+        ET.SubElement(item, "title").text = title
+        ET.SubElement(item, "description").text = title
+    else:
+        root = ET.Element(f"{ATOM}feed")
+        ET.SubElement(root, f"{ATOM}title").text = title
+        entry = ET.SubElement(root, f"{ATOM}entry")
+        ET.SubElement(entry, f"{ATOM}title").text = title
+        ET.SubElement(entry, f"{ATOM}summary").text = title
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    view = view_document(f"feeds/x.{fmt.value}", make_document(body, fmt.media_type))
+    assert view is not None
+    soup = page(view.body)
+    ours, theirs = shown(soup), shown(transform(body))
+    assert (ours["h1"], ours["entries"]) == (theirs["h1"], theirs["entries"])
+    names = {tag.name for tag in soup.body.find_all(True)}
+    assert names <= {"header", "p", "h1", "main", "section", "h2", "ol", "li", "article", "h3", "time", "footer", "a"}
+    assert [a["href"] for a in soup.body.find_all("a")] == ["../"]  # All feeds: the feed names no link
+    assert soup.find("script") is None
