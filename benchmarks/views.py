@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measure the feeds' HTML views: how long one takes to make, and what they weigh beside the feeds.
 
-Usage: PYTHONPATH=. .venv/bin/python benchmarks/views.py [--config config/feedsvc.yaml] [--repeat 50]
+Usage: .venv/bin/python benchmarks/views.py [--config config/feedsvc.yaml] [--repeat 50]
 
 Refreshes the configured content once, in this process, then for every feed document
 makes its view `--repeat` times (the best time counts: a view is made once per change of
