@@ -521,7 +521,7 @@ def test_screenshots_of_the_bundled_examples(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         index = rendered_dom(tmp_path, base + "/")
         assert index.h1.get_text() == "证券时报网"
-        assert index.select_one("li#finance h2").get_text() == "证券时报网 - 金融"
+        assert index.select_one("li#finance h3").get_text() == "证券时报网 - 金融"
         assert "金融新闻" in index.select_one("li#finance").get_text()
         feed = rendered_dom(tmp_path, base + "/feeds/all.rss")
         assert feed.h1.get_text() == "证券时报网"

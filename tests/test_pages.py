@@ -180,7 +180,7 @@ def test_index_lists_every_feed_with_title_count_newest_and_subscribe_links(site
     assert [li.get("id") for li in entries] == [feed.spec.slug for feed in catalog.feeds]
     for li, feed in zip(entries, catalog.feeds, strict=True):
         text = li.get_text(" ")
-        assert li.find("h2").get_text() == feed.spec.title
+        assert li.find("h3").get_text() == feed.spec.title
         plural = "article" if feed.total == 1 else "articles"
         assert re.search(rf"\b{feed.total} {plural}\b", text), text
         links = li.select("p.subscribe a")

@@ -18,12 +18,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import InvalidValue
+from feedsvc.selectors import css_to_xpath
 from feedsvc.text import one_line, xml_safe
 
 Invalid = InvalidValue  # what each check raises; the config's readers catch it
 
 ID_CHOICES = ("permalink", "front_matter")
 RESERVED_SLUGS = frozenset({"all"})
+# An entity kind's name: the folder of its feeds under `feeds/`.
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
@@ -267,5 +271,55 @@ def slug(value: Any) -> str:
         raise Invalid(
             f"{shown(value)} is not a usable slug (expected lower-case ASCII letters, digits, "
             "'-' and '_', at most 80, not 'all')"
+        )
+    return text
+
+
+def selector(value: Any) -> str:
+    """Read a CSS selector (`a.trsHotWords`): one that lxml can run, through cssselect."""
+    text = plain_text(value)
+    if not text:
+        raise Invalid("is empty (expected a CSS selector such as a.trsHotWords)")
+    css_to_xpath(text)
+    return text
+
+
+def entity_source(value: Any) -> tuple[str, str]:
+    """Read where an entity's key or title comes from: `text`, `attribute:NAME` or `query:NAME`."""
+    text = plain_text(value)
+    how, _, name = text.partition(":")
+    how, name = how.strip(), name.strip()
+    if how == "text" and not name:
+        return ("text", "")
+    if how == "attribute" and _ATTRIBUTE.fullmatch(name):
+        return ("attribute", name.lower())
+    if how == "query" and name and not _BLANK.search(name):
+        return ("query", name)
+    raise Invalid(f"{shown(value)} is not a source (expected text, attribute:NAME or query:NAME)")
+
+
+def entity_title(value: Any) -> str:
+    """Read an entity feed's title pattern: text with `{title}` and `{key}` in it, nothing else in braces."""
+    text = prose(value)
+    try:
+        fields = [
+            (name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None
+        ]
+    except ValueError:
+        fields = [("", "", "")]
+    if any(name not in ("title", "key") or spec or conversion for name, spec, conversion in fields):
+        raise Invalid(f"{shown(value)} is not a title pattern (expected text with {{title}} and {{key}})")
+    if not text:
+        raise Invalid("is empty (expected text with {title} and {key})")
+    return text
+
+
+def kind_name(value: Any) -> str:
+    """Read an entity kind's name, the folder of its feeds: `stocks`."""
+    text = plain_text(value)
+    if not _KIND.fullmatch(text):
+        raise Invalid(
+            f"{shown(value)} is not a usable name (expected lower-case ASCII letters, digits, '-' and '_', at most 40, "
+            "starting with a letter)"
         )
     return text
