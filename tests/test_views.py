@@ -126,6 +126,33 @@ def test_an_archive_page_view_shows_what_the_stylesheet_shows(
     assert "archive page" in (shown(page(view.body))["kind"] or "")
 
 
+@pytest.mark.parametrize("fmt", XML)
+def test_a_tag_feed_and_its_archive_pages_link_the_index_from_their_folder(
+    content_dir: Path, store: Store, clock: Clock, fmt: Format
+) -> None:
+    """A feed one folder further down (`feeds/tags/…`) links all feeds two folders up, as the stylesheet does now."""
+    for day in range(1, 6):
+        write_article(content_dir, f"{day}.md", {"title": f"T{day}", "date": f"2026-11-0{day}", "tags": ["Python"]})
+    Refresher(make_settings(content_dir, feeds={"archive_size": 2}), store, clock=clock).refresh()
+    assert store.snapshot.archives is not None
+    documents = {f"feeds/tags/python.{fmt.value}": store.snapshot.documents[f"feeds/tags/python.{fmt.value}"]}
+    for number in (1, 3):
+        path = f"feeds/tags/python/archive/{number}.{fmt.value}"
+        document = store.snapshot.archives.document(path)
+        assert document is not None
+        documents[path] = document
+    homes = []
+    for path, document in documents.items():
+        view = view_document(path, document)
+        assert view is not None
+        ours = shown(page(view.body))
+        assert ours == shown(transform(document.body)), path
+        links = ours["links"]
+        assert isinstance(links, list)
+        homes.append(links[0][0])  # (href, text) of All feeds
+    assert homes == ["../../", "../../../../", "../../../../"]
+
+
 def test_the_json_feed_view_shows_the_same_entries(site: Refresher) -> None:
     """JSON Feed gets a view too: the same entries as RSS, its own URL to subscribe to, JSON Feed marked current."""
     rss = shown(view_of(site.store, feed_path("finance", Format.RSS)))

@@ -65,6 +65,7 @@ class FeedView:
     subscribe: str  # the feed URL to copy into a reader ("" when the document names none)
     site: str | None
     stem: str  # the feed's file name without its extension, beside which the other formats are ("": none named)
+    home: str  # the service's root, relative to the document (`../` from feeds/all.rss, `../../` from feeds/tags/x.rss)
     archived: bool
     newer: str | None
     older: str | None
@@ -92,17 +93,18 @@ def read_view(path: str, body: bytes) -> FeedView | None:
         return None
     archived = "/archive/" in path
     stem = path.rsplit("/", 1)[-1][: -len(fmt.value) - 1]  # `all` of feeds/all.rss, `2` of …/archive/2.rss
+    home = "../" * path.count("/")
     try:
         if fmt is Format.JSON:
             data = json.loads(body)
-            return _json_view(data, archived, stem) if isinstance(data, dict) else None
+            return _json_view(data, archived, stem, home) if isinstance(data, dict) else None
         root = ET.fromstring(body)  # noqa: S314 - our own output (a build's is checked against its ETag)
     except (ValueError, ET.ParseError):
         return None
     if fmt is Format.RSS and root.tag == "rss":
-        return _rss_view(root, archived, stem)
+        return _rss_view(root, archived, stem, home)
     if fmt is Format.ATOM and root.tag == f"{_ATOM}feed":
-        return _atom_view(root, archived, stem)
+        return _atom_view(root, archived, stem, home)
     return None
 
 
@@ -208,7 +210,7 @@ def _links(parent: ET.Element) -> dict[str, str]:
     return found
 
 
-def _rss_view(root: ET.Element, archived: bool, stem: str) -> FeedView | None:
+def _rss_view(root: ET.Element, archived: bool, stem: str, home: str) -> FeedView | None:
     channel = root.find("channel")
     if channel is None:
         return None
@@ -251,13 +253,14 @@ def _rss_view(root: ET.Element, archived: bool, stem: str) -> FeedView | None:
         subscribe=subscribe,
         site=_web(channel.findtext("link")),
         stem=stem if subscribe else "",
+        home=home,
         archived=archived,
         entries=tuple(entries),
         **_history(links, archived),
     )
 
 
-def _atom_view(root: ET.Element, archived: bool, stem: str) -> FeedView:
+def _atom_view(root: ET.Element, archived: bool, stem: str, home: str) -> FeedView:
     links = _links(root)
     archived = archived or root.find(f"{_HISTORY}archive") is not None
     self_url = links.get("self", "")
@@ -299,6 +302,7 @@ def _atom_view(root: ET.Element, archived: bool, stem: str) -> FeedView:
         subscribe=subscribe,
         site=_web(links.get("alternate")),
         stem=stem if subscribe else "",
+        home=home,
         archived=archived,
         entries=tuple(entries),
         **_history(links, archived),
@@ -310,7 +314,7 @@ def _string(data: Mapping[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _json_view(data: Mapping[str, Any], archived: bool, stem: str) -> FeedView:
+def _json_view(data: Mapping[str, Any], archived: bool, stem: str, home: str) -> FeedView:
     """JSON Feed names only the page before (`next_url`); an archive page keeps the feed's `feed_url`."""
     feed_url = _string(data, "feed_url")
     feed_author = next((_string(a, "name") for a in data.get("authors") or () if isinstance(a, dict)), "")
@@ -341,6 +345,7 @@ def _json_view(data: Mapping[str, Any], archived: bool, stem: str) -> FeedView:
         subscribe=subscribe,
         site=_web(_string(data, "home_page_url")),
         stem=stem if subscribe else "",
+        home=home,
         archived=archived,
         newer=None,
         older=_web(_string(data, "next_url")),

@@ -50,6 +50,18 @@
       <xsl:with-param name="text" select="$self"/>
     </xsl:call-template>
   </xsl:variable>
+  <!-- The service's root, relative to this document: one ../ per folder below it (feeds/, feeds/tags/, …/archive/). -->
+  <xsl:variable name="below-feeds" select="substring-after($self, '/feeds/')"/>
+  <xsl:variable name="home">
+    <xsl:choose>
+      <xsl:when test="$below-feeds != ''">
+        <xsl:value-of select="substring('../../../../../../../../', 1,
+            3 * (1 + string-length($below-feeds) - string-length(translate($below-feeds, '/', ''))))"/>
+      </xsl:when>
+      <xsl:when test="$archived">../../../</xsl:when>
+      <xsl:otherwise>../</xsl:otherwise>
+    </xsl:choose>
+  </xsl:variable>
   <xsl:variable name="stem">
     <xsl:choose>
       <xsl:when test="$is-rss and substring($file, string-length($file) - 3) = '.rss'">
@@ -142,10 +154,7 @@ footer{border-top:1px solid #ddd;margin-top:1rem;padding-top:.75rem}
             </p>
           </xsl:if>
           <p>
-            <xsl:choose>
-              <xsl:when test="$archived"><a href="../../../">All feeds</a></xsl:when>
-              <xsl:otherwise><a href="../">All feeds</a></xsl:otherwise>
-            </xsl:choose>
+            <a href="{$home}">All feeds</a>
             <xsl:if test="starts-with($site, 'https://') or starts-with($site, 'http://')">
               <xsl:text> · </xsl:text>
               <a href="{$site}">Visit the site</a>
