@@ -131,8 +131,9 @@ def test_build_removes_feeds_no_longer_built(runner: CliRunner, tmp_path: Path, 
     assert (out / "feeds" / "gone.rss").exists()
     write_article(content_dir, "a.md", {"title": "a", "date": "2024-01-01", "categories": ["Kept"]})
     result = runner.invoke(main, ["build", "--config", str(config), "--out", str(out)])
-    assert "6 removed" in result.output  # its three feeds and their three archive pages
+    assert "9 removed" in result.output  # its three feeds, their views and their three archive pages
     assert not (out / "feeds" / "gone.rss").exists()
+    assert not (out / "feeds" / "gone.rss.html").exists()
     assert not (out / "feeds" / "gone").exists()
     assert (out / "feeds" / "kept.rss").exists()
 

@@ -1,4 +1,7 @@
-"""Write a snapshot as static files laid out like the URLs, each replaced atomically; remove only listed files."""
+"""Write a snapshot as static files laid out like the URLs, each replaced atomically; remove only listed files.
+
+Beside each feed goes its HTML view (`feeds/finance.rss.html`), for a static server told to send it to browsers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 
 from feedsvc.errors import BuildError
+from feedsvc.feeds.views import view_document, view_path
 from feedsvc.model import Document, Snapshot
 
 # `s3://bucket/site`, `https://…`: a URL where a directory was asked for.
@@ -63,6 +67,34 @@ def write_documents(snapshot: Snapshot, out: Path, unchanged: Mapping[str, Docum
         if before is not None and before.etag == document.etag:
             continue
         written += write_atomically(out / relative, document.body)
+    return written
+
+
+def views_of(snapshot: Snapshot) -> dict[str, str]:
+    """Return the HTML views a build of the snapshot holds: each view's file, and the feed it shows.
+
+    Every current feed has one; archive pages have none in a build (thousands, stored compressed):
+    `serve` and `serve --from` make theirs when a browser asks.
+    """
+    return {view_path(path): path for path in sorted(snapshot.documents) if path.startswith("feeds/")}
+
+
+def write_views(snapshot: Snapshot, out: Path, unchanged: Mapping[str, Document] | None = None) -> int:
+    """Write the HTML view beside every feed of a snapshot; return how many files changed.
+
+    A view is a function of its feed's bytes: a feed with the ETag it had in `unchanged`
+    (what was written last) keeps the view written then, and is not read again.
+    """
+    written = 0
+    known = unchanged or {}
+    for relative, path in views_of(snapshot).items():
+        document = snapshot.documents[path]
+        before = known.get(path)
+        if before is not None and before.etag == document.etag:
+            continue
+        view = view_document(path, document)
+        if view is not None:
+            written += write_atomically(out / relative, view.body)
     return written
 
 

@@ -1,4 +1,4 @@
-"""Render the pages around the feeds: the HTML index with autodiscovery, OPML, and the feeds' stylesheet.
+"""Render the pages around the feeds: the HTML index with autodiscovery, OPML, the feeds' stylesheet and HTML views.
 
 The only module that imports Jinja2. Pure: a catalog in, bytes out.
 """
@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from feedsvc.config import Settings
-from feedsvc.feeds.render import feed_url
-from feedsvc.model import Feed, Format
+from feedsvc.model import Feed, Format, feed_path
+
+if TYPE_CHECKING:
+    from feedsvc.feeds.views import FeedView
 
 FORMAT_NAMES = {Format.RSS: "RSS 2.0", Format.ATOM: "Atom 1.0", Format.JSON: "JSON Feed 1.1"}
 
@@ -42,6 +45,10 @@ def local_time(moment: datetime, settings: Settings) -> str:
 
 _ENVIRONMENT.filters["local_time"] = local_time
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
+_VIEW_TEMPLATE = _ENVIRONMENT.get_template("feed.html")
+# A feed's HTML view shows text from articles: whatever got past escaping could still run no
+# script, load nothing but images, and send no form (the page's own style is inline).
+VIEW_POLICY = "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 # The XSLT stylesheet a browser shows RSS and Atom feeds with: the same bytes for every site.
 FEED_STYLESHEET = files("feedsvc").joinpath("templates", "feed.xsl").read_bytes()
 
@@ -89,6 +96,11 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
     return html.encode("utf-8")
 
 
+def render_view(view: FeedView) -> bytes:
+    """Render a feed document's HTML view: what the feeds' stylesheet shows, made on the server."""
+    return _VIEW_TEMPLATE.render(view=view, policy=VIEW_POLICY).encode("utf-8")
+
+
 def render_opml(feeds: tuple[Feed, ...], settings: Settings, updated: datetime | None) -> bytes:
     """Render OPML 2.0 with one outline per feed and format, grouped by format, then by kind.
 
@@ -122,6 +134,6 @@ def _outlines(group: ET.Element, feeds: tuple[Feed, ...], fmt: Format, settings:
             type="rss",
             text=title,
             title=title,
-            xmlUrl=feed_url(settings, feed.spec.slug, fmt),
+            xmlUrl=settings.feed_url + feed_path(feed.spec.slug, fmt),  # as render.feed_url writes it
             htmlUrl=settings.site_link,
         )
