@@ -180,7 +180,11 @@ def test_index_lists_every_feed_with_title_count_newest_and_subscribe_links(site
     assert [li.get("id") for li in entries] == [feed.spec.slug for feed in catalog.feeds]
     for li, feed in zip(entries, catalog.feeds, strict=True):
         text = li.get_text(" ")
-        assert li.find("h3").get_text() == feed.spec.title
+        heading = li.find("h3")
+        # A tag's, author's or stock's feed is one line: its own name, the whole title on hover.
+        assert heading.get("title", heading.get_text()) == feed.spec.title
+        if feed.spec.kind:
+            assert feed.spec.title.endswith(" - " + heading.get_text())
         plural = "article" if feed.total == 1 else "articles"
         assert re.search(rf"\b{feed.total} {plural}\b", text), text
         links = li.select("p.subscribe a")

@@ -44,6 +44,15 @@ def local_time(moment: datetime, settings: Settings) -> str:
 
 
 _ENVIRONMENT.filters["local_time"] = local_time
+
+
+def term_title(title: str, site_title: str) -> str:
+    """Show a tag's, author's or entity's feed title without the site's name before it, as its kind lists it."""
+    prefix = f"{site_title} - "
+    return title[len(prefix) :] if title.startswith(prefix) and len(title) > len(prefix) else title
+
+
+_ENVIRONMENT.filters["term_title"] = term_title
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
 _VIEW_TEMPLATE = _ENVIRONMENT.get_template("feed.html")
 # A feed's HTML view shows text from articles: whatever got past escaping could still run no
