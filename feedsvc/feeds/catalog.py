@@ -535,31 +535,31 @@ class CatalogState:
             if entity is not None:
                 shown = self._title(key) if key in self._spellings else term
                 title = entity.feed_title.format(title=shown, key=term)
-                spec = FeedSpec(
-                    slug=f"{kind.name}/{slugs[term]}",
-                    title=f"{settings.site_title} - {title}",
-                    description=entity.description or title,
-                    limit=entity.limit or settings.limit,
-                    category=key,
-                    names=tuple(dict.fromkeys(f"{kind.name}/{name}" for name in (term, shown))),
-                    kind=kind.name,
+                options = CategorySettings(
+                    name=term,
+                    aliases=(shown,) if shown != term else (),
+                    description=entity.description,
+                    limit=entity.limit,
                 )
             else:
-                options = kind.configured.get(term)
-                if options is None:
+                found_options = kind.configured.get(term)
+                if found_options is None:
                     shown = self._title(key)
-                    options = CategorySettings(name=shown, aliases=tuple(sorted(set(self._spellings[key]) - {shown})))
+                    found_options = CategorySettings(
+                        name=shown, aliases=tuple(sorted(set(self._spellings[key]) - {shown}))
+                    )
+                options = found_options
                 title = options.title or options.name
-                spec = FeedSpec(
-                    slug=f"{kind.name}/{slugs[term]}",
-                    title=f"{settings.site_title} - {title}",
-                    description=options.description or title,
-                    limit=options.limit or settings.limit,
-                    category=key,
-                    names=tuple(f"{kind.name}/{name}" for name in (options.name, *options.aliases)),
-                    configured=term in kind.configured,
-                    kind=kind.name,
-                )
+            spec = FeedSpec(
+                slug=f"{kind.name}/{slugs[term]}",
+                title=f"{settings.site_title} - {title}",
+                description=options.description or title,
+                limit=options.limit or settings.limit,
+                category=key,
+                names=tuple(f"{kind.name}/{name}" for name in (options.name, *options.aliases)),
+                configured=term in kind.configured,
+                kind=kind.name,
+            )
             feeds.append(Feed(spec, self._newest(key, spec.limit), len(self._shelves.get(key, ())), until))
         return feeds
 

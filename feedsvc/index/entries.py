@@ -11,7 +11,7 @@ or two dict look-ups and the folding costs a sixty-fourth of a copy per change.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Final, TypeVar
+from typing import Final, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -28,15 +28,12 @@ class _Gone:
 _GONE: Final = _Gone()
 
 
-class Layered(Mapping[str, V]):
-    """A mapping read through a small layer of changes over a base shared with other mappings; never changed."""
+class _Reads(Generic[V]):
+    """Reading through a layer of changes (`_top`) over a base: what the layered mapping and its builder share."""
 
-    __slots__ = ("_base", "_size", "_top")
-
-    def __init__(self, base: Mapping[str, V], top: Mapping[str, V | _Gone], size: int) -> None:
-        self._base = base
-        self._top = top
-        self._size = size
+    __slots__ = ()
+    _base: Mapping[str, V]
+    _top: Mapping[str, V | _Gone]
 
     def __getitem__(self, key: str) -> V:
         found = self._top.get(key, None)
@@ -51,6 +48,17 @@ class Layered(Mapping[str, V]):
         if found is None:
             return key in self._base
         return not isinstance(found, _Gone)
+
+
+class Layered(_Reads[V], Mapping[str, V]):
+    """A mapping read through a small layer of changes over a base shared with other mappings; never changed."""
+
+    __slots__ = ("_base", "_size", "_top")
+
+    def __init__(self, base: Mapping[str, V], top: Mapping[str, V | _Gone], size: int) -> None:
+        self._base = base
+        self._top = top
+        self._size = size
 
     def __iter__(self) -> Iterator[str]:
         top = self._top
@@ -70,7 +78,7 @@ class Layered(Mapping[str, V]):
         return len(self._top)
 
 
-class Changes(MutableMapping[str, V]):
+class Changes(_Reads[V], MutableMapping[str, V]):
     """A scan's entries being made from the last index's: changes go to a layer; `settled()` gives the new index's.
 
     The last index's entries are never changed: they still serve until the new index replaces them.
@@ -84,20 +92,6 @@ class Changes(MutableMapping[str, V]):
             self._base = previous
             self._top = {}
         self._size = len(previous)
-
-    def __getitem__(self, key: str) -> V:
-        found = self._top.get(key, None)
-        if found is None:
-            return self._base[key]
-        if isinstance(found, _Gone):
-            raise KeyError(key)
-        return found
-
-    def __contains__(self, key: object) -> bool:
-        found = self._top.get(key, None)  # type: ignore[call-overload]
-        if found is None:
-            return key in self._base
-        return not isinstance(found, _Gone)
 
     def __setitem__(self, key: str, value: V) -> None:
         if key not in self:
