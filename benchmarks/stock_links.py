@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time finding the stock links of article bodies: feedsvc's entities (lxml + cssselect) and BeautifulSoup's select.
 
-Usage: .venv/bin/python benchmarks/selectors.py [--count 2000] [--runs 3] [--selector a.trsHotWords]
+Usage: .venv/bin/python benchmarks/stock_links.py [--count 2000] [--runs 3] [--selector a.trsHotWords]
 
 Writes `count` articles with benchmarks/corpus.py into a temporary directory (HTML bodies
 of about 6 KB with stock links), keeps their bodies in memory, and runs the selector over
