@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedsvc.builddir.follower import POLL_SECONDS, Follower, empty_snapshot
+from feedsvc.builddir.storage import open_storage
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
@@ -232,11 +233,18 @@ class FollowingService:
             self.schedule = None
 
 
-def start_following(directory: Path, *, scheduled: bool = True) -> FollowingService:
-    """Read the build in `directory` (if any yet), then look for a new one every second."""
-    store = Store(empty_snapshot(directory))
-    follower = Follower(directory, store)
+def start_following(build: Path | str, *, scheduled: bool = True) -> FollowingService:
+    """Read the build in a directory or bucket (if any yet), then look for a new one every second.
+
+    A bucket (`s3://BUCKET/PREFIX`) is reached as the AWS environment variables and config files say.
+
+    Raises:
+        BuildError: an s3:// URL that is not one, or no S3 client library installed.
+    """
+    storage = open_storage(build)
+    store = Store(empty_snapshot(storage))
+    follower = Follower(storage, store)
     follower.check_safely()
-    log.info("serving the build in %s (%d feed documents)", directory, store.snapshot.feed_documents)
+    log.info("serving the build in %s (%d feed documents)", storage, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
     return FollowingService(store, follower, create_app(store), schedule)
