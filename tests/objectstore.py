@@ -96,6 +96,7 @@ class SeaweedFS:
             f"-master.port={master}",
             f"-master.port.grpc={master_grpc}",
             "-master.volumeSizeLimitMB=32",
+            "-master.electionTimeout=1s",  # a restart elects its single master at once, not after 10 s
             f"-volume.port={volume}",
             f"-volume.port.grpc={volume_grpc}",
             "-volume.max=50",
