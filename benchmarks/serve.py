@@ -2,6 +2,7 @@
 """Measure `feedsvc serve`: time until the first feed answers, and requests per second on a cached feed.
 
 Usage: .venv/bin/python benchmarks/serve.py [--config config/feedsvc.yaml] [--seconds 10] [--runs 5]
+                                           [--user-agent UA]
 
 Starts the real server on a free loopback port (the config's content, not a
 copy), so the figures are those a user of `make run` gets. Throughput is
@@ -91,7 +92,9 @@ def main() -> None:
     parser.add_argument("--path", default="/feeds/all.rss", help="the feed to measure")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
     parser.add_argument("--runs", type=int, default=5, help="starts to time")
+    parser.add_argument("--user-agent", default="", help="a User-Agent wrk sends (none by default)")
     args = parser.parse_args()
+    agent = {"User-Agent": args.user_agent} if args.user_agent else {}
 
     starts = [time_to_first_feed(args.config, args.path) for _ in range(args.runs)]
     rows = [("time to first feed (process start → 200)", f"{statistics.median(starts):.2f} s median of {args.runs}")]
@@ -112,7 +115,7 @@ def main() -> None:
                 ("GET 304 (If-None-Match)", {"Accept-Encoding": "gzip", "If-None-Match": gzip_etag}),
             ]
             for label, headers in cases:
-                rps, mean_ms, errors = wrk(url, args.seconds, headers)
+                rps, mean_ms, errors = wrk(url, args.seconds, headers | agent)
                 note = f", {errors} errors" if errors else ""
                 rows.append((f"{label} {args.path}", f"{rps:,.0f} req/s, mean latency {mean_ms:.1f} ms{note}"))
         finally:

@@ -1,4 +1,4 @@
-"""The command line: `feedsvc serve | build | check | health`. The only module that imports click."""
+"""The command line: `feedsvc serve | build | check | health | stats`. The only module that imports click."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from feedsvc.errors import BuildError, ConfigError
 from feedsvc.worker import WorkerOptions
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from feedsvc.model import Snapshot
     from feedsvc.runtime.builder import Builder
 
@@ -283,9 +285,20 @@ def check(config: Path | None) -> None:
             click.echo(f"warning: {escape_controls(f'{article.source}: {warning}')}")
     click.echo(
         f"{report.stats.files_seen} files: {snapshot.articles} published, {snapshot.held} held (draft or future), "
-        f"{len(problems)} problems; {snapshot.feed_documents} feed documents"
+        f"{len(problems)} problems; {snapshot.feed_documents} feed documents ({feeds_by_kind(snapshot.documents)})"
     )
     sys.exit(EXIT_PROBLEMS if problems else 0)
+
+
+def feeds_by_kind(documents: Iterable[str]) -> str:
+    """Count the feeds among a snapshot's paths, by kind: `31 feeds: 11 categories, 1 tags, 7 authors, 12 stocks`."""
+    kinds: dict[str, int] = {}
+    for path in documents:
+        if path.startswith("feeds/") and path.endswith(".rss"):
+            kind = path.split("/")[1] if path.count("/") == 2 else "categories"
+            kinds[kind] = kinds.get(kind, 0) + 1
+    shown = ", ".join(f"{count} {kind}" for kind, count in kinds.items())
+    return f"{sum(kinds.values())} feeds: {shown}" if kinds else "no feeds"
 
 
 @main.command()
@@ -323,3 +336,51 @@ def health(url: str, timeout: float, strict: bool) -> None:
     if status == "ok" or (status == "degraded" and not strict):
         return
     sys.exit(EXIT_PROBLEMS)
+
+
+@main.command()
+@config_option
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A counts file to read instead of the config's; repeat it to merge other replicas' files.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, as /stats.json answers.")
+def stats(config: Path | None, files: tuple[Path, ...], as_json: bool) -> None:
+    """Show each feed's estimated subscribers, from the counts a service keeps in its state directory.
+
+    Exit 1 when there are no counts yet (the service has not run, or counts nothing).
+    """
+    import json
+    import sqlite3
+    import time
+
+    from feedsvc.runtime.counting import counts_file
+    from feedsvc.runtime.logs import escape_controls
+    from feedsvc.subscribers.ledger import merged
+
+    settings = _settings(config)
+    paths = list(files) or [counts_file(settings)]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        click.echo(f"feedsvc: no subscriber counts yet: {missing[0]} does not exist", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    try:
+        ledger = merged(paths)
+        counts = ledger.counts(int(time.time()), report_days=settings.stats_report_days)
+        ledger.close()
+    except sqlite3.Error as error:
+        click.echo(f"feedsvc: cannot read the subscriber counts: {error}", err=True)
+        sys.exit(EXIT_PROBLEMS)
+    if as_json:
+        click.echo(json.dumps(counts.report(), ensure_ascii=False, indent=2))
+        return
+    width = max([len("feed"), *(len(name) for name in counts.feeds)])
+    click.echo(f"{'feed':<{width}}  subscribers  aggregators  direct")
+    for name, count in counts.feeds.items():
+        direct = f"~{count.direct}" if count.estimated else str(count.direct)
+        by_aggregator = ", ".join(f"{aggregator} {n}" for aggregator, n in count.aggregators.items())
+        line = f"{name:<{width}}  {count.total:>11}  {count.reported:>11}  {direct:>6}"
+        click.echo(escape_controls(f"{line}  {by_aggregator}".rstrip()))

@@ -53,6 +53,20 @@ def shared_author(author: Author | None) -> Author | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Entity:
+    """Something a body names that has feeds of its own: a stock, by its kind, key and the text naming it."""
+
+    kind: str  # the entity kind's name in the config file (`stocks`), the folder of its feeds
+    key: str  # what identifies it (`SZ000931`): the feed's slug
+    title: str  # how the body names it (`中关村`)
+
+
+def shared_entities(entities: Iterable[Entity]) -> tuple[Entity, ...]:
+    """Return a tuple of entities, each the one shared object for it (the tuples differ per article: not shared)."""
+    return tuple(_POOL.setdefault(e, e) for e in entities)  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True)
 class Article:
     """One parsed content file: its metadata, not its body (bodies are not held in memory).
 
@@ -77,6 +91,7 @@ class Article:
     fingerprint: str
     warnings: tuple[str, ...] = ()
     language: str | None = None  # the article's own language tag (`lang:`), or None for the site's
+    entities: tuple[Entity, ...] = ()  # what its body names that has feeds of its own (`entities:` config)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Articles parsed in worker processes arrive pickled: rebuild them with shared parts.
@@ -88,11 +103,14 @@ def _article_with_shared_parts(*values: Any) -> Article:
     parts[_CATEGORIES] = shared_names(parts[_CATEGORIES])
     parts[_TAGS] = shared_names(parts[_TAGS])
     parts[_AUTHOR] = shared_author(parts[_AUTHOR])
+    parts[_ENTITIES] = shared_entities(parts[_ENTITIES])
     return Article(*parts)
 
 
 _ARTICLE_FIELDS = tuple(f.name for f in fields(Article))
-_CATEGORIES, _TAGS, _AUTHOR = (_ARTICLE_FIELDS.index(n) for n in ("categories", "tags", "author"))
+_CATEGORIES, _TAGS, _AUTHOR, _ENTITIES = (
+    _ARTICLE_FIELDS.index(n) for n in ("categories", "tags", "author", "entities")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,15 +180,20 @@ _MEDIA_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
-    """What one feed is: a category (or every article), its slug, title and size."""
+    """What one feed is: a category, tag, author or entity (or every article), its slug, title and size.
+
+    The slug is the feed's path under `feeds/`: `finance` for a category, `tags/python`,
+    `authors/feed-desk` or `stocks/SZ000931` for the other kinds.
+    """
 
     slug: str
     title: str
     description: str
     limit: int
-    category: str | None  # None for the feed of every article
-    names: tuple[str, ...] = ()  # the category name and its aliases, for redirects
+    category: str | None  # the catalog's key of its list of articles; None for the feed of every article
+    names: tuple[str, ...] = ()  # the category name and its aliases (as paths under `feeds/`), for redirects
     configured: bool = False  # a category of the config file (its names redirect for good)
+    kind: str = ""  # "" for categories and `all`; `tags`, `authors`, or an entity kind such as `stocks`
 
 
 @dataclass(frozen=True, slots=True)

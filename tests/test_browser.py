@@ -1,8 +1,10 @@
 """A feed opened in a browser is a page: RSS and Atom name an XSLT stylesheet, served beside the feeds.
 
 Fast tests check the processing instruction, the stylesheet document and what lxml's
-XSLT makes of real RSS and Atom output; the slow ones start `feedsvc serve` and load
-the index and feeds in headless Chromium, and take the screenshots under docs/ (set
+XSLT makes of real RSS and Atom output (for static hosting, and browsers that still
+apply it); the slow ones start `feedsvc serve` and load the index and feeds in headless
+Chromium with XSLT turned off, where a browser gets each feed's HTML view
+(tests/test_views.py), and take the screenshots under docs/ (set
 FEEDSVC_SCREENSHOTS to a directory to keep them: see `test_screenshots_of_the_bundled_examples`).
 """
 
@@ -420,9 +422,9 @@ def chromium(tmp_path: Path, *arguments: str, timeout: float = 90) -> str:
     return out.decode("utf-8")
 
 
-def rendered_dom(tmp_path: Path, url: str) -> BeautifulSoup:
-    """Load a URL in headless Chromium and return the DOM it ends with (after XSLT)."""
-    return BeautifulSoup(chromium(tmp_path, "--dump-dom", url), "html.parser")
+def rendered_dom(tmp_path: Path, url: str, *switches: str) -> BeautifulSoup:
+    """Load a URL in headless Chromium and return the DOM it ends with (after XSLT, where it applies)."""
+    return BeautifulSoup(chromium(tmp_path, *switches, "--dump-dom", url), "html.parser")
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -433,10 +435,14 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
+# Chromium's switch that turns XSLT off (the base::Feature "XSLT"): what browsers do once it is removed.
+NO_XSLT = "--disable-features=XSLT"
+
+
 @pytest.mark.slow
 @browser
-def test_chromium_shows_the_index_and_feeds_as_pages(tmp_path: Path, content_dir: Path) -> None:
-    """`feedsvc serve` in front of headless Chromium: the index, and RSS and Atom feeds rendered by the XSLT."""
+def test_chromium_without_xslt_shows_the_index_and_feeds_as_pages(tmp_path: Path, content_dir: Path) -> None:
+    """`feedsvc serve` in front of headless Chromium with XSLT turned off: the index, and each feed's HTML view."""
     write_corpus(content_dir, 6)
     write_article(
         content_dir,
@@ -448,22 +454,31 @@ def test_chromium_shows_the_index_and_feeds_as_pages(tmp_path: Path, content_dir
     config = _config(tmp_path, content_dir, port)
     with _running([str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port)], port):
         base = f"http://127.0.0.1:{port}"
-        # What Chromium asks with: the browser's type for the feed, the stylesheet's own type.
-        browser_type = _get(base + "/feeds/all.rss", {"Accept": BROWSER_ACCEPT})[1]["Content-Type"]
-        assert browser_type == "application/xml; charset=utf-8"
+        # What Chromium asks with: the page for the feed, the stylesheet's own type.
+        assert (
+            _get(base + "/feeds/all.rss", {"Accept": BROWSER_ACCEPT})[1]["Content-Type"] == "text/html; charset=utf-8"
+        )
         assert _get(base + "/feed.xsl")[1]["Content-Type"] == XSL_TYPE
+        # The switch does turn XSLT off in this Chromium: no XSLTProcessor left for a page to use.
+        probe = "data:text/html,<title>x</title><script>document.title=typeof XSLTProcessor</script>"
+        assert BeautifulSoup(chromium(tmp_path, "--dump-dom", probe), "html.parser").title.get_text() == "function"
+        assert BeautifulSoup(chromium(tmp_path, NO_XSLT, "--dump-dom", probe), "html.parser").title.get_text() == (
+            "undefined"
+        )
 
-        index = rendered_dom(tmp_path, base + "/")
+        index = rendered_dom(tmp_path, base + "/", NO_XSLT)
         assert index.h1.get_text() == "feedsvc"  # the config names no title: the default
         entry = index.select_one("li#jin-rong")
         assert entry is not None
         assert "央行宣布降息" in entry.get_text()
         assert [a.get_text() for a in entry.select("p.subscribe a")] == ["RSS 2.0", "Atom 1.0", "JSON Feed 1.1"]
 
-        for fmt in XML:
-            page = rendered_dom(tmp_path, f"{base}/feeds/all.{fmt.value}")
+        for fmt in Format:
+            page = rendered_dom(tmp_path, f"{base}/feeds/all.{fmt.value}", NO_XSLT)
             assert page.find("rss") is None
             assert page.find("feed") is None
+            assert page.find("xslt-warning-banner") is None
+            assert page.h1.get_text() == "feedsvc"
             text = page.get_text(" ")
             assert "This is a feed" in text
             assert "Copy its URL into your feed reader to subscribe" in text
@@ -471,17 +486,23 @@ def test_chromium_shows_the_index_and_feeds_as_pages(tmp_path: Path, content_dir
             titles = [li.h3.get_text() for li in page.select("ol > li")]
             assert titles[0] == "央行宣布降息"
             assert len(titles) == 7
+            assert all(li.h3.a["href"].startswith("https://www.example.com/") for li in page.select("ol > li"))
             assert "一年期贷款市场报价利率下调十个基点。" in text
             assert "2026-01-02 03:04 UTC" in text
             assert [a.get_text() for a in page.select("nav.history a")] == ["Older articles"]
 
-            archive = rendered_dom(tmp_path, f"{base}/feeds/all/archive/1.{fmt.value}")  # 7 articles: one page
+            archive = rendered_dom(tmp_path, f"{base}/feeds/all/archive/1.{fmt.value}", NO_XSLT)  # 7 articles: one page
             text = archive.get_text(" ")
             assert "archive page" in archive.select_one("p.kind").get_text()
             assert "This page holds older articles of the feed" in text
             assert archive.select_one("code.url").get_text() == f"{base}/feeds/all.{fmt.value}"
             assert [li.h3.get_text() for li in archive.select("ol > li")] == titles
             assert [a.get_text() for a in archive.select("nav.history a")] == ["The feed (newest articles)"]
+
+        # With XSLT still on, a browser gets the same page: nothing for Chromium to warn about.
+        page = rendered_dom(tmp_path, f"{base}/feeds/all.atom")
+        assert page.find("xslt-warning-banner") is None
+        assert page.select_one("p.kind").get_text() == "Atom 1.0 feed"
 
 
 @pytest.mark.slow
@@ -500,14 +521,14 @@ def test_screenshots_of_the_bundled_examples(tmp_path: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         index = rendered_dom(tmp_path, base + "/")
         assert index.h1.get_text() == "证券时报网"
-        assert index.select_one("li#finance h2").get_text() == "证券时报网 - 金融"
+        assert index.select_one("li#finance h3").get_text() == "证券时报网 - 金融"
         assert "金融新闻" in index.select_one("li#finance").get_text()
         feed = rendered_dom(tmp_path, base + "/feeds/all.rss")
         assert feed.h1.get_text() == "证券时报网"
         assert "一周市场回顾：A股震荡上行，成交额连续放大" in feed.get_text()
         assert feed.select_one("code.url").get_text() == f"{base}/feeds/all.rss"  # where it serves: no feed_url set
 
-        # Without the banner Chromium lays over pages that use XSLT (its deprecation notice, dismissable).
+        # The feed is its HTML view (Chromium's XSLT banner, over pages made by XSLT, has nothing to cover).
         shots = {
             "index.png": ("/", "390,844", "2", (780, 1688)),
             "feed.png": ("/feeds/all.rss", "1280,960", "1", (1280, 960)),
@@ -515,7 +536,6 @@ def test_screenshots_of_the_bundled_examples(tmp_path: Path) -> None:
         for name, (path, window, scale, size) in shots.items():
             chromium(
                 tmp_path,
-                "--disable-blink-features=GenerateXSLTWarningBanner",
                 f"--window-size={window}",
                 f"--force-device-scale-factor={scale}",
                 f"--screenshot={tmp_path / name}",

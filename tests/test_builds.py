@@ -254,22 +254,27 @@ def test_the_builder_writes_only_what_changed(tmp_path: Path, content_dir: Path,
         assert builder.written is builder.refresher.store.snapshot
         pages = builder.archive_files or {}
         assert len(pages) == len(builder.written.documents) - 3  # one archive page per feed and format
-        assert builder.files_written == len(builder.written.documents) + len(pages) + 1  # and the manifest
+        feeds = sum(1 for path in builder.written.documents if path.startswith("feeds/"))
+        # Every document, every archive page, an HTML view beside each feed, and the manifest.
+        assert builder.files_written == len(builder.written.documents) + len(pages) + feeds + 1
         assert (out / "feeds" / "solo.rss").is_file()
+        assert (out / "feeds" / "solo.rss.html").is_file()
         before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
 
         lone.unlink()
         builder.build()
 
         assert not (out / "feeds" / "solo.rss").exists()
+        assert not (out / "feeds" / "solo.rss.html").exists()
         assert not (out / "feeds" / "solo").exists()
-        assert builder.files_removed == 6  # the feeds and the archive pages of Solo
+        assert builder.files_removed == 9  # the feeds, their views and the archive pages of Solo
         after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
         rewritten = {str(p.relative_to(out)) for p in after if after[p] != before.get(p)}
         # The newest article left: `all` (and its one archive page), the index and the OPML change;
         # the other categories do not.
         changed = {MANIFEST, "feeds/all.rss", "feeds/all.atom", "feeds/all.json", "index.html", "feeds.opml"}
         changed |= {f"feeds/all/archive/1.{fmt}.gz" for fmt in ("rss", "atom", "json")}
+        changed |= {f"feeds/all.{fmt}.html" for fmt in ("rss", "atom", "json")}  # the views of `all`
         assert rewritten == {*changed, STATUS}
         assert builder.files_written == len(changed)
         assert read_build(out).documents.keys() == builder.refresher.store.snapshot.documents.keys()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,8 @@ def test_check_passes_on_the_examples(runner: CliRunner) -> None:
     result = runner.invoke(main, ["check", "--config", str(EXAMPLES_CONFIG)])
     assert result.exit_code == 0, result.output
     assert "0 problems" in result.output
+    # The feeds of each kind: categories, tags, authors and the stocks the articles name.
+    assert re.search(r"\(\d+ feeds: \d+ categories, 1 tags, \d+ authors, \d+ stocks\)", result.output), result.output
 
 
 def test_check_lists_every_problem_and_exits_1(runner: CliRunner, tmp_path: Path, content_dir: Path) -> None:
@@ -128,8 +131,9 @@ def test_build_removes_feeds_no_longer_built(runner: CliRunner, tmp_path: Path, 
     assert (out / "feeds" / "gone.rss").exists()
     write_article(content_dir, "a.md", {"title": "a", "date": "2024-01-01", "categories": ["Kept"]})
     result = runner.invoke(main, ["build", "--config", str(config), "--out", str(out)])
-    assert "6 removed" in result.output  # its three feeds and their three archive pages
+    assert "9 removed" in result.output  # its three feeds, their views and their three archive pages
     assert not (out / "feeds" / "gone.rss").exists()
+    assert not (out / "feeds" / "gone.rss.html").exists()
     assert not (out / "feeds" / "gone").exists()
     assert (out / "feeds" / "kept.rss").exists()
 

@@ -242,6 +242,28 @@ def test_reader_second_update_of_an_unchanged_feed_is_304_and_stores_nothing(tmp
             assert (feed.title, feed.link) == ("feedsvc", "https://www.example.com/")
 
 
+@pytest.mark.slow
+def test_reader_subscribes_to_an_author_feed(tmp_path: Path, content_dir: Path) -> None:
+    """reader reads an author's feed in every format, the author's articles only, then gets 304 for each."""
+    paths = write_corpus(content_dir, 12)
+    mine = sorted(p for p in paths if front_matter(p)["author"] == "中国证券报")
+    assert len(mine) >= 2
+    with serving(tmp_path, content_dir) as base, closing(make_reader(str(tmp_path / "reader.sqlite"))) as reader:
+        urls = [f"{base}/feeds/authors/zhong-guo-zheng-quan-bao.{fmt.value}" for fmt in Format]
+        for url in urls:
+            reader.add_feed(url)
+        first = updated(list(reader.update_feeds_iter(scheduled=False)))
+        assert {url: u.new for url, u in first.items() if u} == dict.fromkeys(urls, len(mine))
+        titles = {front_matter(p)["title"] for p in mine}
+        for url in urls:
+            assert {e.title for e in reader.get_entries(feed=url)} == titles
+        second = updated(list(reader.update_feeds_iter(scheduled=False)))
+        assert second == dict.fromkeys(urls)  # 304: not changed
+        for feed in reader.get_feeds():
+            assert feed.last_exception is None
+            assert feed.title == "feedsvc - 中国证券报"
+
+
 def front_matter(path: Path) -> dict[str, Any]:
     """The front matter of an article tests.corpus wrote."""
     fields: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8").split("---\n")[1])

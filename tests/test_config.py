@@ -180,7 +180,8 @@ def test_content_dir_without_a_base_is_relative_to_the_working_directory(monkeyp
         (
             {"sites": {}},
             "sites",
-            "unknown section (expected one of: build, cache, categories, content, feeds, scan, site, storage, websub)",
+            "unknown section (expected one of: authors, build, cache, categories, content, entities, feeds, scan, "
+            "server, site, stats, storage, tags, websub)",
         ),
         ({"site": {"titel": "x"}}, "site.titel", "unknown key (expected one of: title, link"),
         ({"feeds": {"summary": "full"}}, "feeds.summary", "unknown key (expected one of: limit, content"),

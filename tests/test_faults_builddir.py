@@ -110,7 +110,7 @@ def test_build_with_force_keeps_every_file_it_did_not_write(
     result = runner.invoke(main, ["build", "--config", str(config), "--out", str(out)])
 
     assert result.exit_code == 0, result.output
-    assert "6 removed" in result.output  # the three feeds of Gone and their three archive pages
+    assert "9 removed" in result.output  # the three feeds of Gone, their views and their three archive pages
     assert not (out / "feeds" / "gone.rss").exists()
     for relative in set(FOREIGN) - {"index.html"}:
         assert (out / relative).read_bytes() == FOREIGN[relative], relative

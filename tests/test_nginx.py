@@ -49,6 +49,7 @@ INTERVAL = 2  # scan.interval_seconds, and so the feeds' max-age
 CACHE_CONTROL = f"public, max-age={INTERVAL}"
 READER = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json"}
 GZIP = {**READER, "Accept-Encoding": "gzip"}
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
 Answer = tuple[int, Message, bytes]
 
@@ -138,7 +139,8 @@ def stack(tmp_path: Path, content_dir: Path) -> Iterator[Stack]:
     config.write_text(
         "site:\n  link: https://www.example.com/\n"
         f"  feed_url: http://127.0.0.1:{nginx_port}/\n"
-        f"content:\n  dir: {content_dir}\nscan:\n  interval_seconds: {INTERVAL}\n",
+        f"content:\n  dir: {content_dir}\nscan:\n  interval_seconds: {INTERVAL}\n"
+        f"server:\n  trusted_proxies: [127.0.0.1]\nstats:\n  flush_seconds: 1\ncache:\n  dir: {tmp_path / 'state'}\n",
         encoding="utf-8",
     )
     serve = [str(BIN / "feedsvc"), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", str(feedsvc_port)]
@@ -196,16 +198,52 @@ def test_feeds_are_cached_with_feedsvcs_bytes_validators_and_max_age(stack: Stac
     assert status == 200
     assert body == hit[2]
 
-    # Vary: Accept is honoured too: a browser gets the feed as XML it styles, a reader its own media type.
-    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-    first, second = _pair(url, browser)
+    # Vary: Accept is honoured too: a browser gets the feed's HTML view, a reader the feed, each from a copy of its own.
+    first, second = _pair(url, BROWSER)
     assert (_cache(first), _cache(second)) == ("MISS", "HIT")  # a copy of its own
     for answer in (first, second):
-        assert answer[1]["Content-Type"] == "application/xml; charset=utf-8"
-        assert answer[2] == hit[2]
+        assert answer[1]["Content-Type"] == "text/html; charset=utf-8"
+        assert answer[1]["Vary"] == "Accept, Accept-Encoding"
+        assert answer[2].startswith(b"<!DOCTYPE html>")
+        _same_as_direct(stack, "/feeds/all.rss", BROWSER, answer)
+    assert first[1]["ETag"] != etag
     reader = _get(url, READER)
     assert reader[1]["Content-Type"] == "application/rss+xml; charset=utf-8"
     assert reader[2] == hit[2]
+    assert reader[1]["ETag"] == etag
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/all.json", "/feeds/all/archive/1.rss"])
+def test_a_browsers_view_and_a_readers_feed_never_mix(stack: Stack, path: str) -> None:
+    """Whichever variant nginx fetched first, a browser gets the HTML view and a reader the feed, in either encoding."""
+    view = _get(stack.direct + path, BROWSER)
+    feed = _get(stack.direct + path, READER)
+    assert view[1]["Content-Type"] == "text/html; charset=utf-8"
+    assert feed[1]["Content-Type"] != view[1]["Content-Type"]
+    askers = [BROWSER, READER, {**BROWSER, "Accept-Encoding": "gzip"}, GZIP]
+    if path.endswith(".atom"):
+        askers.reverse()  # the reader's copies first
+
+    def check(answer: Answer, asked: dict[str, str]) -> None:
+        assert answer[0] == 200
+        expected = view if asked["Accept"] == BROWSER["Accept"] else feed
+        body = gzip.decompress(answer[2]) if "Accept-Encoding" in asked else answer[2]
+        assert body == expected[2]
+        assert answer[1]["Content-Type"] == expected[1]["Content-Type"]
+        suffix = '-gz"' if "Accept-Encoding" in asked else '"'
+        assert answer[1]["ETag"] == expected[1]["ETag"][:-1] + suffix
+        _same_as_direct(stack, path, asked, answer)
+
+    for asked in askers:
+        answer = _get(stack.proxy + path, asked)
+        assert _cache(answer) == "MISS"
+        check(answer, asked)
+    for asked in [*askers, *reversed(askers)]:
+        answer = _get(stack.proxy + path, asked)
+        assert _cache(answer) in ("HIT", "STALE", "UPDATING", "REVALIDATED")
+        check(answer, asked)
+    status, headers, body = _get(stack.proxy + path, {**BROWSER, "If-None-Match": view[1]["ETag"]})
+    assert (status, body, headers["ETag"]) == (304, b"", view[1]["ETag"])
 
 
 @pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/all.json"])
@@ -246,6 +284,23 @@ def test_gzip_and_identity_copies_never_mix(stack: Stack, path: str) -> None:
     refused = _get(stack.proxy + path, {**READER, "Accept-Encoding": "gzip;q=0, identity"})
     assert refused[1]["Content-Encoding"] is None
     assert refused[2] == plain[2]
+
+
+def test_polls_answered_from_the_cache_are_counted_by_feedsvc(stack: Stack) -> None:
+    """Every poll reaches feedsvc as a copy it answers 304: readers nginx answers from its copy are counted too."""
+    readers = ["Newsboat/2.36 (Linux x86_64)", "NetNewsWire (RSS Reader; https://netnewswire.com/)"]
+    feedly = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 870 subscribers; like FeedFetcher-Google)"
+    answers = [_get(stack.proxy + "/feeds/all.rss", {"User-Agent": agent}) for agent in [*readers, feedly]]
+    assert [_cache(answer) for answer in answers] == ["MISS", "HIT", "HIT"]  # feedsvc was asked for one of them
+    # A client's forged X-Forwarded-For is to the left of what nginx adds, and nginx's address is trusted:
+    # the address counted is the one nginx saw (this test's), whatever the client wrote.
+    _get(stack.proxy + "/feeds/all.atom", {"User-Agent": readers[0], "X-Forwarded-For": "127.0.0.1"})
+
+    def counted() -> bool:
+        stats = json.loads(_get(stack.proxy + "/stats.json")[2])["feeds"].get("all", {})
+        return stats.get("aggregators") == {"Feedly": 870} and stats.get("direct") == len(readers)
+
+    _wait_for(counted, "feedsvc to count the polls nginx answered")
 
 
 def test_health_and_metrics_are_not_cached(stack: Stack) -> None:
@@ -396,7 +451,7 @@ def test_an_archive_page_behind_nginx_comes_from_its_gzip_file(static_site: tupl
         assert plain["ETag"] == "W/" + zipped["ETag"]  # decompressed: the same tag, weak
         for answer in (zipped, plain):
             assert answer["Content-Type"] == archives[path]["type"], path
-            assert answer["Vary"] == "Accept-Encoding"
+            assert "Accept-Encoding" in answer.get_all("Vary")
             assert answer["Cache-Control"] == "public, max-age=60"
             assert answer["Last-Modified"] == plain["Last-Modified"]
         for asked, answer in ((GZIP, zipped), (READER, plain)):
@@ -412,12 +467,35 @@ def test_an_archive_page_behind_nginx_comes_from_its_gzip_file(static_site: tupl
     assert (status, headers["Content-Type"], body) == (200, "application/rss+xml; charset=utf-8", older.read_bytes())
 
 
+def test_a_browser_gets_the_view_beside_each_feed_from_nginx(static_site: tuple[str, Path]) -> None:
+    """With the static snippet a browser gets `{slug}.{fmt}.html` at the feed's URL, a reader the feed; Vary says so."""
+    base, out = static_site
+    views = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["views"]
+    assert views
+    for view, entry in views.items():
+        status, headers, body = _get(base + entry["of"], BROWSER)
+        assert (status, headers["Content-Type"], body) == (200, entry["type"], (out / view).read_bytes()), view
+        assert set(headers.get_all("Vary")) == {"Accept", "Accept-Encoding"}
+        assert headers["Cache-Control"] == "public, max-age=60"
+        assert _get(base + entry["of"], {**BROWSER, "If-None-Match": headers["ETag"]})[0] == 304
+        status, headers, body = _get(base + entry["of"], READER)
+        assert (status, body) == (200, (out / entry["of"]).read_bytes()), view
+        assert headers["Content-Type"] != entry["type"]
+        status, headers, body = _get(base + entry["of"], {**BROWSER, "Accept-Encoding": "gzip"})
+        assert gzip.decompress(body) == (out / view).read_bytes()
+    # Archive pages have no view in a build: a browser gets the page, from its .gz file.
+    status, headers, body = _get(base + "feeds/all/archive/1.atom", BROWSER)
+    assert (status, headers["Content-Type"]) == (200, "application/atom+xml; charset=utf-8")
+    assert body == gzip.decompress((out / "feeds/all/archive/1.atom.gz").read_bytes())
+
+
 def test_a_feed_behind_nginx_is_compressed_for_clients_that_accept_gzip(static_site: tuple[str, Path]) -> None:
     """A current feed, stored plain, goes out gzip to a client that asks for it, and plain to the others."""
     base, out = static_site
     stored = (out / "feeds" / "all.rss").read_bytes()
     status, headers, body = _get(base + "feeds/all.rss", GZIP)
-    assert (status, headers["Content-Encoding"], headers["Vary"]) == (200, "gzip", "Accept-Encoding")
+    assert (status, headers["Content-Encoding"]) == (200, "gzip")
+    assert set(headers.get_all("Vary")) == {"Accept", "Accept-Encoding"}
     assert gzip.decompress(body) == stored
     status, headers, body = _get(base + "feeds/all.rss", READER)
     assert (status, headers["Content-Encoding"], body) == (200, None, stored)

@@ -11,6 +11,7 @@ import pytest
 
 from feedsvc.cli import main
 from feedsvc.config import CATEGORY_KEYS, SETTINGS, reference
+from feedsvc.config.settings import ENTITY_SETTINGS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -56,7 +57,7 @@ def test_the_reference_command_prints_the_table(capsys: pytest.CaptureFixture[st
     assert reference.main([]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[:2] == ["| key | default | meaning |", "| --- | --- | --- |"]
-    assert len(printed) == 2 + len(SETTINGS) + len(CATEGORY_KEYS)
+    assert len(printed) == 2 + len(SETTINGS) + len(CATEGORY_KEYS) + 1 + len(ENTITY_SETTINGS)  # one row: tags, authors
 
 
 def test_every_command_is_documented() -> None:

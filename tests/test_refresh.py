@@ -90,7 +90,7 @@ def test_first_refresh_renders_every_document(content_dir: Path, categorized: Se
     snapshot = report.snapshot
     assert len(report.reread) == 12
     assert sorted(report.rebuilt) == sorted(snapshot.documents)
-    slugs = {path.split("/")[1].rsplit(".", 1)[0] for path in snapshot.documents if path.startswith("feeds/")}
+    slugs = {path[len("feeds/") :].rsplit(".", 1)[0] for path in snapshot.documents if path.startswith("feeds/")}
     assert {"all", "finance", "headlines"} <= slugs
     assert set(snapshot.documents) == feed_paths(*slugs) | {INDEX_PATH, OPML_PATH, STYLESHEET_PATH}
     assert refresher.store.snapshot is snapshot

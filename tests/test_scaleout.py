@@ -20,6 +20,13 @@ from tests.test_server import BIN, _etags, _free_port, _get, _running, _wait_for
 pytestmark = pytest.mark.slow
 
 PATHS = ["/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json", "/feeds.opml", "/"]
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def _views(base: str) -> dict[str, tuple[str, str, bytes]]:
+    """Return what a browser gets at each feed URL: its type, ETag and bytes (the feed's HTML view)."""
+    answers = {path: _get(base + path, BROWSER) for path in PATHS[:3]}
+    return {path: (headers["Content-Type"], headers["ETag"], body) for path, (_, headers, body) in answers.items()}
 
 
 def _config(tmp_path: Path, content: Path) -> Path:
@@ -55,6 +62,8 @@ def test_a_builder_feeds_a_server_that_reads_no_content(tmp_path: Path, content_
     port = _free_port()
     with _running([str(BIN / "feedsvc"), "serve", "--config", str(config), "--port", str(port)], port):
         reference = _etags(f"http://127.0.0.1:{port}", PATHS)
+        views = _views(f"http://127.0.0.1:{port}")
+    assert {kind for kind, _, _ in views.values()} == {"text/html; charset=utf-8"}
 
     with _builder(config, out) as builder:
         port = _free_port()
@@ -62,6 +71,10 @@ def test_a_builder_feeds_a_server_that_reads_no_content(tmp_path: Path, content_
         with _running(command, port) as server:
             base = f"http://127.0.0.1:{port}"
             assert _etags(base, PATHS) == reference
+            assert _views(base) == views
+            assert {path: (out / f"{path[1:]}.html").read_bytes() for path in views} == {
+                path: body for path, (_, _, body) in views.items()
+            }
             health = json.loads(_get(base + "/healthz")[2])
             assert (health["status"], health["articles"]) == ("ok", 8)
 
@@ -93,6 +106,9 @@ def test_gunicorn_workers_serve_one_build(tmp_path: Path, content_dir: Path) -> 
         for _ in range(9):
             answers = _etags(base, PATHS[:4])
             assert {path: body for path, (_, body) in answers.items()} == files
+            assert {path: body for path, (_, _, body) in _views(base).items()} == {
+                path: (out / f"{path[1:]}.html").read_bytes() for path in PATHS[:3]
+            }
             seen.add(tuple(etag for etag, _ in answers.values()))
         assert len(seen) == 1
         process.send_signal(signal.SIGTERM)

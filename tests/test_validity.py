@@ -598,7 +598,13 @@ EXTRA_ARTICLES: dict[str, tuple[dict[str, Any], str]] = {
 # The hub link of WebSub, where this feedsvc has it: a hub URL with a query, to be escaped right.
 HUB = {"websub": {"hub": "https://hub.example.com/?via=feedsvc&x=1"}} if "websub.hub" in SETTING_KEYS else {}
 VARIANTS: dict[str, dict[str, dict[str, Any]]] = {
-    "full": {"categories": CATEGORIES, **HUB},
+    # Tag, author and entity feeds too: one stock feed keyed by the links' text (`个股`, a transliterated slug).
+    "full": {
+        "categories": CATEGORIES,
+        **HUB,
+        "feeds": {"tag_min_articles": 1},
+        "entities": {"stocks": {"selector": "a.trsHotWords", "key": "text", "feed_title": "{title}（{key}）"}},
+    },
     "summary, no site author, a path in site.link": {
         "feeds": {"content": "summary"},
         "site": {
@@ -656,6 +662,9 @@ def test_every_rss_and_atom_feed_breaks_no_validator_rule(varied: Varied) -> Non
     feeds = feed_documents(snapshot, base, (Format.RSS, Format.ATOM))
     assert len([p for p in feeds if "/archive/" not in p]) >= 10
     assert len([p for p in feeds if "/archive/" in p]) >= 10
+    if "entities" in sections:  # every kind of feed is checked, archive pages too
+        for folder in ("tags", "authors", "stocks"):
+            assert any(p.startswith(f"feeds/{folder}/") and "/archive/" in p for p in feeds), folder
     all_rss = strict_xml(snapshot.documents["feeds/all.rss"].body)
     assert len(all_rss.findall("channel/item")) == snapshot.articles > 100
     hubs = [link.get("href") for link in all_rss.findall("channel/atom:link[@rel='hub']", NS)]

@@ -1,4 +1,7 @@
-"""Write a snapshot as static files laid out like the URLs, each replaced atomically; remove only listed files."""
+"""Write a snapshot as static files laid out like the URLs, each replaced atomically; remove only listed files.
+
+Beside each feed goes its HTML view (`feeds/finance.rss.html`), for a static server told to send it to browsers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from feedsvc.builddir.storage import ObjectHeaders, Storage
 from feedsvc.builddir.storage import file_in_build as file_in_build  # noqa: PLC0414 - where callers look for it
 from feedsvc.builddir.storage import remove_unlisted as remove_unlisted  # noqa: PLC0414 - the same
 from feedsvc.builddir.storage import write_atomically as write_atomically  # noqa: PLC0414 - the same
+from feedsvc.feeds.views import view_document, view_path
 from feedsvc.model import Document, Snapshot
 
 # What a complete archive page is sent with, by `serve` and by a bucket: caches keep it for good.
@@ -42,3 +46,30 @@ def write_documents(snapshot: Snapshot, out: Storage, unchanged: Mapping[str, st
         return sum(write(item) for item in changed)
     with ThreadPoolExecutor(max_workers=out.writers, thread_name_prefix="feedsvc-upload") as pool:
         return sum(pool.map(write, changed))
+
+
+def views_of(snapshot: Snapshot) -> dict[str, str]:
+    """Return the HTML views a build of the snapshot holds: each view's file, and the feed it shows.
+
+    Every current feed has one; archive pages have none in a build (thousands, stored compressed):
+    `serve` and `serve --from` make theirs when a browser asks.
+    """
+    return {view_path(path): path for path in sorted(snapshot.documents) if path.startswith("feeds/")}
+
+
+def write_views(snapshot: Snapshot, out: Storage, unchanged: Mapping[str, str] | None = None) -> int:
+    """Write the HTML view beside every feed of a snapshot; return how many files changed.
+
+    A view is a function of its feed's bytes: a feed with the ETag `unchanged` gives it
+    (what was written last) keeps the view written then, and is not read again.
+    """
+    written = 0
+    known = unchanged or {}
+    for relative, path in views_of(snapshot).items():
+        document = snapshot.documents[path]
+        if known.get(path) == document.etag:
+            continue
+        view = view_document(path, document)
+        if view is not None:
+            written += out.write(relative, view.body, headers_of(view, snapshot.max_age))
+    return written

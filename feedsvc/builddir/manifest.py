@@ -4,9 +4,10 @@
 `feedsvc serve --from DIR` serves one without reading any content. The
 manifest (`manifest.json`) lists every document with its media type, ETag and
 Last-Modified, the archive pages (stored gzip-compressed: `pages.py`), the
-redirects, and what content holds (articles, problems); the same content gives
-the same manifest. The status (`status.json`) says when the
-last refresh ran and what it did: a heartbeat, rewritten by every refresh.
+feeds' HTML views (`feeds/{slug}.{fmt}.html`, for static servers), the redirects,
+and what content holds (articles, problems); the same content gives the same
+manifest. The status (`status.json`) says when the last refresh ran and what it
+did: a heartbeat, rewritten by every refresh.
 Each file is replaced by an atomic rename, documents first, the manifest after
 them, so a reader always finds the files a manifest names, or newer ones, which
 it recognises because their ETag differs.
@@ -22,11 +23,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsvc.builddir.files import write_atomically, write_documents
+from feedsvc.builddir.files import views_of, write_atomically, write_documents, write_views
 from feedsvc.builddir.pages import ArchiveFile, BuildArchives, archive_files, stored_files
 from feedsvc.builddir.storage import Directory, ObjectHeaders, Storage, name_in_build
 from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import PageCache
+from feedsvc.feeds.views import VIEW_TYPE
 from feedsvc.model import Document, Problem, RefreshStats, Snapshot, make_document
 
 MANIFEST = "manifest.json"
@@ -72,6 +74,8 @@ def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None =
             for path, document in sorted(snapshot.documents.items())
         },
         "archives": {path: page.entry() for path, page in sorted((archives or {}).items())},
+        # The feeds' HTML views, for a static server to send browsers: a view is made of its feed alone.
+        "views": {path: {"type": VIEW_TYPE, "of": feed} for path, feed in views_of(snapshot).items()},
         "redirects": dict(sorted(snapshot.redirects.items())),
         "permanent_redirects": sorted(snapshot.permanent_redirects),
         "links": {"hub": snapshot.hub, "feed_url": snapshot.feed_url},
@@ -120,6 +124,7 @@ def write_build(
     before = listed_files(storage) if listed is None else listed
     unchanged = {path: d.etag for path, d in previous.documents.items()} if previous is not None else known
     written = write_documents(snapshot, storage, unchanged=unchanged)
+    written += write_views(snapshot, storage, unchanged=unchanged)
     changed = storage.write(MANIFEST, manifest_of(snapshot, archives), CONTROL_HEADERS)
     written += changed
     removed = storage.remove(sorted(set(before or ()) - files_of(snapshot, archives)))
@@ -130,8 +135,10 @@ def write_build(
 
 def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = None) -> frozenset[str]:
     """Return the files a build of the snapshot holds, as its manifest lists them (documents and archive pages)."""
-    return frozenset(snapshot.documents) | frozenset(
-        name for path, page in (archives or {}).items() for name in page.files(path)
+    return (
+        frozenset(snapshot.documents)
+        | frozenset(views_of(snapshot))
+        | frozenset(name for path, page in (archives or {}).items() for name in page.files(path))
     )
 
 
@@ -145,11 +152,13 @@ def listed_files(where: Path | Storage) -> frozenset[str] | None:
 
 def _listed(storage: Storage) -> frozenset[str]:
     data = _read_json(storage)
-    documents, archives = data.get("documents"), data.get("archives") or {}
-    if not isinstance(documents, dict) or not isinstance(archives, dict):
+    documents, archives, views = data.get("documents"), data.get("archives") or {}, data.get("views") or {}
+    if not isinstance(documents, dict) or not isinstance(archives, dict) or not isinstance(views, dict):
         raise BuildError(f"{storage.locate(MANIFEST)}: documents: not a mapping (expected a manifest of feedsvc build)")
-    paths = frozenset(str(path) for path in documents) | frozenset(
-        name for path, entry in archives.items() for name in stored_files(str(path), entry)
+    paths = (
+        frozenset(str(path) for path in documents)
+        | frozenset(str(path) for path in views)
+        | frozenset(name for path, entry in archives.items() for name in stored_files(str(path), entry))
     )
     for path in paths:
         try:

@@ -28,6 +28,7 @@ from feedsvc.config.settings import (
     DEFAULT_EXTENSIONS,
     SETTINGS,
     CategorySettings,
+    EntitySettings,
     Setting,
     Settings,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "SETTINGS",
     "SITE_CONFIG",
     "CategorySettings",
+    "EntitySettings",
     "Setting",
     "Settings",
     "config_path",

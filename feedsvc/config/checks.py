@@ -7,6 +7,7 @@ check knows no other setting. Also how category names are written and compared, 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 import string
 import unicodedata
@@ -18,12 +19,16 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedsvc.errors import InvalidValue
+from feedsvc.selectors import css_to_xpath
 from feedsvc.text import one_line, xml_safe
 
 Invalid = InvalidValue  # what each check raises; the config's readers catch it
 
 ID_CHOICES = ("permalink", "front_matter")
 RESERVED_SLUGS = frozenset({"all"})
+# An entity kind's name: the folder of its feeds under `feeds/`.
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,78}[a-z0-9])?")
 PERMALINK_FIELDS = ("year", "month", "day", "hour", "minute", "second", "slug")
 _LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
@@ -154,6 +159,23 @@ def boolean(value: Any) -> bool:
     return value
 
 
+def networks(value: Any) -> tuple[str, ...]:
+    """Read a list of addresses or networks (`10.0.0.0/8`, `::1`), each as its network's text."""
+    items = value if isinstance(value, list) else [value]
+    expected = "expected a list of IP addresses or networks such as [127.0.0.1, 10.0.0.0/8]"
+    found: list[str] = []
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, str):
+            raise Invalid(f"{shown(item)} is not an address ({expected})")
+        try:
+            network = str(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise Invalid(f"{shown(item)} is not an IP address or network ({expected})") from None
+        if network not in found:
+            found.append(network)
+    return tuple(found)
+
+
 def choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if value not in choices:
@@ -282,5 +304,55 @@ def slug(value: Any) -> str:
         raise Invalid(
             f"{shown(value)} is not a usable slug (expected lower-case ASCII letters, digits, "
             "'-' and '_', at most 80, not 'all')"
+        )
+    return text
+
+
+def selector(value: Any) -> str:
+    """Read a CSS selector (`a.trsHotWords`): one that lxml can run, through cssselect."""
+    text = plain_text(value)
+    if not text:
+        raise Invalid("is empty (expected a CSS selector such as a.trsHotWords)")
+    css_to_xpath(text)
+    return text
+
+
+def entity_source(value: Any) -> tuple[str, str]:
+    """Read where an entity's key or title comes from: `text`, `attribute:NAME` or `query:NAME`."""
+    text = plain_text(value)
+    how, _, name = text.partition(":")
+    how, name = how.strip(), name.strip()
+    if how == "text" and not name:
+        return ("text", "")
+    if how == "attribute" and _ATTRIBUTE.fullmatch(name):
+        return ("attribute", name.lower())
+    if how == "query" and name and not _BLANK.search(name):
+        return ("query", name)
+    raise Invalid(f"{shown(value)} is not a source (expected text, attribute:NAME or query:NAME)")
+
+
+def entity_title(value: Any) -> str:
+    """Read an entity feed's title pattern: text with `{title}` and `{key}` in it, nothing else in braces."""
+    text = prose(value)
+    try:
+        fields = [
+            (name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text) if name is not None
+        ]
+    except ValueError:
+        fields = [("", "", "")]
+    if any(name not in ("title", "key") or spec or conversion for name, spec, conversion in fields):
+        raise Invalid(f"{shown(value)} is not a title pattern (expected text with {{title}} and {{key}})")
+    if not text:
+        raise Invalid("is empty (expected text with {title} and {key})")
+    return text
+
+
+def kind_name(value: Any) -> str:
+    """Read an entity kind's name, the folder of its feeds: `stocks`."""
+    text = plain_text(value)
+    if not _KIND.fullmatch(text):
+        raise Invalid(
+            f"{shown(value)} is not a usable name (expected lower-case ASCII letters, digits, '-' and '_', at most 40, "
+            "starting with a letter)"
         )
     return text

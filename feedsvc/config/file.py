@@ -17,10 +17,15 @@ from feedsvc.config.overlay import load_site, overlay
 from feedsvc.config.settings import (
     CATEGORY_KEYS,
     CATEGORY_SETTINGS,
+    ENTITY_KEYS,
+    ENTITY_SETTINGS,
+    KIND_FOLDERS,
+    NAMED_SECTIONS,
     SECTIONS,
     SETTINGS,
     SETTINGS_BY_KEY,
     CategorySettings,
+    EntitySettings,
     Settings,
 )
 from feedsvc.errors import ConfigError
@@ -33,54 +38,65 @@ DEFAULT_PATH = Path("config") / "feedsvc.yaml"
 
 
 _CATEGORY_CHECKS = {setting.attribute: setting.check for setting in CATEGORY_SETTINGS}
+_ENTITY_CHECKS = {setting.attribute: setting.check for setting in ENTITY_SETTINGS}
+# What one of a section's names is, in messages.
+_NAME_OF = {"categories": "category", "tags": "tag", "authors": "author"}
 
 
-def _category(name: str, value: Any, where: Callable[[str], str]) -> CategorySettings:
+def _fields(
+    checks_of: Mapping[str, Callable[[Any], Any]], at: str, value: dict[Any, Any], where: Callable[[str], str]
+) -> dict[str, Any]:
+    """Read the keys of one category, tag, author or entity kind, each by its check."""
+    fields: dict[str, Any] = {}
+    for key, item in value.items():
+        full = f"{at}.{key}"
+        if key not in checks_of:
+            raise ConfigError(f"{where(full)}: unknown key (expected one of: {', '.join(checks_of)})")
+        if item is None:
+            continue
+        try:
+            fields[str(key)] = checks_of[str(key)](item)
+        except checks.Invalid as error:
+            raise ConfigError(f"{where(full)}: {error}") from None
+    return fields
+
+
+def _category(section: str, name: str, value: Any, where: Callable[[str], str]) -> CategorySettings:
     if value is None:
         return CategorySettings(name=name)
     if not isinstance(value, dict):
         expected = ", ".join(CATEGORY_KEYS)
         raise ConfigError(
-            f"{where(f'categories.{name}')}: {checks.shown(value)} is not a mapping (expected keys {expected})"
+            f"{where(f'{section}.{name}')}: {checks.shown(value)} is not a mapping (expected keys {expected})"
         )
-    fields: dict[str, Any] = {}
-    for key, item in value.items():
-        full = f"categories.{name}.{key}"
-        if key not in _CATEGORY_CHECKS:
-            raise ConfigError(f"{where(full)}: unknown key (expected one of: {', '.join(CATEGORY_KEYS)})")
-        if item is None:
-            continue
-        try:
-            fields[str(key)] = _CATEGORY_CHECKS[str(key)](item)
-        except checks.Invalid as error:
-            raise ConfigError(f"{where(full)}: {error}") from None
-    return CategorySettings(name=name, **fields)
+    return CategorySettings(name=name, **_fields(_CATEGORY_CHECKS, f"{section}.{name}", value, where))
 
 
-def _categories(data: Any, where: Callable[[str], str]) -> tuple[CategorySettings, ...]:
+def _categories(data: Any, where: Callable[[str], str], section: str = "categories") -> tuple[CategorySettings, ...]:
+    """Read a section of names configured like `categories:` (also `tags:` and `authors:`)."""
+    noun = _NAME_OF[section]
     if data is None:
         return ()
     if not isinstance(data, dict):
-        raise ConfigError(
-            f"{where('categories')}: {checks.shown(data)} is not a mapping (expected category names as keys)"
-        )
+        raise ConfigError(f"{where(section)}: {checks.shown(data)} is not a mapping (expected {noun} names as keys)")
     result: list[CategorySettings] = []
     for raw_name, value in data.items():
         if raw_name is None or isinstance(raw_name, list | dict | tuple):
-            raise ConfigError(f"{where('categories')}: {checks.shown(raw_name)} is not a category name (expected text)")
+            raise ConfigError(f"{where(section)}: {checks.shown(raw_name)} is not a {noun} name (expected text)")
         name = checks.category_name(raw_name)
         if not name:
-            raise ConfigError(f"{where('categories')}: an empty category name (expected text)")
+            raise ConfigError(f"{where(section)}: an empty {noun} name (expected text)")
         if any(category.name == name for category in result):
             # `1` and `'1'`, or `a` and `' a'`, are one name in front matter.
-            raise ConfigError(f"{where(f'categories.{name}')}: {name!r} is configured twice (expected each name once)")
-        result.append(_category(name, value, where))
-    _check_categories(result, where)
+            raise ConfigError(f"{where(f'{section}.{name}')}: {name!r} is configured twice (expected each name once)")
+        result.append(_category(section, name, value, where))
+    _check_categories(result, where, section)
     return tuple(result)
 
 
-def _check_categories(categories: list[CategorySettings], where: Callable[[str], str]) -> None:
-    """Refuse two categories that would share a slug, or a name that means two categories."""
+def _check_categories(categories: list[CategorySettings], where: Callable[[str], str], section: str) -> None:
+    """Refuse two categories (tags, authors) that would share a slug, or a name that means two of them."""
+    noun = _NAME_OF[section]
     slugs: dict[str, str] = {}
     # Names are compared folded: `News` and `ｎｅｗｓ` in front matter are one category.
     names: dict[str, str] = {}
@@ -88,24 +104,52 @@ def _check_categories(categories: list[CategorySettings], where: Callable[[str],
         other = names.setdefault(checks.fold_name(category.name), category.name)
         if other != category.name:
             raise ConfigError(
-                f"{where(f'categories.{category.name}')}: {category.name!r} is the same category as "
+                f"{where(f'{section}.{category.name}')}: {category.name!r} is the same {noun} as "
                 f"{other!r}: names that differ only by case, width or spacing are one (expected each name once)"
             )
     for category in categories:
         if category.slug is not None:
             if category.slug in slugs:
                 raise ConfigError(
-                    f"{where(f'categories.{category.name}.slug')}: {category.slug!r} is also the slug of "
-                    f"{slugs[category.slug]!r} (expected a slug per category)"
+                    f"{where(f'{section}.{category.name}.slug')}: {category.slug!r} is also the slug of "
+                    f"{slugs[category.slug]!r} (expected a slug per {noun})"
                 )
             slugs[category.slug] = category.name
         for alias in category.aliases:
             other = names.setdefault(checks.fold_name(alias), category.name)
             if other != category.name:
                 raise ConfigError(
-                    f"{where(f'categories.{category.name}.aliases')}: {alias!r} already means "
-                    f"{other!r} (expected each name to mean one category)"
+                    f"{where(f'{section}.{category.name}.aliases')}: {alias!r} already means "
+                    f"{other!r} (expected each name to mean one {noun})"
                 )
+
+
+def _entities(data: Any, where: Callable[[str], str]) -> tuple[EntitySettings, ...]:
+    """Read `entities:`, a mapping of kind names (`stocks`) to how bodies name one and how its feeds are titled."""
+    if data is None:
+        return ()
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where('entities')}: {checks.shown(data)} is not a mapping (expected kind names as keys)")
+    result: list[EntitySettings] = []
+    for raw_name, value in data.items():
+        try:
+            name = checks.kind_name(raw_name)
+        except checks.Invalid as error:
+            raise ConfigError(f"{where('entities')}: {error}") from None
+        if name in KIND_FOLDERS:
+            raise ConfigError(
+                f"{where(f'entities.{name}')}: {name!r} is where {name} feeds are (expected another name, e.g. stocks)"
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(
+                f"{where(f'entities.{name}')}: {checks.shown(value)} is not a mapping "
+                f"(expected keys {', '.join(ENTITY_KEYS)}, `selector` at least)"
+            )
+        fields = _fields(_ENTITY_CHECKS, f"entities.{name}", value, where)
+        if "selector" not in fields:
+            raise ConfigError(f"{where(f'entities.{name}.selector')}: missing (expected a CSS selector such as a.x)")
+        result.append(EntitySettings(name=name, **fields))
+    return tuple(result)
 
 
 def parse_settings(
@@ -133,7 +177,7 @@ def parse_settings(
     values: dict[str, Any] = {}
     given: set[str] = set()  # the keys this file sets itself: they win over a Hexo site's
     for section, body in data.items():
-        if section == "categories":
+        if section in NAMED_SECTIONS or section == "entities":
             continue
         if section not in SECTIONS:
             raise ConfigError(f"{where(str(section))}: unknown section (expected one of: {', '.join(SECTIONS)})")
@@ -184,6 +228,9 @@ def parse_settings(
     return Settings(
         **{setting.attribute: values[setting.key] for setting in SETTINGS},
         categories=_categories(data.get("categories"), where),
+        tags=_categories(data.get("tags"), where, "tags"),
+        authors=_categories(data.get("authors"), where, "authors"),
+        entities=_entities(data.get("entities"), where),
         source=source,
         # Hexo hides every file and folder under _posts whose name starts with `_` (or `.`).
         hidden=(".", "_") if hexo is not None else (".",),

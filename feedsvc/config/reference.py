@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from feedsvc.config.settings import CATEGORY_SETTINGS, SETTINGS, Setting
+from feedsvc.config.settings import CATEGORY_SETTINGS, ENTITY_SETTINGS, SETTINGS, Setting
 
 HEADER = ("| key | default | meaning |", "| --- | --- | --- |")
 
@@ -36,11 +36,19 @@ def shown_default(setting: Setting) -> str:
 
 
 def markdown_table() -> str:
-    """Return the table of every key, the categories' last, one row each."""
+    """Return the table of every key, the categories' and entity kinds' last, one row each.
+
+    Tags and authors are configured as categories are: one row says so.
+    """
     rows = [
         f"| `{setting.key}` | {shown_default(setting)} | {setting.help} |"
         for setting in (*SETTINGS, *CATEGORY_SETTINGS)
     ]
+    rows.append(
+        "| `tags.<name>.…`, `authors.<name>.…` | as categories | The same keys as a category's, for a tag's or an "
+        "author's feed (`/feeds/tags/{slug}.rss`, `/feeds/authors/{slug}.rss`) |"
+    )
+    rows += [f"| `{setting.key}` | {shown_default(setting)} | {setting.help} |" for setting in ENTITY_SETTINGS]
     return "\n".join([*HEADER, *rows]) + "\n"
 
 

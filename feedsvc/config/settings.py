@@ -95,6 +95,50 @@ class CategorySettings:
     )
 
 
+# Where an entity's key or title is read from its element: its text, an attribute, or a query parameter of its link.
+ENTITY_SOURCES = ("text", "attribute:NAME", "query:NAME")
+DEFAULT_ENTITY_TITLE = "{title}"
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySettings:
+    """A kind of entity found in bodies, keyed by its name in the config file (`stocks`): each entity has feeds."""
+
+    name: str
+    selector: str = category_key(
+        checks.selector,
+        "",
+        "A CSS selector of the elements that name an entity in a body (`a.trsHotWords`); required",
+        shown="(required)",
+    )
+    key: tuple[str, str] = category_key(
+        checks.entity_source,
+        ("text", ""),
+        "Where an element's key comes from (the feed's URL): `text`, `attribute:NAME` or `query:NAME` (a parameter "
+        "of its `href`)",
+        shown="`text`",
+    )
+    title: tuple[str, str] = category_key(
+        checks.entity_source, ("text", ""), "Where an element's name comes from, as `key`", shown="`text`"
+    )
+    feed_title: str = category_key(
+        checks.entity_title,
+        DEFAULT_ENTITY_TITLE,
+        "Feed title after the `site.title` prefix; `{title}` is the name (the most used), `{key}` the key",
+        shown="`{title}`",
+    )
+    description: str | None = category_key(checks.prose, None, "Feed description", shown="the title")
+    label: str | None = category_key(
+        checks.prose, None, "What the index page and the OPML call this kind's feeds", shown="the name, capitalized"
+    )
+    limit: int | None = category_key(
+        checks.integer(1, 10_000), None, "Newest N entries of each entity's feed", shown="`feeds.limit`"
+    )
+    min_articles: int = category_key(
+        checks.integer(1, 1_000_000), 2, "Articles that must name an entity before it has a feed", shown="`2`"
+    )
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     """Every setting, validated.
@@ -265,6 +309,54 @@ class Settings:
         shown="`$XDG_CACHE_HOME/feedsvc`",
         output=False,
     )
+    trusted_proxies: tuple[str, ...] = setting(
+        "server.trusted_proxies",
+        [],
+        checks.networks,
+        "Addresses (or networks) of the proxies in front: a request from one of them is counted for the client "
+        "`X-Forwarded-For` names (read from the right, past the trusted proxies); from any other address, that "
+        "header is ignored",
+        shown="none",
+        output=False,
+    )
+    stats_enabled: bool = setting(
+        "stats.enabled",
+        True,
+        checks.boolean,
+        "Estimate each feed's subscribers from its polls (see [Subscribers](#subscribers)); `false`: nothing is "
+        "counted or kept",
+        output=False,
+    )
+    stats_index_page: bool = setting(
+        "stats.index_page",
+        True,
+        checks.boolean,
+        "Show each feed's subscribers on the index page (read from `/stats.json` by the page, which stays the same "
+        "bytes)",
+        output=False,
+    )
+    stats_max_clients: int = setting(
+        "stats.max_clients",
+        100_000,
+        checks.integer(10, 10_000_000),
+        "Direct clients (and aggregator reports) kept one by one per day, all feeds together; past it, more are "
+        "counted by a fixed-size sketch (HyperLogLog), an estimate",
+        output=False,
+    )
+    stats_report_days: int = setting(
+        "stats.report_days",
+        7,
+        checks.integer(1, 365),
+        "An aggregator's reported count is kept this many days after its last poll",
+        output=False,
+    )
+    stats_flush_seconds: int = setting(
+        "stats.flush_seconds",
+        10,
+        checks.integer(1, 3_600),
+        "How often each serving process adds the polls it saw to the counts file and reads the totals back",
+        output=False,
+    )
     limit: int = setting(
         "feeds.limit",
         20,
@@ -286,6 +378,31 @@ class Settings:
     all_feed: bool = setting("feeds.all", True, checks.boolean, "Also publish the feed `all` of every article")
     auto_categories: bool = setting(
         "feeds.auto_categories", True, checks.boolean, "Publish categories found in content but not configured"
+    )
+    auto_tags: bool = setting(
+        "feeds.auto_tags",
+        True,
+        checks.boolean,
+        "Publish a feed for each tag found in content (`/feeds/tags/{slug}.rss`), besides those under `tags:`",
+    )
+    tag_min_articles: int = setting(
+        "feeds.tag_min_articles",
+        2,
+        checks.integer(1, 1_000_000),
+        "Articles a tag found in content needs before it has a feed (tags under `tags:` always have one)",
+    )
+    auto_authors: bool = setting(
+        "feeds.auto_authors",
+        True,
+        checks.boolean,
+        "Publish a feed for each author named in front matter (`/feeds/authors/{slug}.rss`), besides those under "
+        "`authors:`",
+    )
+    author_min_articles: int = setting(
+        "feeds.author_min_articles",
+        2,
+        checks.integer(1, 1_000_000),
+        "Articles an author found in content needs before it has a feed (authors under `authors:` always have one)",
     )
     archive_size: int = setting(
         "feeds.archive_size",
@@ -351,6 +468,9 @@ class Settings:
 
     # What `file` works out, not keys of the file.
     categories: tuple[CategorySettings, ...] = ()
+    tags: tuple[CategorySettings, ...] = ()  # the `tags:` section: configured like categories
+    authors: tuple[CategorySettings, ...] = ()  # the `authors:` section, keyed by the author's name
+    entities: tuple[EntitySettings, ...] = ()  # the `entities:` section
     source: str = "<defaults>"
     hidden: tuple[str, ...] = (".",)  # names of files and folders never read start so (Hexo: `_` too)
     # The keys the config file sets, sorted; what they are set to is in the fields above.
@@ -372,9 +492,17 @@ def _declared(cls: type[Any]) -> tuple[Setting, ...]:
 
 SETTINGS = _declared(Settings)
 SETTINGS_BY_KEY = {setting.key: setting for setting in SETTINGS}
-SECTIONS = sorted({key.split(".")[0] for key in SETTINGS_BY_KEY} | {"categories"})
+# The sections of names, each configured like `categories:` (a mapping of name to its settings).
+NAMED_SECTIONS = ("categories", "tags", "authors")
+SECTIONS = sorted({key.split(".")[0] for key in SETTINGS_BY_KEY} | {*NAMED_SECTIONS, "entities"})
 CATEGORY_SETTINGS = tuple(
     dataclasses.replace(setting, key=f"categories.<name>.{setting.attribute}")
     for setting in _declared(CategorySettings)
 )
 CATEGORY_KEYS = tuple(setting.attribute for setting in CATEGORY_SETTINGS)
+ENTITY_SETTINGS = tuple(
+    dataclasses.replace(setting, key=f"entities.<kind>.{setting.attribute}") for setting in _declared(EntitySettings)
+)
+ENTITY_KEYS = tuple(setting.attribute for setting in ENTITY_SETTINGS)
+# Folders under `feeds/` that an entity kind cannot be named.
+KIND_FOLDERS = frozenset({"tags", "authors"})

@@ -38,8 +38,11 @@ log = logging.getLogger("feedsvc.archives")
 # Rendered pages kept in memory: about 60 pages of 50 articles with their full content; the
 # rest are made again when asked for (a CDN in front keeps the complete ones for good).
 PAGE_CACHE_BYTES = 8 * 1024 * 1024
-# A slug as config/checks.py and catalog.py make them (a configured one may hold `_`).
-_ARCHIVE_PATH = re.compile(r"feeds/([a-z0-9][a-z0-9_-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)")
+# `feeds/{slug}/archive/{n}.{fmt}`, where the slug of a tag's, author's or entity's feed has its folder
+# (`tags/python`, `stocks/SZ000931`).
+_ARCHIVE_PATH = re.compile(
+    r"feeds/((?:[a-z][a-z0-9_-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]*)/archive/([1-9][0-9]{0,8})\.(rss|atom|json)"
+)
 
 # How long a request waits for its page to be made (most take well under 0.1 s; one with a
 # pathological article may take many seconds), and how many requests may wait at once: the

@@ -14,19 +14,24 @@ import functools
 import hashlib
 import heapq
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slugify import slugify
 
-from feedsvc.config import RESERVED_SLUGS, CategorySettings, Settings, fold_name
+from feedsvc.config import RESERVED_SLUGS, CategorySettings, EntitySettings, Settings, fold_name
 from feedsvc.model import Article, Feed, FeedSpec, shared_names
 
 log = logging.getLogger("feedsvc.catalog")
 
 ALL = "all"
 MAX_SLUG_CHARS = 80
+# Between a kind and a term in the key of a tag's, author's or entity's list: never in a name (XML forbids it).
+_TERM = "\x00"
+# An entity key that is its feed's slug as it is (`SZ000931`); others are made into one.
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 # An `updated` up to this far ahead of now is taken as it is (clocks differ a little).
 FUTURE_SKEW = timedelta(minutes=5)
 
@@ -41,6 +46,35 @@ class Catalog:
     held: int
     # The names and aliases of configured categories: the config holds them to their slug.
     permanent_redirects: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """Feeds of one kind besides categories: tags, authors, or a kind of entity (`stocks`)."""
+
+    name: str  # the folder of its feeds under `feeds/`
+    configured: Mapping[str, CategorySettings]  # tags and authors of the config file, by name
+    meaning: Mapping[str, str]  # a folded name or alias -> the configured name it means
+    auto: bool  # also the terms found in content (with at least `min_articles` articles)
+    min_articles: int
+    entity: EntitySettings | None = None
+
+
+def _kinds(settings: Settings) -> tuple[_Kind, ...]:
+    """Return the kinds of feeds besides categories that the settings publish."""
+    kinds = []
+    for name, configured, auto, least in (
+        ("tags", settings.tags, settings.auto_tags, settings.tag_min_articles),
+        ("authors", settings.authors, settings.auto_authors, settings.author_min_articles),
+    ):
+        if configured or auto:
+            meaning = {fold_name(c.name): c.name for c in configured}
+            for options in configured:
+                for alias in options.aliases:
+                    meaning.setdefault(fold_name(alias), options.name)
+            kinds.append(_Kind(name, {c.name: c for c in configured}, meaning, auto, least))
+    kinds += [_Kind(e.name, {}, {}, True, e.min_articles, e) for e in settings.entities]
+    return tuple(kinds)
 
 
 def _hash6(name: str) -> str:
@@ -78,6 +112,24 @@ def assign_slugs(configured: Mapping[str, str | None], found: Iterable[str]) -> 
     return slugs
 
 
+def entity_slugs(keys: Iterable[str]) -> dict[str, str]:
+    """Give each entity key its slug: the key itself when it fits a URL (`SZ000931`), else one made from it.
+
+    Keys that fit claim theirs first; the others, in the order given (of seniority), get
+    a transliterated slug, with 6 hex digits of the key's SHA-1 when that is taken.
+    """
+    keys = list(keys)
+    slugs = {key: key for key in keys if _SAFE_KEY.fullmatch(key)}
+    taken = set(slugs.values())
+    for key in keys:
+        if key not in slugs:
+            natural = _base_slug(key)
+            slug = natural if natural not in taken else f"{natural}-{_hash6(key)}"
+            taken.add(slug)
+            slugs[key] = slug
+    return slugs
+
+
 def _path_digest(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()[:8]
 
@@ -111,6 +163,17 @@ class CatalogState:
             for alias in category.aliases:
                 self._meaning.setdefault(fold_name(alias), category.name)
         self._keys_of: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        # Tags, authors and kinds of entities, and the lists their terms put an article on.
+        self._kinds = _kinds(settings)
+        self._kind_names = frozenset(kind.name for kind in self._kinds)
+        self._tags = next((kind for kind in self._kinds if kind.name == "tags" and kind.entity is None), None)
+        self._authors = next((kind for kind in self._kinds if kind.name == "authors" and kind.entity is None), None)
+        self._tag_keys: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+        self._author_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        # The keys of configured lists: their titles are the config's, not the most used spelling.
+        self._configured_keys = set(self._configured) | {
+            _TERM.join((kind.name, name)) for kind in self._kinds for name in kind.configured
+        }
         # Every article is in exactly one of: `_live` (published, as feeds show it) or `_held`
         # (a draft, or dated in the future). `_originals` keeps the parsed article only where
         # feeds show it changed (a shared id, an alias): one dict of 100,000 entries, not two.
@@ -151,7 +214,7 @@ class CatalogState:
             everything = self._shelves[None]
             everything.sort(key=_sort_key)
             for live in everything:
-                for name, _ in self._keys(live.categories):
+                for name, _ in self._all_keys(live):
                     self._shelves.setdefault(name, []).append(live)
             self._shelf_versions = dict.fromkeys(self._shelves, self.version)
         else:
@@ -185,6 +248,52 @@ class CatalogState:
                 folded = fold_name(name)
                 pairs.setdefault(meaning.get(folded, folded), name)
             keys = self._keys_of[categories] = tuple(pairs.items())
+        return keys
+
+    def _term_keys(self, article: Article) -> tuple[tuple[str, str], ...]:
+        """Return the lists of tags, authors and entities an article goes on, each with the spelling that led there."""
+        keys: tuple[tuple[str, str], ...] = ()
+        if self._tags is not None and article.tags:
+            found = self._tag_keys.get(article.tags)
+            if found is None:
+                if len(self._tag_keys) >= 65_536:  # tuples are shared between articles: rarely more
+                    self._tag_keys.clear()
+                found = self._tag_keys[article.tags] = self._named(self._tags, article.tags)
+            keys += found
+        if self._authors is not None and article.author is not None:
+            name = article.author.name
+            found = self._author_keys.get(name)
+            if found is None:
+                if len(self._author_keys) >= 65_536:
+                    self._author_keys.clear()
+                found = self._author_keys[name] = self._named(self._authors, (name,))
+            keys += found
+        if article.entities:
+            kinds = self._kind_names
+            keys += tuple((_TERM.join((e.kind, e.key)), e.title) for e in article.entities if e.kind in kinds)
+        return keys
+
+    @staticmethod
+    def _named(kind: _Kind, names: Iterable[str]) -> tuple[tuple[str, str], ...]:
+        """Return the lists of a kind that names put an article on: the configured name, else the folded one."""
+        pairs: dict[str, str] = {}
+        for name in names:
+            folded = fold_name(name)
+            term = kind.meaning.get(folded)
+            if term is None:
+                if not kind.auto or not folded:
+                    continue
+                term = folded
+            pairs.setdefault(_TERM.join((kind.name, term)), name)
+        return tuple(pairs.items())
+
+    def _all_keys(self, live: Article) -> tuple[tuple[str, str], ...]:
+        """Return every list an article (as feeds show it) goes on, besides the list of every article."""
+        keys = self._keys(live.categories)
+        if self._kinds:
+            terms = self._term_keys(live)
+            if terms:
+                keys += terms
         return keys
 
     def _original(self, source: str) -> Article | None:
@@ -271,7 +380,7 @@ class CatalogState:
             self._originals.pop(article.source, None)
         else:
             self._originals[article.source] = article
-        keys = self._keys(live.categories)
+        keys = self._all_keys(live)
         self._count_spellings(keys, 1)
         if self._bulk:  # a first load: only the list of everything, sorted and dealt out at its end
             self._shelves[None].append(live)
@@ -281,8 +390,9 @@ class CatalogState:
             self._shelf_versions[name] = self.version
 
     def _count_spellings(self, keys: tuple[tuple[str, str], ...], step: int) -> None:
+        configured = self._configured_keys
         for key, name in keys:
-            if key in self._configured:
+            if key in configured:
                 continue
             counts = self._spellings.get(key)
             if counts is None:
@@ -300,7 +410,7 @@ class CatalogState:
         if live is None:
             return
         self.version += 1
-        keys = self._keys(live.categories)
+        keys = self._all_keys(live)
         self._count_spellings(keys, -1)
         if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
             self._shelves[None].remove(live)
@@ -349,7 +459,7 @@ class CatalogState:
         """Return the feeds as they stand: every category with its newest articles."""
         settings = self.settings
         configured = self._configured
-        found = sorted(n for n in self._shelves if n is not None and n not in configured)
+        found = sorted(n for n in self._shelves if n is not None and n not in configured and _TERM not in n)
         if not settings.auto_categories:
             found = []
         slugs = assign_slugs({c.name: c.slug for c in settings.categories}, sorted(found, key=self._seniority))
@@ -385,6 +495,8 @@ class CatalogState:
                 configured=name in configured,
             )
             feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ())), until))
+        for kind in self._kinds:
+            feeds += self._kind_feeds(kind, until)
         redirects = _redirects(feeds)
         configured_slugs = {feed.spec.slug for feed in feeds if feed.spec.configured}
         return Catalog(
@@ -394,6 +506,62 @@ class CatalogState:
             held=len(self._held),
             permanent_redirects=frozenset(name for name, slug in redirects.items() if slug in configured_slugs),
         )
+
+    def _kind_feeds(self, kind: _Kind, until: datetime | None) -> list[Feed]:
+        """Return the feeds of one kind: its configured terms, then those found with enough articles."""
+        settings = self.settings
+        prefix = kind.name + _TERM
+        found: list[str] = []
+        if kind.auto:
+            least = kind.min_articles
+            found = sorted(
+                key
+                for key, shelf in self._shelves.items()
+                if key is not None
+                and key.startswith(prefix)
+                and key[len(prefix) :] not in kind.configured
+                and len(shelf) >= least
+            )
+        terms = [key[len(prefix) :] for key in found]  # listed by name; slugs are claimed oldest first
+        senior = [key[len(prefix) :] for key in sorted(found, key=self._seniority)]
+        entity = kind.entity
+        if entity is None:
+            slugs = assign_slugs({c.name: c.slug for c in kind.configured.values()}, senior)
+        else:
+            slugs = entity_slugs(senior)
+        feeds: list[Feed] = []
+        for term in [*kind.configured, *terms]:
+            key = prefix + term
+            if entity is not None:
+                shown = self._title(key) if key in self._spellings else term
+                title = entity.feed_title.format(title=shown, key=term)
+                spec = FeedSpec(
+                    slug=f"{kind.name}/{slugs[term]}",
+                    title=f"{settings.site_title} - {title}",
+                    description=entity.description or title,
+                    limit=entity.limit or settings.limit,
+                    category=key,
+                    names=tuple(dict.fromkeys(f"{kind.name}/{name}" for name in (term, shown))),
+                    kind=kind.name,
+                )
+            else:
+                options = kind.configured.get(term)
+                if options is None:
+                    shown = self._title(key)
+                    options = CategorySettings(name=shown, aliases=tuple(sorted(set(self._spellings[key]) - {shown})))
+                title = options.title or options.name
+                spec = FeedSpec(
+                    slug=f"{kind.name}/{slugs[term]}",
+                    title=f"{settings.site_title} - {title}",
+                    description=options.description or title,
+                    limit=options.limit or settings.limit,
+                    category=key,
+                    names=tuple(f"{kind.name}/{name}" for name in (options.name, *options.aliases)),
+                    configured=term in kind.configured,
+                    kind=kind.name,
+                )
+            feeds.append(Feed(spec, self._newest(key, spec.limit), len(self._shelves.get(key, ())), until))
+        return feeds
 
     @property
     def next_publication(self) -> datetime | None:

@@ -1,4 +1,4 @@
-"""Render the pages around the feeds: the HTML index with autodiscovery, OPML, and the feeds' stylesheet.
+"""Render the pages around the feeds: the HTML index with autodiscovery, OPML, the feeds' stylesheet and HTML views.
 
 The only module that imports Jinja2. Pure: a catalog in, bytes out.
 """
@@ -6,15 +6,19 @@ The only module that imports Jinja2. Pure: a catalog in, bytes out.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from feedsvc.config import Settings
-from feedsvc.feeds.render import feed_url
-from feedsvc.model import Feed, Format
+from feedsvc.model import Feed, Format, feed_path
+
+if TYPE_CHECKING:
+    from feedsvc.feeds.views import FeedView
 
 FORMAT_NAMES = {Format.RSS: "RSS 2.0", Format.ATOM: "Atom 1.0", Format.JSON: "JSON Feed 1.1"}
 
@@ -41,44 +45,95 @@ def local_time(moment: datetime, settings: Settings) -> str:
 
 _ENVIRONMENT.filters["local_time"] = local_time
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
+_VIEW_TEMPLATE = _ENVIRONMENT.get_template("feed.html")
+# A feed's HTML view shows text from articles: whatever got past escaping could still run no
+# script, load nothing but images, and send no form (the page's own style is inline).
+VIEW_POLICY = "default-src 'none'; img-src http: https:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 # The XSLT stylesheet a browser shows RSS and Atom feeds with: the same bytes for every site.
 FEED_STYLESHEET = files("feedsvc").joinpath("templates", "feed.xsl").read_bytes()
 
 
+@dataclass(frozen=True, slots=True)
+class FeedGroup:
+    """The feeds of one kind, as the index page and the OPML list them: categories, tags, authors, stocks…"""
+
+    kind: str  # "" for the categories (and `all`)
+    label: str
+    feeds: tuple[Feed, ...]
+
+
+_LABELS = {"": "Categories", "tags": "Tags", "authors": "Authors"}
+
+
+def feed_groups(feeds: tuple[Feed, ...], settings: Settings) -> tuple[FeedGroup, ...]:
+    """Group feeds by kind, in the catalog's order: categories (with `all`), tags, authors, then each entity kind."""
+    labels = dict(_LABELS)
+    labels.update((kind.name, kind.label or kind.name.capitalize()) for kind in settings.entities)
+    kinds: dict[str, list[Feed]] = {}
+    for feed in feeds:
+        kinds.setdefault(feed.spec.kind, []).append(feed)
+    return tuple(FeedGroup(kind, labels.get(kind, kind), tuple(members)) for kind, members in kinds.items())
+
+
+def shows_subscribers(settings: Settings) -> bool:
+    """Tell whether the index page shows each feed's subscribers (fetched from `/stats.json` by the page)."""
+    return settings.stats_enabled and settings.stats_index_page
+
+
 def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
-    """Render the HTML page that lists every feed, with autodiscovery links."""
+    """Render the HTML page that lists every feed by kind; autodiscovery links name the categories' (and `all`)."""
     html = _INDEX_TEMPLATE.render(
         title=settings.site_title,
         site_link=settings.site_link,
         language=settings.language,
         feeds=feeds,
+        groups=feed_groups(feeds, settings),
         formats=list(Format),
         names=FORMAT_NAMES,
         settings=settings,
+        counted=shows_subscribers(settings),
     )
     return html.encode("utf-8")
 
 
+def render_view(view: FeedView) -> bytes:
+    """Render a feed document's HTML view: what the feeds' stylesheet shows, made on the server."""
+    return _VIEW_TEMPLATE.render(view=view, policy=VIEW_POLICY).encode("utf-8")
+
+
 def render_opml(feeds: tuple[Feed, ...], settings: Settings, updated: datetime | None) -> bytes:
-    """Render OPML 2.0 with one outline per feed and format, grouped by format."""
+    """Render OPML 2.0 with one outline per feed and format, grouped by format, then by kind.
+
+    Categories (and `all`) are right under their format; tags, authors and each entity kind
+    have an outline of their own there.
+    """
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = f"{settings.site_title} – feeds"
     if updated is not None:
         ET.SubElement(head, "dateModified").text = format_datetime(updated, usegmt=True)
     body = ET.SubElement(root, "body")
+    groups = feed_groups(feeds, settings)
     for fmt in Format:
         group = ET.SubElement(body, "outline", text=FORMAT_NAMES[fmt], title=FORMAT_NAMES[fmt])
-        for feed in feeds:
-            title = feed.spec.title
-            ET.SubElement(
-                group,
-                "outline",
-                type="rss",
-                text=title,
-                title=title,
-                xmlUrl=feed_url(settings, feed.spec.slug, fmt),
-                htmlUrl=settings.site_link,
-            )
+        for kind in groups:
+            parent = group
+            if kind.kind:
+                parent = ET.SubElement(group, "outline", text=kind.label, title=kind.label)
+            _outlines(parent, kind.feeds, fmt, settings)
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="UTF-8", xml_declaration=True)) + b"\n"
+
+
+def _outlines(group: ET.Element, feeds: tuple[Feed, ...], fmt: Format, settings: Settings) -> None:
+    for feed in feeds:
+        title = feed.spec.title
+        ET.SubElement(
+            group,
+            "outline",
+            type="rss",
+            text=title,
+            title=title,
+            xmlUrl=settings.feed_url + feed_path(feed.spec.slug, fmt),  # as render.feed_url writes it
+            htmlUrl=settings.site_link,
+        )

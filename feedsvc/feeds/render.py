@@ -301,11 +301,16 @@ def _entry(
 
 
 # A browser that opens an RSS or Atom feed applies this stylesheet and shows a page, not XML;
-# feed readers ignore it. Relative (feeds are one folder down), so it works under any host and
-# from a build directory served as static files.
+# feed readers ignore it. Relative (a feed is one folder down, `feeds/tags/python.rss` two, an
+# archive page two more: `feeds/{slug}/archive/{n}.rss`), so it works under any host and from a
+# build directory served as static files.
 STYLESHEET_PI = f'<?xml-stylesheet href="../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
-# Archive pages are three folders down: feeds/{slug}/archive/{n}.rss
-ARCHIVE_STYLESHEET_PI = f'<?xml-stylesheet href="../../../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
+
+
+def stylesheet_pi(slug: str, archived: bool) -> bytes:
+    """Return the processing instruction naming the stylesheet, relative to a feed's (or archive page's) folder."""
+    depth = 1 + slug.count("/") + (2 if archived else 0)
+    return f'<?xml-stylesheet href="{"../" * depth}{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
 
 
 def _with_stylesheet(xml: bytes, instruction: bytes = STYLESHEET_PI) -> bytes:
@@ -319,7 +324,7 @@ def render_xml(
 ) -> bytes:
     """Render a feed (or one of its archive pages) as RSS 2.0 or Atom 1.0, naming the browsers' stylesheet."""
     gen = _generator(feed, fmt, settings, content_of, paging)
-    instruction = ARCHIVE_STYLESHEET_PI if paging is not None and paging.number is not None else STYLESHEET_PI
+    instruction = stylesheet_pi(feed.spec.slug, paging is not None and paging.number is not None)
     with _FEEDGEN_LOCK:
         if fmt is Format.RSS:
             return _with_stylesheet(bytes(gen.rss_str(pretty=True, encoding="UTF-8")), instruction)

@@ -1,9 +1,10 @@
-"""Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health and metrics.
+"""Serve the current snapshot over HTTP: feeds, index, OPML, the feeds' stylesheet, health, metrics and stats.
 
 The only module that imports Flask. It never parses content and opens no file:
 every answer comes from the snapshot in the store. Only an archive page is made
 when first asked for, by the snapshot's `archives`: `serve` renders it in a
 thread of its own, which may read article files; `serve --from` reads its file.
+A browser asking for a feed gets the feed's HTML view, made from the feed's bytes.
 """
 
 from __future__ import annotations
@@ -29,17 +30,20 @@ if TYPE_CHECKING:
 
 from feedsvc.config import RESERVED_SLUGS, fold_name
 from feedsvc.errors import PageNotReady
+from feedsvc.feeds.views import FeedViews
 from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
 from feedsvc.store import Store
+from feedsvc.subscribers.recorder import Recorder
 
 log = logging.getLogger("feedsvc.web")
 
 MAX_PROBLEMS = 100
 # A complete archive page never changes: caches may keep it for a year without asking again.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
-BROWSER_XML_TYPE = "application/xml; charset=utf-8"
+# Feeds answer in two variants, the feed and its HTML view (for browsers), and both in two encodings.
+FEED_VARY = "Accept, Accept-Encoding"
 _FORMATS = {fmt.value: fmt for fmt in Format}
 
 
@@ -82,6 +86,13 @@ def _prefers_html(value: str, media_type: str) -> bool:
     return accept.quality("text/html") > accept.quality(media_type.split(";", maxsplit=1)[0])
 
 
+def browser_view(views: FeedViews, key: str, document: Document, environ: Mapping[str, Any]) -> Document | None:
+    """Return the HTML view to answer instead of a feed document when the request is a browser's, else None."""
+    if not _prefers_html(environ.get("HTTP_ACCEPT", ""), document.media_type):
+        return None
+    return views.document(key, document)
+
+
 def _not_modified(environ: Mapping[str, Any], document: Document) -> bool:
     """Apply If-None-Match (either ETag, weak comparison, or *), else If-Modified-Since."""
     match = environ.get("HTTP_IF_NONE_MATCH")
@@ -101,13 +112,11 @@ def answer_document(
     *,
     max_age: int,
     vary: str,
-    browser_type: bool = False,
     links: str | None = None,
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Decide the answer to a GET or HEAD of a built document: 200 (gzip when accepted) or 304, with validators.
 
-    With `browser_type`, a request whose Accept prefers text/html gets the XML media type
-    browsers style (the same bytes). Returns the status, the headers and the body.
+    Returns the status, the headers and the body.
     """
     gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
     headers = [
@@ -122,8 +131,7 @@ def answer_document(
     if _not_modified(environ, document):
         return 304, headers, b""
     body = document.gzip_body if gzip else document.body
-    browser = browser_type and _prefers_html(environ.get("HTTP_ACCEPT", ""), document.media_type)
-    headers.append(("Content-Type", BROWSER_XML_TYPE if browser else document.media_type))
+    headers.append(("Content-Type", document.media_type))
     headers.append(("Content-Length", str(len(body))))
     if gzip:
         headers.append(("Content-Encoding", "gzip"))
@@ -135,13 +143,9 @@ def _http_date(moment: datetime) -> str:
     return http_date(moment)
 
 
-def serve_document(
-    document: Document, *, max_age: int, vary: str, browser_type: bool = False, links: str | None = None
-) -> Response:
+def serve_document(document: Document, *, max_age: int, vary: str, links: str | None = None) -> Response:
     """Answer a Flask request with a built document (see `answer_document`)."""
-    status, headers, body = answer_document(
-        document, request.environ, max_age=max_age, vary=vary, browser_type=browser_type, links=links
-    )
+    status, headers, body = answer_document(document, request.environ, max_age=max_age, vary=vary, links=links)
     return Response(body, status=status, headers=headers)
 
 
@@ -245,10 +249,14 @@ class DocumentFastPath:
     through `answer_document`.
     """
 
-    def __init__(self, app: WSGIApplication, store: Store, metrics: Metrics) -> None:
+    def __init__(
+        self, app: WSGIApplication, store: Store, metrics: Metrics, views: FeedViews, subscribers: Recorder | None
+    ) -> None:
         self._app = app
         self._store = store
         self._metrics = metrics
+        self._views = views
+        self._polled = subscribers.note if subscribers is not None else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -266,24 +274,29 @@ class DocumentFastPath:
                 return [sent]
             if document is not None and key is not None:
                 is_feed = page is None
+                view = browser_view(self._views, key, document, environ) if is_feed else None
                 status, headers, body = answer_document(
-                    document,
+                    document if view is None else view,
                     environ,
                     max_age=snapshot.max_age,
-                    vary="Accept, Accept-Encoding" if is_feed else "Accept-Encoding",
-                    browser_type=is_feed and not key.endswith(".json"),
-                    links=feed_links(snapshot, key) if is_feed and not archived else None,
+                    vary=FEED_VARY if is_feed else "Accept-Encoding",
+                    links=feed_links(snapshot, key) if is_feed and not archived and view is None else None,
                 )
                 start_response(_STATUS_LINES[status], headers)
                 sent = b"" if method == "HEAD" else body
-                route, fmt = (
-                    ("archive" if archived else "feed", key.rsplit(".", 1)[1]) if is_feed else _PAGE_ROUTES[key]
-                )
+                if is_feed:
+                    route = VIEW_ROUTE if view is not None else "archive" if archived else "feed"
+                    fmt = key.rsplit(".", 1)[1]
+                else:
+                    route, fmt = _PAGE_ROUTES[key]
                 self._metrics.observe(route, fmt, status, len(sent))
+                if is_feed and not archived and self._polled is not None:
+                    self._polled(key, environ)  # a poll of a current feed: who subscribes (subscribers/)
                 return [sent]
         return self._app(environ, start_response)
 
 
+VIEW_ROUTE = "view"  # a feed or an archive page answered with its HTML view
 _PAGE_ROUTES = {INDEX_PATH: ("index", "html"), OPML_PATH: ("opml", "opml"), STYLESHEET_PATH: ("stylesheet", "xsl")}
 
 
@@ -308,12 +321,15 @@ def health(snapshot: Snapshot) -> dict[str, Any]:
     return report
 
 
-def create_app(store: Store) -> Flask:
-    """Build the web app over a store; it starts no threads and touches no disk."""
+def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
+    """Build the web app over a store (and what counts subscribers); it starts no threads and touches no disk."""
     app = Flask("feedsvc", static_folder=None)
     # `/feeds//all.rss` is not a feed URL: answer 404, not a redirect to a guessed one.
     app.url_map.merge_slashes = False
     metrics = Metrics(lambda: store.snapshot, time.time)
+    if subscribers is not None:
+        metrics.subscribers = lambda: subscribers.counts
+    views = FeedViews()
     metrics.observe_snapshot(store.snapshot)  # the first refresh, done before the app existed
     store.subscribe(metrics.observe_snapshot)
 
@@ -340,12 +356,14 @@ def create_app(store: Store) -> Flask:
         document, archived = find_feed(snapshot, key)
         request.environ["feedsvc.route"] = ("archive" if archived else "feed", fmt.value)
         if document is not None:
+            view = browser_view(views, key, document, request.environ)
+            if view is not None:
+                request.environ["feedsvc.route"] = (VIEW_ROUTE, fmt.value)
             return serve_document(
-                document,
+                document if view is None else view,
                 max_age=snapshot.max_age,
-                vary="Accept, Accept-Encoding",
-                browser_type=fmt is not Format.JSON,
-                links=None if archived else feed_links(snapshot, key),
+                vary=FEED_VARY,
+                links=None if archived or view is not None else feed_links(snapshot, key),
             )
         found = find_redirect(snapshot, stem)
         if found is not None:
@@ -370,6 +388,16 @@ def create_app(store: Store) -> Flask:
         request.environ["feedsvc.route"] = ("metrics", "text")
         return Response(metrics.exposition(), headers={"Content-Type": METRICS_TYPE, "Cache-Control": "no-store"})
 
+    @app.get("/stats.json")
+    def stats() -> Response:
+        request.environ["feedsvc.route"] = ("stats", "json")
+        if subscribers is None:
+            return _plain("subscribers are not counted (stats.enabled: false)", 404)
+        body = json.dumps(subscribers.counts.report(), ensure_ascii=False, indent=2) + "\n"
+        # Shared caches may keep it as long as the counts stay: until the next flush.
+        max_age = int(subscribers.options.flush_seconds)
+        return Response(body, mimetype="application/json", headers={"Cache-Control": f"public, max-age={max_age}"})
+
     @app.errorhandler(PageNotReady)
     def not_ready(busy: PageNotReady) -> Response:
         request.environ["feedsvc.route"] = ("archive", request.path.rsplit(".", 1)[-1])
@@ -392,7 +420,7 @@ def create_app(store: Store) -> Flask:
         metrics.observe(route, fmt, response.status_code, size)
         return response
 
-    app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics)  # type: ignore[method-assign]
+    app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics, views, subscribers)  # type: ignore[method-assign]
     app.extensions[_METRICS] = metrics
     return app
 

@@ -13,11 +13,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from feedsvc.model import RefreshStats, Snapshot
+from feedsvc.subscribers.tally import Counts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # From a rescan that events narrowed to one file (milliseconds) to a cold start of 100,000 files.
 REFRESH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 FEED_ROUTE = "feed"
+# Aggregators reported one by one per feed in /metrics; the others are summed as `other`.
+MAX_AGGREGATOR_SERIES = 20
 
 # The *_created series double every counter's output and mean nothing for a scrape.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -55,6 +58,7 @@ class _SnapshotCollector(Collector):
             "Request log lines dropped because requests came faster than their lines could be written.",
             value=self._metrics.request_log_dropped(),
         )
+        yield from _subscriber_metrics(self._metrics.subscribers())
         scan = snapshot.last_refresh
         if scan is None:
             return
@@ -80,6 +84,35 @@ class _SnapshotCollector(Collector):
             "Seconds since the served snapshot's refresh started.",
             value=max(0.0, self._clock() - scan.started.timestamp()),
         )
+
+
+def _subscriber_metrics(counts: Counts | None) -> Iterator[GaugeMetricFamily]:
+    """The subscribers of each feed, by kind, and what each aggregator reports (see README, Subscribers)."""
+    if counts is None:
+        return
+    by_kind = GaugeMetricFamily(
+        "feedsvc_subscribers",
+        "Estimated subscribers of a feed (all formats): `aggregator` as aggregators report them, `direct` the "
+        "distinct direct clients of the last 24 hours.",
+        labels=["feed", "kind"],
+    )
+    reported = GaugeMetricFamily(
+        "feedsvc_subscribers_reported",
+        "Subscribers an aggregator reports for a feed (its latest reports, formats summed); across replicas take "
+        "the max per feed and aggregator.",
+        labels=["feed", "aggregator"],
+    )
+    for name, count in counts.feeds.items():
+        by_kind.add_metric([name, "aggregator"], count.reported)
+        by_kind.add_metric([name, "direct"], count.direct)
+        # Any User-Agent may name an aggregator: past the largest few, one series holds the rest.
+        ranked = sorted(count.aggregators.items(), key=lambda item: (-item[1], item[0]))
+        for aggregator, subscribers in ranked[:MAX_AGGREGATOR_SERIES]:
+            reported.add_metric([name, aggregator], subscribers)
+        if len(ranked) > MAX_AGGREGATOR_SERIES:
+            reported.add_metric([name, "other"], sum(n for _, n in ranked[MAX_AGGREGATOR_SERIES:]))
+    yield by_kind
+    yield reported
 
 
 class Metrics:
@@ -113,6 +146,7 @@ class Metrics:
         self._feed_not_modified = 0
         self._last_refresh: RefreshStats | None = None
         self.request_log_dropped: Callable[[], int] = lambda: 0  # the request log's writer, when there is one
+        self.subscribers: Callable[[], Counts | None] = lambda: None  # the subscriber counts, when kept
         self.registry.register(_SnapshotCollector(snapshot, clock, self))
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:

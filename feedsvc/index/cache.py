@@ -26,7 +26,17 @@ from typing import Any
 from feedsvc import __version__ as GENERATOR_VERSION
 from feedsvc.config import Settings
 from feedsvc.index.scan import ContentIndex, IndexedFile, cached_stamp, stamp_size_mtime
-from feedsvc.model import Article, ArticleContent, Author, Document, Problem, shared_author, shared_names
+from feedsvc.model import (
+    Article,
+    ArticleContent,
+    Author,
+    Document,
+    Entity,
+    Problem,
+    shared_author,
+    shared_entities,
+    shared_names,
+)
 
 log = logging.getLogger("feedsvc.cache")
 
@@ -35,7 +45,8 @@ _BATCH = 500
 # Bump when what is stored, or how articles are parsed or rendered, changes.
 # 4: URLs as URIs (IDNA hosts), stricter Atom ids and emails, escaped RSS descriptions
 # 5: an article's language (`lang:`), a column the files table did not have
-FORMAT = "5"
+# 6: the entities a body names (`entities:`), a column of its own
+FORMAT = "6"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -44,7 +55,7 @@ CREATE TABLE IF NOT EXISTS files (
     problem TEXT,
     title TEXT, link TEXT, id TEXT, published TEXT, updated TEXT, categories TEXT, tags TEXT,
     author_name TEXT, author_email TEXT, summary TEXT, image TEXT, draft INTEGER, fingerprint TEXT, warnings TEXT,
-    last_good TEXT, language TEXT
+    last_good TEXT, language TEXT, entities TEXT
 );
 CREATE TABLE IF NOT EXISTS contents (
     source TEXT NOT NULL, fingerprint TEXT NOT NULL, html TEXT NOT NULL, summary TEXT NOT NULL, image TEXT,
@@ -97,6 +108,7 @@ def _article_json(article: Article | None) -> str | None:
             article.fingerprint,
             list(article.warnings),
             article.language,
+            _entities_text(article.entities),
         ],
         ensure_ascii=False,
         separators=(",", ":"),
@@ -119,6 +131,7 @@ def _article(source: str, text: str) -> Article:
         fingerprint,
         warnings,
         language,
+        entities,
     ) = json.loads(text)
     published_at = datetime.fromisoformat(published)
     # Built from shared parts directly: names and authors repeat across thousands of articles.
@@ -138,6 +151,7 @@ def _article(source: str, text: str) -> Article:
         fingerprint=fingerprint,
         warnings=tuple(warnings),
         language=language,
+        entities=_entities(entities),
     )
 
 
@@ -161,12 +175,28 @@ def _path_of(value: str | bytes | None) -> str | None:
 _SEP = "\x1f"
 _FILE_COLUMNS = (
     "source, size, mtime_ns, path, problem, title, link, id, published, updated, categories, tags,"
-    " author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language"
+    " author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language, entities"
 )
+
+_FILE_VALUES = ", ".join("?" * (_FILE_COLUMNS.count(",") + 1))
 
 
 def _split_names(text: str) -> list[str]:
     return text.split(_SEP) if text else []
+
+
+# An entity's kind, key and title in one text: the record separator never occurs in them either.
+_PART = "\x1e"
+
+
+def _entities_text(entities: tuple[Entity, ...]) -> str | None:
+    return _SEP.join(f"{e.kind}{_PART}{e.key}{_PART}{e.title}" for e in entities) if entities else None
+
+
+def _entities(text: str | None) -> tuple[Entity, ...]:
+    if not text:
+        return ()
+    return shared_entities(Entity(*item.split(_PART, 2)) for item in text.split(_SEP))
 
 
 def _file_row(source: str, entry: IndexedFile) -> tuple[Any, ...]:
@@ -175,7 +205,7 @@ def _file_row(source: str, entry: IndexedFile) -> tuple[Any, ...]:
     last_good = _article_json(entry.last_good if entry.last_good is not entry.result else None)
     result = entry.result
     if isinstance(result, Problem):
-        return (source, size, mtime_ns, _path_value(entry.path), result.reason, *([None] * 14), last_good, None)
+        return (source, size, mtime_ns, _path_value(entry.path), result.reason, *([None] * 14), last_good, None, None)
     author = result.author
     return (
         source,
@@ -200,6 +230,7 @@ def _file_row(source: str, entry: IndexedFile) -> tuple[Any, ...]:
         _SEP.join(result.warnings),
         last_good,
         result.language,
+        _entities_text(result.entities),
     )
 
 
@@ -232,7 +263,7 @@ class _SharedParts:
 
 def _entry(row: tuple[Any, ...], shared: _SharedParts) -> IndexedFile:
     (source, size, mtime_ns, path, problem, title, link, identity, published, updated, categories, tags) = row[:12]
-    (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language) = row[12:]
+    (author_name, author_email, summary, image, draft, fingerprint, warnings, last_good, language, entities) = row[12:]
     stamp = cached_stamp(size, mtime_ns)
     path = _path_of(path)
     good = None if last_good is None else _article(source, last_good)
@@ -256,6 +287,7 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> IndexedFile:
         fingerprint=fingerprint,
         warnings=tuple(_split_names(warnings)),
         language=language,
+        entities=_entities(entities),
     )
     return IndexedFile(stamp=stamp, result=article, last_good=good or article, path=path)
 
@@ -471,7 +503,7 @@ class Cache:
         if self._db is None:
             return
         db = self._db
-        insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({', '.join(['?'] * 21)})"  # noqa: S608 - constants
+        insert = f"INSERT OR REPLACE INTO files ({_FILE_COLUMNS}) VALUES ({_FILE_VALUES})"  # noqa: S608 - constants
         skipped: list[tuple[Any, Exception]] = []
 
         def write(batch: list[tuple[Any, ...]]) -> None:

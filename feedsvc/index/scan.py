@@ -17,13 +17,14 @@ import stat
 import struct
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import NamedTuple
 
+from feedsvc.index.entries import Changes
 from feedsvc.model import Article, Problem
 
 log = logging.getLogger("feedsvc.scan")
@@ -521,7 +522,7 @@ def scan_content(
     full = changed is None or previous.has_links
     walk = _Walk()
     targets = _Targets()
-    entries: dict[str, IndexedFile] = {}
+    entries: MutableMapping[str, IndexedFile] = {}
     dropped: list[str] = []
     to_read: list[tuple[_Found, IndexedFile | None]] = []
     try:
@@ -536,7 +537,8 @@ def scan_content(
             targets = targeted
             found = targets.found
             # Keep what the events did not touch; drop what they touched, to be re-added if still there.
-            entries = dict(previous.entries)
+            # A layer of changes over the last index's entries: not a copy of every one of them.
+            entries = Changes(previous.entries)
             dropped = [source for source in targets.files if entries.pop(source, None) is not None]
             if targets.folders:  # rare (a folder made, moved or deleted): look through every path
                 prefixes = tuple(folder + "/" for folder in targets.folders)
@@ -595,7 +597,7 @@ def scan_content(
         if stop is None or not stop.is_set():
             raise RuntimeError(f"{len(reread)} parse results for {len(to_read)} files")
         return ScanResult(
-            ContentIndex(entries), files_seen=len(entries), reread=tuple(reread), failed=failed, stopped=True
+            ContentIndex(_settled(entries)), files_seen=len(entries), reread=tuple(reread), failed=failed, stopped=True
         )
     if walk.unreadable:
         # Files under a folder that could not be listed this time are kept as they were.
@@ -615,7 +617,9 @@ def scan_content(
         folders = (previous.folders - gone) | frozenset(walk.folders)
         problem_sources = (previous.problem_sources or frozenset()) - touched
         problem_sources |= {s for s in touched if s in entries and entries[s].problem is not None}
-        index = ContentIndex(entries, tuple(kept + walk.problems), previous.has_links, folders, problem_sources)
+        index = ContentIndex(
+            _settled(entries), tuple(kept + walk.problems), previous.has_links, folders, problem_sources
+        )
     return ScanResult(
         index,
         files_seen=len(entries),
@@ -625,6 +629,11 @@ def scan_content(
         full=full,
         bodies=bodies,
     )
+
+
+def _settled(entries: MutableMapping[str, IndexedFile]) -> Mapping[str, IndexedFile]:
+    """Return a scan's entries as its index holds them (a targeted scan's: layered over the last index's)."""
+    return entries.settled() if isinstance(entries, Changes) else entries
 
 
 def _chunks(to_read: list[tuple[_Found, IndexedFile | None]], root: str) -> Iterator[list[tuple[str, str, int, float]]]:

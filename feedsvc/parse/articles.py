@@ -21,9 +21,10 @@ from urllib.parse import quote
 from feedsvc.config import Settings, fold_name, front_matter_text
 from feedsvc.errors import NotADate, NotText
 from feedsvc.hexo.site import date_from_name, hexo_wall_clock, post_link, post_slug, uses_id
-from feedsvc.model import Article, Author, Problem, shared_author, shared_names
+from feedsvc.model import Article, Author, Entity, Problem, shared_author, shared_names
 from feedsvc.parse.body import body_warnings
 from feedsvc.parse.dates import parse_date
+from feedsvc.parse.entities import entities_of
 from feedsvc.parse.plainyaml import quick_load
 from feedsvc.parse.urls import web_url
 from feedsvc.safeyaml import MAX_INTEGER_CHARS, load_yaml
@@ -633,6 +634,12 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
             body, max_depth=settings.max_depth, max_html_bytes=settings.max_html_bytes, hexo_tags=settings.hexo_tags
         )
     )
+    entities: tuple[Entity, ...] = ()
+    if settings.entities:
+        entities, notes = entities_of(
+            body, settings.entities, max_entities=settings.max_categories, max_chars=settings.max_name_chars
+        )
+        reader.warnings.extend(notes)
     fingerprint = digest(raw)
     if published is None and settings.hexo is not None:
         # As Hexo does: a name such as 2019-03-05-hello.md dates the post (new_post_name).
@@ -679,5 +686,6 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
         draft=bool(draft) or published_flag is False or reader.excluded(),
         fingerprint=fingerprint,
         warnings=tuple(reader.warnings),
+        entities=entities,
     )
     return article, body

@@ -1,10 +1,11 @@
 """Make article HTML fit for a feed: sanitized, absolute, XML-safe; and read text and images from it.
 
-The only module that imports nh3 and lxml's HTML parser. Pure functions.
+The only module that imports nh3 and lxml's HTML parser (and runs selectors over a body). Pure functions.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -191,3 +192,30 @@ def cut_html(html: str, max_bytes: int) -> str:
         elif name not in _VOID and not match[0].endswith("/>"):
             open_tags.append(name)
     return head + "…" + "".join(f"</{name}>" for name in reversed(open_tags))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(xpath: str) -> etree.XPath:
+    return etree.XPath(xpath)
+
+
+def select(html: str, xpath: str) -> list[tuple[dict[str, str], str]]:
+    """Return the attributes and text of each element of (raw) HTML that `xpath` finds, in document order.
+
+    The XPath comes from a CSS selector (`feedsvc.selectors`). Attribute names are lower
+    case, as HTML parsers give them; the text is everything inside the element.
+    """
+    if not html.strip():
+        return []
+    parser = etree.HTMLParser(huge_tree=True, no_network=True, remove_comments=True, remove_pis=True)
+    try:
+        root = etree.fromstring(f"<html><body>{html}</body></html>", parser)
+    except (etree.XMLSyntaxError, ValueError):  # nothing an HTML parser can make a tree of
+        return []
+    if root is None:
+        return []
+    found: list[tuple[dict[str, str], str]] = []
+    for element in _compiled(xpath)(root):
+        if isinstance(element, etree._Element) and isinstance(element.tag, str):
+            found.append(({str(k): str(v) for k, v in element.attrib.items()}, "".join(element.itertext())))
+    return found

@@ -13,7 +13,7 @@ from functools import partial
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import page_count
 from feedsvc.feeds.catalog import Catalog
-from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml
+from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml, shows_subscribers
 from feedsvc.feeds.render import render_feed
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.model import (
@@ -99,7 +99,7 @@ class RenderMemo:
                 keep(feed_path(feed.spec.slug, fmt), key, build)
         # The index shows each feed's size and newest entry; the OPML each feed's spec and the
         # latest `updated` of all, which may come from any entry, not only the newest.
-        index_key = tuple((f.spec, f.total, feed_key(f)[1][:1]) for f in catalog.feeds)
+        index_key = (tuple((f.spec, f.total, feed_key(f)[1][:1]) for f in catalog.feeds), shows_subscribers(settings))
         keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, settings), HTML_TYPE))
         latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
         opml_key = (tuple(f.spec for f in catalog.feeds), latest)

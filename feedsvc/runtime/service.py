@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedsvc.builddir.follower import POLL_SECONDS, Follower, empty_snapshot
-from feedsvc.builddir.storage import open_storage
+from feedsvc.builddir.storage import Directory, open_storage
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
@@ -22,10 +22,12 @@ from feedsvc.index.scan import StopFlag, no_article_message
 from feedsvc.model import Snapshot
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.refresh.restore import restored_snapshot
+from feedsvc.runtime.counting import counting_options, open_recorder
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
 from feedsvc.runtime.schedule import Schedule, start_scheduler
 from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
+from feedsvc.subscribers.recorder import Recorder
 
 log = logging.getLogger("feedsvc")
 
@@ -44,6 +46,7 @@ class Service:
     _starting: Pipeline | None = field(default=None, repr=False)  # a reload's, during its first refresh
     feed_url: str | None = None  # site.feed_url when a config sets none (the address served on), at reloads too
     scheduled: bool = True  # refreshes on a schedule and on filesystem events (not only when asked)
+    subscribers: Recorder | None = None  # counts who polls the feeds (stats.enabled)
 
     @property
     def refresher(self) -> Refresher:
@@ -63,6 +66,8 @@ class Service:
             starting.refresher.stop()
         with self._reloading:
             self.pipeline.stop()
+        if self.subscribers is not None:
+            self.subscribers.stop()
 
     def reload(self, config_file: Path) -> bool:
         """Swap in the config the file holds now, if valid and its content readable; otherwise keep the running one.
@@ -108,6 +113,8 @@ class Service:
             changes, old.changes = old.changes, None  # not stopped: what it still has to send is sent
             old.stop()
             self.settings = settings
+            if self.subscribers is not None:  # counting goes on in the same file; how, as the new config says
+                self.subscribers.options = counting_options(settings)
             if changes is not None:
                 changes.reconfigure(settings)  # before the new snapshot, whose changes it is told
             new.refresher.publish_to(self.store)
@@ -184,7 +191,18 @@ def start_service(
     pipeline = open_pipeline(settings, store, watch=scheduled, stop=stop)
     pipeline.changes = changes
     restored = restored_snapshot(pipeline.cache, settings) if restore else None
-    service = Service(settings, store, pipeline, create_app(store), feed_url=feed_url, scheduled=scheduled)
+    subscribers = open_recorder(settings) if scheduled else None
+    if subscribers is not None:
+        subscribers.start()
+    service = Service(
+        settings,
+        store,
+        pipeline,
+        create_app(store, subscribers),
+        feed_url=feed_url,
+        scheduled=scheduled,
+        subscribers=subscribers,
+    )
     if restored is None:
         _first_refresh(pipeline)
         _schedule(service, pipeline)
@@ -225,12 +243,15 @@ class FollowingService:
     follower: Follower
     app: Flask
     schedule: Schedule | None
+    subscribers: Recorder | None = None
 
     def stop(self) -> None:
-        """Stop following the directory."""
+        """Stop following the directory, and counting."""
         if self.schedule is not None:
             self.schedule.stop()
             self.schedule = None
+        if self.subscribers is not None:
+            self.subscribers.stop()
 
 
 def start_following(build: Path | str, *, scheduled: bool = True) -> FollowingService:
@@ -247,4 +268,9 @@ def start_following(build: Path | str, *, scheduled: bool = True) -> FollowingSe
     follower.check_safely()
     log.info("serving the build in %s (%d feed documents)", storage, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
-    return FollowingService(store, follower, create_app(store), schedule)
+    # No config here: counted with the default settings, in the default state directory, by what is served.
+    served = storage.path.resolve() if isinstance(storage, Directory) else Path(str(storage))
+    subscribers = open_recorder(Settings(), served) if scheduled else None
+    if subscribers is not None:
+        subscribers.start()
+    return FollowingService(store, follower, create_app(store, subscribers), schedule, subscribers)

@@ -8,6 +8,11 @@
   Everything shown comes from the feed itself; the page loads nothing but the entries'
   thumbnails (no script, no web font, no other stylesheet). Of the feed's URLs, only http(s)
   ones become links or images.
+
+  `feedsvc serve` does not leave this to the browser: it answers a browser with the same page
+  made on the server (feeds/views.py, templates/feed.html), and a build writes that page
+  beside each feed. This stylesheet serves where a static server sends browsers the feed
+  itself and the browser still runs XSLT. tests/test_views.py holds the two pages alike.
 -->
 <xsl:stylesheet version="1.0"
     xmlns:xsl="http://www.w3.org/1999/XSL/Transform"
@@ -44,6 +49,18 @@
     <xsl:call-template name="after-last-slash">
       <xsl:with-param name="text" select="$self"/>
     </xsl:call-template>
+  </xsl:variable>
+  <!-- The service's root, relative to this document: one ../ per folder below it (feeds/, feeds/tags/, …/archive/). -->
+  <xsl:variable name="below-feeds" select="substring-after($self, '/feeds/')"/>
+  <xsl:variable name="home">
+    <xsl:choose>
+      <xsl:when test="$below-feeds != ''">
+        <xsl:value-of select="substring('../../../../../../../../', 1,
+            3 * (1 + string-length($below-feeds) - string-length(translate($below-feeds, '/', ''))))"/>
+      </xsl:when>
+      <xsl:when test="$archived">../../../</xsl:when>
+      <xsl:otherwise>../</xsl:otherwise>
+    </xsl:choose>
   </xsl:variable>
   <xsl:variable name="stem">
     <xsl:choose>
@@ -137,10 +154,7 @@ footer{border-top:1px solid #ddd;margin-top:1rem;padding-top:.75rem}
             </p>
           </xsl:if>
           <p>
-            <xsl:choose>
-              <xsl:when test="$archived"><a href="../../../">All feeds</a></xsl:when>
-              <xsl:otherwise><a href="../">All feeds</a></xsl:otherwise>
-            </xsl:choose>
+            <a href="{$home}">All feeds</a>
             <xsl:if test="starts-with($site, 'https://') or starts-with($site, 'http://')">
               <xsl:text> · </xsl:text>
               <a href="{$site}">Visit the site</a>
