@@ -25,6 +25,9 @@ from tests.objectstore import SeaweedFS
 from tests.test_archives import INTERVAL, archive_settings, write_history, write_numbered
 from tests.test_server import BIN, _etags, _free_port, _get, _running, _wait_for
 
+# Each test talks to a real server the session starts (a few seconds), and some stop and start it.
+pytestmark = pytest.mark.slow
+
 PATHS = ["/feeds/all.rss", "/feeds/all.atom", "/feeds/all.json", "/feeds/markets.rss", "/feeds.opml", "/"]
 PAGES = ["/feeds/all/archive/1.atom", "/feeds/markets/archive/2.json", "/feeds/all/archive/3.rss"]
 
@@ -163,7 +166,8 @@ def test_a_build_with_nothing_changed_uploads_nothing_and_an_edit_only_its_docum
 
     def files(listed: dict[str, Any]) -> dict[str, str]:
         names = {path: entry["etag"] for path, entry in listed["documents"].items()}
-        return names | {path + ".gz": entry["etag"] for path, entry in listed["archives"].items()}
+        views = {path: names[entry["of"]] for path, entry in listed.get("views", {}).items()}  # made of its feed
+        return names | views | {path + ".gz": entry["etag"] for path, entry in listed["archives"].items()}
 
     old, new = files(before), files(after)
     changed = {name for name, etag in new.items() if old.get(name) != etag}
@@ -172,7 +176,9 @@ def test_a_build_with_nothing_changed_uploads_nothing_and_an_edit_only_its_docum
     assert requests.keys("PutObject") == {"site/" + name for name in changed | {MANIFEST, STATUS}}
     gone = set(old) - set(new)
     assert gone == {
-        name for fmt in ("rss", "atom", "json") for name in (f"feeds/solo.{fmt}", f"feeds/solo/archive/1.{fmt}.gz")
+        name
+        for fmt in ("rss", "atom", "json")
+        for name in (f"feeds/solo.{fmt}", f"feeds/solo.{fmt}.html", f"feeds/solo/archive/1.{fmt}.gz")
     }
     assert requests.keys("DeleteObjects") == {""}
     operations = [name for name, _ in requests.sent]
@@ -181,7 +187,6 @@ def test_a_build_with_nothing_changed_uploads_nothing_and_an_edit_only_its_docum
     assert not any(name.startswith("feeds/solo.") for name in objects(aws, "incremental", "site/"))
 
 
-@pytest.mark.slow
 def test_two_replicas_answer_the_same_bytes_and_304_each_others_etags(
     aws: SeaweedFS, content_dir: Path, tmp_path: Path
 ) -> None:
