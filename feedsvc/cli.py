@@ -145,7 +145,10 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | str | Non
                 settings.feed_url,
             )
     worker = WorkerOptions(
-        config=None if build_dir is not None else config_path(config),
+        # A bucket's replica takes `storage.*` from a config file given on the command line; a directory needs none.
+        config=(config.resolve() if isinstance(build_dir, str) and config is not None else None)
+        if build_dir is not None
+        else config_path(config),
         build_dir=build_dir if isinstance(build_dir, Path) else None,
         build_url=build_dir if isinstance(build_dir, str) else None,
         feed_url=feed_url,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from unittest import mock
 import pytest
 
 from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
+from feedsvc.builddir.storage import StorageOptions
 from feedsvc.http.app import IMMUTABLE_CACHE_CONTROL, create_app
 from feedsvc.runtime.builder import Builder, start_builder
 from feedsvc.runtime.service import start_following
@@ -245,7 +247,8 @@ def test_a_replica_keeps_serving_through_a_store_outage_and_loses_nothing(aws: S
     aws.create_bucket("outage")
     settings = archive_settings(content_dir)
     build(settings, "s3://outage/site")
-    replica = start_following("s3://outage/site", scheduled=False)
+    os.environ.pop("AWS_ENDPOINT_URL")  # the replica is told the endpoint as `storage.endpoint` of a config file
+    replica = start_following("s3://outage/site", scheduled=False, options=StorageOptions(endpoint=aws.endpoint))
     client = replica.app.test_client()
     before = {path: client.get(path) for path in PATHS + PAGES[:1]}
     assert all(answer.status_code == 200 for answer in before.values())
@@ -267,7 +270,7 @@ def test_a_replica_keeps_serving_through_a_store_outage_and_loses_nothing(aws: S
     assert client.get("/healthz").get_json()["status"] == "ok"
     assert client.get(PAGES[1]).status_code == 200
     write_article(content_dir, "late.md", {"title": "After the outage", "date": "2025-09-09T00:00Z"})
-    build(settings, "s3://outage/site")
+    build(dataclasses.replace(settings, storage_endpoint=aws.endpoint), "s3://outage/site")
     assert replica.follower.check()
     assert b"After the outage" in client.get("/feeds/all.rss").data
     replica.stop()

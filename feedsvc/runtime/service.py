@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedsvc.builddir.follower import POLL_SECONDS, Follower, empty_snapshot
-from feedsvc.builddir.storage import Directory, open_storage
+from feedsvc.builddir.storage import Directory, StorageOptions, open_storage
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
@@ -254,15 +254,18 @@ class FollowingService:
             self.subscribers.stop()
 
 
-def start_following(build: Path | str, *, scheduled: bool = True) -> FollowingService:
+def start_following(
+    build: Path | str, *, scheduled: bool = True, options: StorageOptions | None = None
+) -> FollowingService:
     """Read the build in a directory or bucket (if any yet), then look for a new one every second.
 
-    A bucket (`s3://BUCKET/PREFIX`) is reached as the AWS environment variables and config files say.
+    A bucket (`s3://BUCKET/PREFIX`) is reached as the AWS environment variables and config
+    files say, and `options` (`storage.*` of a config file) where they are given.
 
     Raises:
         BuildError: an s3:// URL that is not one, or no S3 client library installed.
     """
-    storage = open_storage(build)
+    storage = open_storage(build, options)
     store = Store(empty_snapshot(storage))
     follower = Follower(storage, store)
     follower.check_safely()
