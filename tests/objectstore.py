@@ -144,14 +144,14 @@ class SeaweedFS:
         return "\n".join(lines[-15:])
 
     def stop(self) -> None:
-        """Stop the server: SIGTERM, then SIGKILL if it has not exited within a few seconds."""
+        """Stop the server: SIGTERM, then SIGKILL if it has not exited within a second (it acknowledged every write)."""
         process, self.process = self.process, None
         if process is None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=3)
+            process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)

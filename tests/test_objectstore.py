@@ -18,6 +18,7 @@ import pytest
 
 from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
 from feedsvc.builddir.storage import StorageOptions
+from feedsvc.config import load_settings
 from feedsvc.http.app import IMMUTABLE_CACHE_CONTROL, create_app
 from feedsvc.runtime.builder import Builder, start_builder
 from feedsvc.runtime.service import start_following
@@ -202,7 +203,7 @@ def test_two_replicas_answer_the_same_bytes_and_304_each_others_etags(
         "categories:\n  市场:\n    slug: markets\n  其他:\n    slug: others\n",
         encoding="utf-8",
     )
-    subprocess.run([str(BIN / "feedsvc"), "build", "--config", str(config), "--out", str(tmp_path / "dir")], check=True)
+    build(load_settings(config), tmp_path / "dir")
     reference = create_app(Store(read_build(tmp_path / "dir"))).test_client()
     builder_command = [str(BIN / "feedsvc"), "build", "--config", str(config), "--out", "s3://replicas/site", "--watch"]
     with contextlib.ExitStack() as stack:
