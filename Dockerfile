@@ -29,14 +29,15 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Build the wheels of feedsvc, its dependencies and gunicorn; the runtime installs them offline.
+# Build the wheels of feedsvc (with its s3 extra, boto3: build --out / serve --from s3://), its dependencies and
+# gunicorn; the runtime installs them offline.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY feedsvc ./feedsvc
-RUN pip wheel --no-cache-dir --wheel-dir /wheels . gunicorn==27.0.1
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[s3]' gunicorn==27.0.1
 
 FROM ${PYTHON_IMAGE}
 LABEL org.opencontainers.image.title="feedsvc" \

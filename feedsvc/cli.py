@@ -35,16 +35,19 @@ config_option = click.option(
 )
 
 
-def _local_directory(context: click.Context, parameter: click.Parameter, value: str | None) -> Path | None:
-    """Take a build directory's path; refuse a URL (`s3://bucket/site`), which would be written as a folder `s3:`."""
+def _build_location(context: click.Context, parameter: click.Parameter, value: str | None) -> Path | str | None:
+    """Take where a build is: a directory's path, or `s3://BUCKET/PREFIX`; refuse any other URL.
+
+    Any other URL would be written as a folder named after its scheme (`https:`).
+    """
     if value is None:
         return None
-    from feedsvc.builddir.files import url_instead_of_directory
+    from feedsvc.builddir.storage import url_instead_of_location, url_scheme
 
-    problem = url_instead_of_directory(value)
+    problem = url_instead_of_location(value)
     if problem is not None:
         raise click.BadParameter(problem)
-    return Path(value)
+    return value if url_scheme(value) is not None else Path(value)
 
 
 def _settings(config: Path | None, *, feed_url: str | None = None) -> Settings:
@@ -115,10 +118,9 @@ def main(log_level: str, log_format: str) -> None:
 @click.option(
     "--from",
     "build_dir",
-    type=click.Path(file_okay=False),
-    callback=_local_directory,
+    callback=_build_location,
     default=None,
-    help="Serve the build directory that `feedsvc build --out DIR --watch` keeps up to date; read no content.",
+    help="Serve the build that `feedsvc build --out DIR|s3://BUCKET/PREFIX --watch` keeps up to date; read no content.",
 )
 @click.option(
     "--access-log/--no-access-log",
@@ -126,7 +128,7 @@ def main(log_level: str, log_format: str) -> None:
     show_default=True,
     help="Log every request (Combined Log Format, or JSON with --log-format json).",
 )
-def serve(config: Path | None, host: str, port: int, build_dir: Path | None, access_log: bool) -> None:
+def serve(config: Path | None, host: str, port: int, build_dir: Path | str | None, access_log: bool) -> None:
     """Serve the feeds, rescanning the content directory on a schedule (or following a build directory)."""
     from feedsvc.runtime.server import run_server  # only `serve` needs the HTTP server
 
@@ -143,8 +145,12 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
                 settings.feed_url,
             )
     worker = WorkerOptions(
-        config=None if build_dir is not None else config_path(config),
-        build_dir=build_dir,
+        # A bucket's replica takes `storage.*` from a config file given on the command line; a directory needs none.
+        config=(config.resolve() if isinstance(build_dir, str) and config is not None else None)
+        if build_dir is not None
+        else config_path(config),
+        build_dir=build_dir if isinstance(build_dir, Path) else None,
+        build_url=build_dir if isinstance(build_dir, str) else None,
         feed_url=feed_url,
         access_log=access_log,
         log_format=click.get_current_context().find_root().params["log_format"].lower(),  # `feedsvc --log-format`
@@ -162,9 +168,8 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
 @click.option(
     "--out",
     required=True,
-    type=click.Path(file_okay=False),
-    callback=_local_directory,
-    help="Directory to write the feeds to.",
+    callback=_build_location,
+    help="Directory to write the feeds to, or s3://BUCKET/PREFIX (S3-compatible object storage).",
 )
 @click.option(
     "--watch",
@@ -176,7 +181,7 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | None, acc
     is_flag=True,
     help="Write into a non-empty directory that holds no earlier build (its files stay; same names are replaced).",
 )
-def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
+def build(config: Path | None, out: Path | str, watch: bool, force: bool) -> None:
     """Write every feed, the OPML, the index page and a manifest as static files, then exit (or --watch)."""
     settings = _settings(config)
     if watch:
@@ -200,7 +205,7 @@ def build(config: Path | None, out: Path, watch: bool, force: bool) -> None:
     )
 
 
-def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -> Builder:
+def _start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bool) -> Builder:
     """Start a builder, or exit 2 with the reason a build directory is refused (nothing written)."""
     from feedsvc.refresh.memory import freeze_after_refreshes
     from feedsvc.runtime.builder import start_builder
@@ -213,7 +218,7 @@ def _start_builder(settings: Settings, out: Path, *, watch: bool, force: bool) -
         sys.exit(EXIT_CONFIG)
 
 
-def _keep_building(settings: Settings, out: Path, *, force: bool) -> None:
+def _keep_building(settings: Settings, out: Path | str, *, force: bool) -> None:
     """Build, then keep building on the schedule until SIGTERM, SIGINT or Ctrl-C; exit 0."""
     import signal
     import threading

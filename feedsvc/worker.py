@@ -7,14 +7,17 @@ Plain values and the standard library only: every layer may import it, none is i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 # The config file (else config/feedsvc.yaml); `feedsvc build` and `check` read it too.
 CONFIG_VAR = "FEEDSVC_CONFIG"
-# A build directory to serve instead of content (`feedsvc serve --from DIR`, or gunicorn workers).
+# A build to serve instead of content (`feedsvc serve --from DIR|s3://BUCKET/PREFIX`, or gunicorn workers).
 FROM_VAR = "FEEDSVC_FROM"
+# A value of FROM_VAR that is a URL (`s3://bucket/site`), not a directory's path.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 # site.feed_url when the config file sets none: `feedsvc serve` sets it from --host and --port,
 # so that self links name the address it serves on.
 FEED_URL_VAR = "FEEDSVC_FEED_URL"
@@ -37,6 +40,7 @@ class WorkerOptions:
 
     config: Path | None = None  # None: the default config file
     build_dir: Path | None = None
+    build_url: str | None = None  # a build in object storage (`s3://BUCKET/PREFIX`), instead of a directory
     feed_url: str | None = None
     exit_with_parent: bool = False
     access_log: bool = True
@@ -50,7 +54,9 @@ class WorkerOptions:
         }
         if self.config is not None:
             environ[CONFIG_VAR] = str(self.config)
-        if self.build_dir is not None:
+        if self.build_url is not None:
+            environ[FROM_VAR] = self.build_url
+        elif self.build_dir is not None:
             environ[FROM_VAR] = str(self.build_dir)
         if self.feed_url:
             environ[FEED_URL_VAR] = self.feed_url
@@ -61,9 +67,12 @@ class WorkerOptions:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> WorkerOptions:
         """Read the options from an environment; an empty variable counts as not set."""
+        source = environ.get(FROM_VAR) or ""
+        url = _URL.match(source) is not None
         return cls(
             config=Path(environ[CONFIG_VAR]) if environ.get(CONFIG_VAR) else None,
-            build_dir=Path(environ[FROM_VAR]) if environ.get(FROM_VAR) else None,
+            build_dir=Path(source) if source and not url else None,
+            build_url=source if url else None,
             feed_url=environ.get(FEED_URL_VAR) or None,
             exit_with_parent=environ.get(EXIT_WITH_PARENT_VAR) == "1",
             access_log=environ.get(ACCESS_LOG_VAR, "1") != "0",

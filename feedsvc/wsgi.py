@@ -1,7 +1,7 @@
 """WSGI entry point for other servers, such as gunicorn: `gunicorn 'feedsvc.wsgi:create()'`.
 
-With FEEDSVC_FROM=DIR, every worker serves the build directory that one
-`feedsvc build --out DIR --watch` keeps up to date: no worker reads content.
+With FEEDSVC_FROM=DIR (or s3://BUCKET/PREFIX), every worker serves the build
+that one `feedsvc build --out … --watch` keeps up to date: no worker reads content.
 FEEDSVC_FEED_URL is site.feed_url for a config file that sets none. Every
 variable a worker reads, with its default, is in feedsvc.worker.
 
@@ -25,15 +25,16 @@ from pathlib import Path
 
 from flask import Flask
 
-from feedsvc.builddir.files import url_instead_of_directory
+from feedsvc.builddir.storage import StorageOptions, url_instead_of_location
 from feedsvc.config import config_path, load_settings
-from feedsvc.errors import ConfigError
+from feedsvc.errors import BuildError, ConfigError
 from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.accesslog import log as access_log
 from feedsvc.http.app import metrics_of
 from feedsvc.index.scan import StopFlag
 from feedsvc.refresh.memory import freeze_after_refreshes
 from feedsvc.runtime import logs
+from feedsvc.runtime.builder import storage_options
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
 from feedsvc.worker import FROM_VAR, WorkerOptions
 
@@ -89,6 +90,17 @@ def _log_requests(app: Flask) -> logs.LineWriter[Answered]:
     return writer
 
 
+def _storage_options(serve_dir: Path | str, config: Path | None) -> StorageOptions | None:
+    """Return `storage.*` of the config file given with `serve --from s3://…`, if one was; None otherwise.
+
+    Raises:
+        ConfigError: that config file is invalid.
+    """
+    if not isinstance(serve_dir, str) or config is None:
+        return None
+    return storage_options(load_settings(config))
+
+
 class _StopOnSignal:
     """Handle SIGTERM and SIGINT while the service starts: end its first refresh at the next file, then exit 0.
 
@@ -123,8 +135,8 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
         _exit_with_parent()
     if not logging.getLogger().handlers:
         logs.configure(logging.INFO, worker.log_format)
-    serve_dir = Path(build_dir) if build_dir else worker.build_dir
-    if serve_dir is not None and (problem := url_instead_of_directory(str(serve_dir))) is not None:
+    serve_dir: Path | str | None = build_dir or worker.build_url or worker.build_dir
+    if isinstance(serve_dir, str) and (problem := url_instead_of_location(serve_dir)) is not None:
         raise ConfigError(f"{FROM_VAR}: {problem}")
     # The worker's options have read $FEEDSVC_CONFIG already: the environment is not asked again.
     config_file = config_path(config or worker.config, environ={})
@@ -136,13 +148,16 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
             signal.signal(signum, on_stop)
     # The site.feed_url of a config that sets none, at load and at every reload (`feedsvc serve` sets it).
     feed_url = worker.feed_url
-    service: Service | FollowingService = (
-        start_following(serve_dir)
-        if serve_dir
-        else start_service(
-            load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url, restore=True
+    try:
+        service: Service | FollowingService = (
+            start_following(serve_dir, options=_storage_options(serve_dir, worker.config))
+            if serve_dir
+            else start_service(
+                load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url, restore=True
+            )
         )
-    )
+    except BuildError as error:  # a bucket that cannot be used at all (no S3 client library)
+        raise ConfigError(f"{FROM_VAR}: {error}") from None
     if stopping.is_set():
         service.stop()
         log.info("stopped before serving: the first refresh ended early, nothing was published")

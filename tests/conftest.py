@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
@@ -19,6 +19,9 @@ from feedsvc.http.app import create_app
 from feedsvc.model import Format, feed_path
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.store import Store
+
+if TYPE_CHECKING:
+    from tests.objectstore import SeaweedFS
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -125,3 +128,12 @@ def client(app: Flask) -> FlaskClient:
 def settings_factory(content_dir: Path) -> Callable[..., Settings]:
     """Make settings over the content directory with some sections overridden."""
     return lambda **sections: make_settings(content_dir, **sections)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """A real S3-compatible store (SeaweedFS) for the session; the tests that ask for it skip without `weed`."""
+    from tests.objectstore import running_seaweedfs
+
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store

@@ -181,7 +181,7 @@ def test_content_dir_without_a_base_is_relative_to_the_working_directory(monkeyp
             {"sites": {}},
             "sites",
             "unknown section (expected one of: authors, build, cache, categories, content, entities, feeds, scan, "
-            "server, site, stats, tags, websub)",
+            "server, site, stats, storage, tags, websub)",
         ),
         ({"site": {"titel": "x"}}, "site.titel", "unknown key (expected one of: title, link"),
         ({"feeds": {"summary": "full"}}, "feeds.summary", "unknown key (expected one of: limit, content"),

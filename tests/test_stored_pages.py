@@ -9,7 +9,7 @@ from unittest import mock
 
 import pytest
 
-from feedsvc.builddir import pages
+from feedsvc.builddir import storage
 from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
 from feedsvc.builddir.pages import MAX_PAGE_BYTES, BuildArchives, gunzip
 from feedsvc.errors import BuildError
@@ -180,14 +180,14 @@ def test_a_page_that_cannot_be_written_fails_the_build_and_the_next_build_writes
     """A page whose file cannot be written (a full disk) writes no manifest; the next build writes every page."""
     write_history(content_dir, 130)
     out = tmp_path / "out"
-    real = pages.write_atomically
+    real = storage.write_atomically
 
     def full_disk(path: Path, data: bytes) -> bool:
         if path.name == "2.atom.gz":
             raise OSError(28, "No space left on device")
         return real(path, data)
 
-    with mock.patch("feedsvc.builddir.pages.write_atomically", side_effect=full_disk):
+    with mock.patch("feedsvc.builddir.storage.write_atomically", side_effect=full_disk):
         builder = start_builder(archive_settings(content_dir), out, watch=False)
     try:
         assert builder.written is None

@@ -91,6 +91,16 @@ def test_the_build_directory_reaches_the_worker_and_no_config_does(
     assert worker.config is None
 
 
+def test_a_bucket_reaches_the_worker_whole_with_the_config_given_for_its_storage_settings(
+    serve: Any, config: Path
+) -> None:
+    """`serve --from s3://… --config F` gives the worker the URL as written and F, whose `storage.*` it reads."""
+    worker = serve("serve", "--from", "s3://feeds/site", "--config", str(config))
+    assert (worker.build_url, worker.build_dir) == ("s3://feeds/site", None)
+    assert worker.config == config.resolve()
+    assert serve("serve", "--from", "s3://feeds/site").config is None
+
+
 def test_the_address_served_on_reaches_the_worker_as_its_feed_url(serve: Any, config: Path) -> None:
     """`serve --port P` tells the worker http://127.0.0.1:P/, the site.feed_url of a config that sets none."""
     assert serve("serve", "--config", str(config), "--port", "9005").feed_url == "http://127.0.0.1:9005/"

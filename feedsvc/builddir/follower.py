@@ -1,9 +1,11 @@
-"""Serve a build directory: follow the manifest that `feedsvc build` writes, read no content.
+"""Serve a build: follow the manifest that `feedsvc build` writes (to a directory or a bucket), read no content.
 
-Polled every second: a new manifest (another size, time or inode) is read, and
-only the documents whose ETag changed are read from disk. A build directory
-that cannot be read, or a manifest whose files are still being replaced, leaves
-the last good documents serving; the first case marks the service degraded.
+Polled every second: in a directory, a new manifest or status (another size,
+time or inode) is read; in a bucket, the manifest object is asked for with a
+conditional GET (If-None-Match its last ETag), which costs a 304 while nothing
+changed. Only the documents whose ETag changed are then read. A build that
+cannot be read, or a manifest whose files are still being replaced, leaves the
+last good documents serving; the first case marks the service degraded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from feedsvc.builddir.manifest import ManifestStamp, manifest_stamp, read_build
+from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
+from feedsvc.builddir.storage import Directory, Fetched, Storage
 from feedsvc.errors import BuildError
 from feedsvc.model import Snapshot
 from feedsvc.store import Store
@@ -26,37 +29,61 @@ PATIENCE_POLLS = 5
 
 
 class Follower:
-    """Keeps a store's snapshot equal to the last complete build in a directory."""
+    """Keeps a store's snapshot equal to the last complete build in a directory or bucket."""
 
-    def __init__(self, directory: Path, store: Store) -> None:
-        self.directory = directory
+    def __init__(self, build: Path | Storage, store: Store) -> None:
+        self.storage: Storage = Directory(build) if isinstance(build, Path) else build
         self.store = store
-        self._stamp: ManifestStamp | None = None
+        # What tells the manifest (and, in a directory, the status) read last from newer ones.
+        self._versions: tuple[str | None, str | None] = (None, None)
         self._failures = 0
         self._reported: str | None = None
         self.loaded = 0  # builds read so far
 
+    def _fetch(self) -> tuple[Fetched | None, str | None]:
+        """Fetch the manifest if it changed, and the status's version in a directory (where it is a heartbeat).
+
+        Raises:
+            OSError, BuildError: the manifest cannot be read.
+        """
+        known_manifest, known_status = self._versions
+        manifest = self.storage.fetch(MANIFEST, known_manifest)
+        status = None
+        if isinstance(self.storage, Directory):
+            try:
+                fetched = self.storage.fetch(STATUS, known_status)
+                status = known_status if fetched is None else fetched.version
+            except OSError:
+                status = None  # not written yet
+        return manifest, status
+
     def check(self) -> bool:
         """Read the build again if its manifest changed; return whether a new snapshot was swapped in."""
-        stamp = manifest_stamp(self.directory)
-        if stamp.manifest is not None and stamp == self._stamp:
+        try:
+            manifest, status = self._fetch()
+        except (OSError, BuildError) as error:
+            reason = getattr(error, "strerror", None) or error
+            self._failed(f"{self.storage.locate(MANIFEST)}: cannot be read: {reason} (expected a build)", missing=True)
+            return False
+        if manifest is None and status == self._versions[1] and self.loaded:
             return False
         current = self.store.snapshot if self.loaded else None
         try:
-            snapshot = read_build(self.directory, current)
+            snapshot = read_build(self.storage, current, None if manifest is None else manifest.body)
         except BuildError as error:
-            self._failed(str(error), missing=stamp.manifest is None)
+            self._failed(str(error), missing=False)
             return False
-        self._stamp = stamp
+        self._versions = (self._versions[0] if manifest is None else manifest.version, status)
         self._failures = 0
         if self._reported is not None:
-            log.info("build directory %s is readable again", self.directory)
+            log.info("build %s is readable again", self.storage)
             self._reported = None
         self.store.replace(snapshot)
         self.loaded += 1
         return True
 
     def _failed(self, message: str, *, missing: bool) -> None:
+        self._versions = (None, None)  # read whole again once readable, and the degraded mark cleared
         self._failures += 1
         if not missing and self._failures < PATIENCE_POLLS:
             return  # most likely a build being written: the next poll sees it complete
@@ -72,9 +99,9 @@ class Follower:
         try:
             self.check()
         except Exception:
-            log.exception("reading the build directory %s failed; the last good feeds keep serving", self.directory)
+            log.exception("reading the build %s failed; the last good feeds keep serving", self.storage)
 
 
-def empty_snapshot(directory: Path) -> Snapshot:
+def empty_snapshot(where: object) -> Snapshot:
     """The snapshot before any build was read: nothing to serve, and degraded until one is."""
-    return Snapshot(documents={}, redirects={}, max_age=0, degraded=f"no build in {directory} yet")
+    return Snapshot(documents={}, redirects={}, max_age=0, degraded=f"no build in {where} yet")

@@ -18,20 +18,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsvc.builddir.files import (
-    file_in_build,
-    remove_unlisted,
-    views_of,
-    write_atomically,
-    write_documents,
-    write_views,
-)
+from feedsvc.builddir.files import views_of, write_atomically, write_documents, write_views
 from feedsvc.builddir.pages import ArchiveFile, BuildArchives, archive_files, stored_files
+from feedsvc.builddir.storage import Directory, ObjectHeaders, Storage, name_in_build
 from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import PageCache
 from feedsvc.feeds.views import VIEW_TYPE
@@ -49,6 +43,13 @@ EMPTY_ENTRIES = frozenset({"lost+found"})
 # Written into a directory given to a first build, removed once its manifest is there: a first build
 # stopped before its manifest (killed, out of memory) leaves a directory a build may go on with.
 CLAIM = ".feedsvc-build"
+# The manifest and the status are read again by every follower: never kept by a cache in front of a bucket.
+CONTROL_HEADERS = ObjectHeaders("application/json", "no-cache")
+
+
+def as_storage(where: Path | Storage) -> Storage:
+    """Return the storage of a build given as a local directory's path or as a storage."""
+    return Directory(where) if isinstance(where, Path) else where
 
 
 def _time(value: datetime | None) -> str | None:
@@ -102,26 +103,33 @@ def status_of(snapshot: Snapshot) -> bytes:
 
 def write_build(
     snapshot: Snapshot,
-    out: Path,
+    out: Path | Storage,
     previous: Snapshot | None = None,
     archives: Mapping[str, ArchiveFile] | None = None,
     listed: Collection[str] | None = None,
+    *,
+    known: Mapping[str, str] | None = None,
 ) -> tuple[int, int]:
     """Write a snapshot's documents, then its manifest, then remove what the previous manifest listed and it has not.
 
     The archive pages (`write_archives`) are written before: in that order, a server that
     reads the old manifest meanwhile still finds its files. Documents with the ETag they
-    had in `previous` (the snapshot written last) are not written again. `listed` is what
-    the previous manifest listed (default: read from the one in `out`); no other file is
-    ever removed. Returns how many files were written and removed.
+    had in `previous` (the snapshot written last), else in `known` (the ETags an earlier
+    manifest gives), are not written again. `listed` is what the previous manifest listed
+    (default: read from the one in `out`); no other file is ever removed. The status is
+    rewritten by each call in a directory, and in a bucket only with a manifest that changed.
+    Returns how many files were written and removed.
     """
-    before = listed_files(out) if listed is None else listed
-    unchanged = previous.documents if previous is not None else {}
-    written = write_documents(snapshot, out, unchanged=unchanged)
-    written += write_views(snapshot, out, unchanged=unchanged)
-    written += write_atomically(out / MANIFEST, manifest_of(snapshot, archives))
-    removed = remove_unlisted(out, before or (), files_of(snapshot, archives))
-    write_atomically(out / STATUS, status_of(snapshot))  # each refresh's heartbeat: not counted as a change
+    storage = as_storage(out)
+    before = listed_files(storage) if listed is None else listed
+    unchanged = {path: d.etag for path, d in previous.documents.items()} if previous is not None else known
+    written = write_documents(snapshot, storage, unchanged=unchanged)
+    written += write_views(snapshot, storage, unchanged=unchanged)
+    changed = storage.write(MANIFEST, manifest_of(snapshot, archives), CONTROL_HEADERS)
+    written += changed
+    removed = storage.remove(sorted(set(before or ()) - files_of(snapshot, archives)))
+    if changed or isinstance(storage, Directory):  # each refresh's heartbeat: not counted as a change
+        storage.write(STATUS, status_of(snapshot), CONTROL_HEADERS)
     return written, removed
 
 
@@ -134,26 +142,29 @@ def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = No
     )
 
 
-def listed_files(directory: Path) -> frozenset[str] | None:
-    """Return the files the manifest in `directory` lists; None when there is no manifest, or not one of feedsvc's."""
+def listed_files(where: Path | Storage) -> frozenset[str] | None:
+    """Return the files the manifest of a build lists; None when there is no manifest, or not one of feedsvc's."""
     try:
-        return _listed(directory)
+        return _listed(as_storage(where))
     except BuildError:
         return None
 
 
-def _listed(directory: Path) -> frozenset[str]:
-    data = _read_json(directory)
+def _listed(storage: Storage) -> frozenset[str]:
+    data = _read_json(storage)
     documents, archives, views = data.get("documents"), data.get("archives") or {}, data.get("views") or {}
     if not isinstance(documents, dict) or not isinstance(archives, dict) or not isinstance(views, dict):
-        raise BuildError(f"{directory / MANIFEST}: documents: not a mapping (expected a manifest of feedsvc build)")
+        raise BuildError(f"{storage.locate(MANIFEST)}: documents: not a mapping (expected a manifest of feedsvc build)")
     paths = (
         frozenset(str(path) for path in documents)
         | frozenset(str(path) for path in views)
         | frozenset(name for path, entry in archives.items() for name in stored_files(str(path), entry))
     )
     for path in paths:
-        file_in_build(directory, path)  # a name that would leave the directory: not a manifest of ours
+        try:
+            name_in_build(path)
+        except BuildError:  # a name that would leave the build: not a manifest of ours
+            raise BuildError(f"{storage.locate(MANIFEST)}: document {path!r} is not a path inside the build") from None
     return paths
 
 
@@ -202,7 +213,7 @@ def claim_build_directory(
     why = "no manifest.json"
     if (where / MANIFEST).exists():
         try:
-            return _listed(where)
+            return _listed(Directory(where))
         except BuildError as error:
             why = str(error)
     if not where.exists() or (where / CLAIM).is_file():
@@ -231,57 +242,45 @@ def _claim(out: Path) -> None:
         raise BuildError(f"{out}: cannot be written: {reason} (expected a directory to write to)") from None
 
 
-@dataclass(frozen=True, slots=True)
-class ManifestStamp:
-    """What tells a new manifest (or status) from the one already read, without reading it."""
+def _read_json(storage: Storage, name: str = MANIFEST, raw: bytes | None = None) -> dict[str, Any]:
+    """Read a manifest (or status) of a build: `raw` when it was fetched already.
 
-    manifest: tuple[int, int, int] | None
-    status: tuple[int, int, int] | None
-
-
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_size, info.st_mtime_ns, info.st_ino
-
-
-def manifest_stamp(directory: Path) -> ManifestStamp:
-    """Return the stamp of a build directory's manifest and status (None for a file that is not there)."""
-    return ManifestStamp(_file_stamp(directory / MANIFEST), _file_stamp(directory / STATUS))
-
-
-def _read_json(directory: Path, name: str = MANIFEST) -> dict[str, Any]:
-    path = directory / name
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as error:
-        raise BuildError(f"{path}: cannot be read: {error.strerror or error} (expected a build directory)") from None
+    Raises:
+        BuildError: it cannot be read, or is not one that this feedsvc wrote.
+    """
+    where = storage.locate(name)
+    if raw is None:
+        try:
+            if isinstance(storage, Directory):  # never read a huge file whole
+                with storage.file(name).open("rb") as handle:
+                    raw = handle.read(MAX_MANIFEST_BYTES + 1)
+            else:
+                raw = storage.read(name)
+        except OSError as error:
+            raise BuildError(f"{where}: cannot be read: {error.strerror or error} (expected a build)") from None
     if len(raw) > MAX_MANIFEST_BYTES:
-        raise BuildError(f"{path}: larger than {MAX_MANIFEST_BYTES:,} bytes (expected a manifest)")
+        raise BuildError(f"{where}: larger than {MAX_MANIFEST_BYTES:,} bytes (expected a manifest)")
     try:
         data = json.loads(raw)
     except ValueError as error:
-        raise BuildError(f"{path}: not JSON: {error} (expected a manifest written by feedsvc build)") from None
+        raise BuildError(f"{where}: not JSON: {error} (expected a manifest written by feedsvc build)") from None
     if not isinstance(data, dict) or data.get("format") not in READ_FORMATS:
-        raise BuildError(f"{path}: format is not 1 or 2 (expected a manifest written by this feedsvc)")
+        raise BuildError(f"{where}: format is not 1 or 2 (expected a manifest written by this feedsvc)")
     return data
 
 
-def manifest_archives(directory: Path) -> dict[str, ArchiveFile]:
-    """Return the archive pages the manifest in `directory` lists (none when there is no readable one)."""
+def manifest_archives(where: Path | Storage) -> dict[str, ArchiveFile]:
+    """Return the archive pages the manifest of a build lists (none when there is no readable one)."""
     try:
-        return archive_files(_read_json(directory).get("archives") or {})
+        return archive_files(_read_json(as_storage(where)).get("archives") or {})
     except (BuildError, KeyError, TypeError, ValueError, AttributeError):
         return {}
 
 
-def manifest_etags(directory: Path) -> dict[str, str] | None:
-    """Return the ETag of each document the manifest in `directory` lists; None when there is no readable one."""
+def manifest_etags(where: Path | Storage) -> dict[str, str] | None:
+    """Return the ETag of each document the manifest of a build lists; None when there is no readable one."""
     try:
-        listed = _read_json(directory)["documents"]
+        listed = _read_json(as_storage(where))["documents"]
         return {str(path): str(entry["etag"]) for path, entry in listed.items()}
     except (BuildError, KeyError, TypeError, AttributeError):
         return None
@@ -300,37 +299,33 @@ def _stats(scan: Mapping[str, Any] | None) -> RefreshStats | None:
     )
 
 
-def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
-    """Read a build directory into a snapshot, reusing the previous snapshot's unchanged documents.
+def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest: bytes | None = None) -> Snapshot:
+    """Read a build into a snapshot, reusing the previous snapshot's unchanged documents.
 
-    Only documents whose ETag changed are read; each is checked against its ETag,
-    so a file replaced after the manifest was read (a build under way) is noticed.
+    `manifest` is the manifest's bytes when they were fetched already. Only documents
+    whose ETag changed are read; each is checked against its ETag, so a file replaced
+    after the manifest was read (a build under way) is noticed.
 
     Raises:
         BuildError: no readable manifest, a document missing, or a file that does not
             match the manifest yet; the message names the file.
     """
-    data = _read_json(directory)
+    storage = as_storage(where)
+    data = _read_json(storage, MANIFEST, manifest)
     old: Mapping[str, Document] = previous.documents if previous is not None else {}
     documents: dict[str, Document] = {}
     try:
         listed = data["documents"]
+        wanted: list[tuple[str, str, str, str | None]] = []
         for relative, entry in listed.items():
             etag, media_type = str(entry["etag"]), str(entry["type"])
             kept = old.get(relative)
             if kept is not None and kept.etag == etag and kept.media_type == media_type:
                 documents[relative] = kept
                 continue
-            path = file_in_build(directory, relative)
-            try:
-                body = path.read_bytes()
-            except OSError as error:
-                raise BuildError(f"{path}: cannot be read: {error.strerror or error} (expected a built file)") from None
             modified = entry.get("last_modified")
-            document = make_document(body, media_type, None if modified is None else datetime.fromisoformat(modified))
-            if document.etag != etag:
-                raise BuildError(f"{path}: does not match the manifest's ETag (a build is being written)")
-            documents[relative] = document
+            wanted.append((str(relative), etag, media_type, None if modified is None else str(modified)))
+        documents |= _read_documents(storage, wanted)
         archived = archive_files(data.get("archives") or {})
         shelf = previous.archives if previous is not None else None
         cache = shelf.cache if isinstance(shelf, BuildArchives) else PageCache()
@@ -341,7 +336,7 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
         if not isinstance(health, dict):
             raise TypeError("'content' is not a mapping")
         try:
-            status = _read_json(directory, STATUS)
+            status = _read_json(storage, STATUS)
         except BuildError:  # written after the manifest: a build not yet through, or an older one
             status = {"last_scan": None, "refreshes_failed": 0}
         return Snapshot(
@@ -358,12 +353,37 @@ def read_build(directory: Path, previous: Snapshot | None = None) -> Snapshot:
             refreshes_failed=int(status.get("refreshes_failed", 0)),
             hub=None if links.get("hub") is None else str(links["hub"]),
             feed_url=str(links.get("feed_url") or ""),
-            archives=BuildArchives(directory, archived, cache) if archived else None,
+            archives=BuildArchives(storage, archived, cache) if archived else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         if isinstance(error, BuildError):
             raise
         raise BuildError(
-            f"{directory / MANIFEST}: a field is missing or wrong ({type(error).__name__}: {error}) "
+            f"{storage.locate(MANIFEST)}: a field is missing or wrong ({type(error).__name__}: {error}) "
             "(expected a manifest written by feedsvc build)"
         ) from None
+
+
+def _read_documents(storage: Storage, wanted: list[tuple[str, str, str, str | None]]) -> dict[str, Document]:
+    """Read the documents (path, ETag, media type, Last-Modified) a manifest lists, several at once from a bucket.
+
+    Raises:
+        BuildError: one cannot be read, or does not match its ETag.
+    """
+
+    def read(item: tuple[str, str, str, str | None]) -> tuple[str, Document]:
+        relative, etag, media_type, modified = item
+        where = storage.locate(relative)
+        try:
+            body = storage.read(relative)
+        except OSError as error:
+            raise BuildError(f"{where}: cannot be read: {error.strerror or error} (expected a built file)") from None
+        document = make_document(body, media_type, None if modified is None else datetime.fromisoformat(modified))
+        if document.etag != etag:
+            raise BuildError(f"{where}: does not match the manifest's ETag (a build is being written)")
+        return relative, document
+
+    if storage.writers <= 1 or len(wanted) <= 1:
+        return dict(read(item) for item in wanted)
+    with ThreadPoolExecutor(max_workers=storage.writers, thread_name_prefix="feedsvc-fetch") as pool:
+        return dict(pool.map(read, wanted))

@@ -11,6 +11,7 @@ plain) is still read, and a new build converts it without making it again.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections import deque
 from collections.abc import Mapping
@@ -20,10 +21,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsvc.builddir.files import file_in_build, write_atomically
-from feedsvc.errors import BuildError
+from feedsvc.builddir.files import headers_of
+from feedsvc.builddir.storage import Directory, Storage
+from feedsvc.errors import BuildError, PageNotReady
 from feedsvc.feeds.archives import ArchivePage, Archives, PageCache, parse_archive_path
 from feedsvc.model import Document, make_document
+
+log = logging.getLogger("feedsvc.follow")
 
 GZIP = "gzip"
 PLAIN = "plain"
@@ -35,6 +39,8 @@ STORED = {GZIP: (GZIP,), PLAIN: (PLAIN,), "both": (PLAIN, GZIP)}
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 # Pages made and waiting to be compressed and written, at most (each is held in memory until written).
 STORE_QUEUE = 4
+# A page a bucket could not give (the store not answering): asked again after this many seconds.
+RETRY_AFTER_SECONDS = 5
 # What storing a page did: the files stored, whether one changed, the gzip file's size.
 _Written = tuple[tuple[str, ...], bool, int | None]
 
@@ -131,11 +137,12 @@ def archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
 
 def write_archives(
     archives: Archives,
-    out: Path,
+    out: Path | Storage,
     known: Mapping[str, ArchiveFile],
     *,
     trusted: bool = True,
     stored: tuple[str, ...] = STORED[GZIP],
+    max_age: int = 0,
 ) -> tuple[dict[str, ArchiveFile], int]:
     """Write every archive page whose key is not the one `known` lists for it; return all pages and how many changed.
 
@@ -144,50 +151,59 @@ def write_archives(
     A complete page is made once and, while its entries stay, never again. Each is stored
     as the files `stored` names; a page an earlier build stored otherwise, of the same key,
     is read from its file and stored anew, not made again (the files no longer named are
-    removed with the manifest that listed them).
+    removed with the manifest that listed them). Each file is stored with its page's media
+    type and Cache-Control (`max_age`, or immutable for a complete page), a `.gz` one with
+    `Content-Encoding: gzip`; a storage that is `trusted` (a bucket) is never looked at
+    for the files its manifest lists.
 
     Raises:
         OSError: a page could not be written (the pages before it may have been).
     """
+    storage = Directory(out) if isinstance(out, Path) else out
+    trusted = trusted or storage.trusted
     pages: dict[str, ArchiveFile] = {}
     written = 0
-    # zlib and the disk let go of the GIL: a page is compressed and written in a thread of
-    # its own while the next one is made in this one. A few pages wait at most.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedsvc-archive-store") as storing:
+    # zlib and the disk (or the network) let go of the GIL: pages are compressed and written in
+    # threads of their own while the next one is made in this one. A few pages wait at most.
+    waiting = max(STORE_QUEUE, 2 * storage.writers)
+    with ThreadPoolExecutor(max_workers=storage.writers, thread_name_prefix="feedsvc-archive-store") as storing:
         queued: deque[tuple[ArchivePage, Document, Future[_Written]]] = deque()
         for page in archives.pages():
             before = known.get(page.path)
             if before is not None and before.inputs != page.key:
                 before = None  # made of other entries now
-            if before is not None and before.stored == stored and (trusted or _files_there(out, page.path, before)):
+            if before is not None and before.stored == stored and (trusted or _files_there(storage, page.path, before)):
                 pages[page.path] = before
                 continue
-            document = None if before is None else _earlier_page(out, page.path, before)
+            document = None if before is None else _earlier_page(storage, page.path, before)
             if document is None:
                 document = archives.render(page)
-            queued.append((page, document, storing.submit(_store, out, page.path, document, stored)))
-            while len(queued) > STORE_QUEUE or (queued and queued[0][2].done()):
+            queued.append((page, document, storing.submit(_store, storage, page.path, document, stored, max_age)))
+            while len(queued) > waiting or (queued and queued[0][2].done()):
                 written += _stored(queued.popleft(), pages)
         while queued:
             written += _stored(queued.popleft(), pages)
     return pages, written
 
 
-def _files_there(out: Path, path: str, page: ArchiveFile) -> bool:
+def _files_there(storage: Storage, path: str, page: ArchiveFile) -> bool:
     """Return whether every file of a page an earlier build listed is in the build directory."""
-    return all((out / name).is_file() for name in page.files(path))
+    if not isinstance(storage, Directory):
+        return True
+    return all((storage.path / name).is_file() for name in page.files(path))
 
 
-def _store(out: Path, path: str, document: Document, stored: tuple[str, ...]) -> _Written:
+def _store(storage: Storage, path: str, document: Document, stored: tuple[str, ...], max_age: int) -> _Written:
     """Write a page's files (plain, gzip or both); return what is stored, whether a file changed, the gzip size."""
     changed, gzip_size = False, None
     for one in stored:
         if one == GZIP:
             body = document.gzip_body
             gzip_size = len(body)
-            changed |= write_atomically(out / (path + GZIP_SUFFIX), body)
+            headers = headers_of(document, max_age, encoding=GZIP)
+            changed |= storage.write(path + GZIP_SUFFIX, body, headers)
         else:
-            changed |= write_atomically(out / path, document.body)
+            changed |= storage.write(path, document.body, headers_of(document, max_age))
     return stored, changed, gzip_size
 
 
@@ -211,19 +227,19 @@ def _stored(
     return int(changed)
 
 
-def _earlier_page(out: Path, path: str, before: ArchiveFile) -> Document | None:
+def _earlier_page(storage: Storage, path: str, before: ArchiveFile) -> Document | None:
     """Return a page an earlier build stored, if its file still holds the bytes its manifest names."""
-    body = _read_page(out, path, before)
+    body = _read_page(storage, path, before)
     if body is None:
         return None
     document = make_document(body, before.media_type, before.last_modified, immutable=before.immutable)
     return document if document.etag == before.etag else None
 
 
-def _read_page(directory: Path, path: str, page: ArchiveFile) -> bytes | None:
+def _read_page(storage: Storage, path: str, page: ArchiveFile) -> bytes | None:
     """Return the plain bytes of a page from the file a server reads (gunzipped, bounded), or None if unreadable."""
     try:
-        stored = file_in_build(directory, page.file(path)).read_bytes()
+        stored = storage.read(page.file(path))
     except (OSError, BuildError):
         return None
     return gunzip(stored, max(page.size, MAX_PAGE_BYTES)) if GZIP in page.stored else stored
@@ -242,15 +258,15 @@ def gunzip(data: bytes, limit: int) -> bytes | None:
 
 
 class BuildArchives:
-    """The archive pages of a build directory, read when first asked for (they are too many to hold).
+    """The archive pages of a build, read when first asked for (they are too many to hold).
 
     Only the pages the manifest lists are read, each from the file its entry names; a
     stored gzip page is decompressed (bounded) and checked against its ETag, then kept,
     with its gzip form as stored (sent as it is), in a cache bounded in bytes.
     """
 
-    def __init__(self, directory: Path, pages: Mapping[str, ArchiveFile], cache: PageCache) -> None:
-        self.directory = directory
+    def __init__(self, storage: Storage, pages: Mapping[str, ArchiveFile], cache: PageCache) -> None:
+        self.storage = storage
         self.pages = pages
         self.cache = cache
 
@@ -265,9 +281,15 @@ class BuildArchives:
         if document is not None:
             return document
         try:
-            stored = file_in_build(self.directory, page.file(path)).read_bytes()
-        except (OSError, BuildError):
+            stored = self.storage.read(page.file(path))
+        except (FileNotFoundError, BuildError):
             return None
+        except OSError as error:
+            if isinstance(self.storage, Directory):
+                return None
+            # The store did not answer (an outage): the page is there, so 503 and a retry, not 404.
+            log.warning("archive page %s cannot be read: %s", self.storage.locate(page.file(path)), error)
+            raise PageNotReady(RETRY_AFTER_SECONDS) from None
         if GZIP in page.stored:
             body = gunzip(stored, max(page.size, MAX_PAGE_BYTES))
             if body is None:

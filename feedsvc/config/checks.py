@@ -98,6 +98,11 @@ def optional_base_url(value: Any) -> str:
     return "" if value is None or value == "" else base_url(value)
 
 
+def optional_http_url(value: Any) -> str:
+    """Read an http(s) URL used as it is written, or nothing."""
+    return "" if value is None or value == "" else http_url(value)
+
+
 def hub_url(value: Any) -> str:
     """Read a WebSub hub's URL: used as it is written (no slash added), a query allowed, no fragment."""
     if value is None or value == "":
@@ -176,6 +181,16 @@ def choice(*choices: str) -> Callable[[Any], str]:
         if value not in choices:
             raise Invalid(f"{shown(value)} is not allowed (expected one of: {', '.join(choices)})")
         return str(value)
+
+    return check
+
+
+def optional_choice(*choices: str) -> Callable[[Any], str]:
+    """Read one of `choices`, or nothing (an empty text)."""
+    one_of = choice(*choices)
+
+    def check(value: Any) -> str:
+        return "" if value is None or value == "" else one_of(value)
 
     return check
 

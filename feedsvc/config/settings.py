@@ -441,6 +441,30 @@ class Settings:
         "`both`, the two side by side (Caddy's `precompressed`, nginx `gzip_static on`)",
         output=False,
     )
+    storage_endpoint: str = setting(
+        "storage.endpoint",
+        "",
+        checks.optional_http_url,
+        "The S3-compatible endpoint `build --out s3://BUCKET/PREFIX` writes to (`http://127.0.0.1:8333`); empty: "
+        "`AWS_ENDPOINT_URL`, the AWS config file's `endpoint_url`, else AWS itself",
+        output=False,
+    )
+    storage_region: str = setting(
+        "storage.region",
+        "",
+        checks.plain_text,
+        "The bucket's region; empty: `AWS_REGION`, the AWS config file's `region`",
+        output=False,
+    )
+    storage_addressing_style: str = setting(
+        "storage.addressing_style",
+        "",
+        checks.optional_choice("path", "virtual"),
+        "`path` (`http://host/BUCKET/key`, what most self-hosted stores need) or `virtual` (`http://BUCKET.host/key`); "
+        "empty: the AWS config file's `s3.addressing_style`, else chosen by the client",
+        shown="(from the AWS config)",
+        output=False,
+    )
 
     # What `file` works out, not keys of the file.
     categories: tuple[CategorySettings, ...] = ()

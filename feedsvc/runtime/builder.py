@@ -1,10 +1,10 @@
-"""Keep a build directory up to date: `feedsvc build --out DIR --watch`.
+"""Keep a build up to date: `feedsvc build --out DIR|s3://BUCKET/PREFIX --watch`.
 
 The same refresh as `serve` (filesystem events, the scheduled full rescan, the
-persistent cache), but each new snapshot is written as files and a manifest
-for `feedsvc serve --from DIR`, nginx or a CDN to serve. Only documents whose
-ETag changed are written; each by an atomic rename, the manifest last. With
-`websub.hub`, the hub is told which feeds changed once they are written.
+persistent cache), but each new snapshot is written as files (or objects) and a
+manifest for `feedsvc serve --from`, nginx or a CDN to serve. Only documents whose
+ETag changed are written; each whole (an atomic rename, a PUT), the manifest last.
+With `websub.hub`, the hub is told which feeds changed once they are written.
 """
 
 from __future__ import annotations
@@ -18,11 +18,13 @@ from feedsvc.builddir.manifest import (
     CLAIM,
     claim_build_directory,
     files_of,
+    listed_files,
     manifest_archives,
     manifest_etags,
     write_build,
 )
 from feedsvc.builddir.pages import STORED, ArchiveFile, write_archives
+from feedsvc.builddir.storage import BUCKET_SCHEME, Directory, Storage, StorageOptions, open_storage, url_scheme
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
@@ -43,7 +45,7 @@ class Builder:
     """A refresh pipeline whose snapshots are written to a build directory."""
 
     settings: Settings
-    out: Path
+    storage: Storage
     pipeline: Pipeline
     written: Snapshot | None = field(default=None, repr=False)
     files_written: int = 0  # by the last write
@@ -53,6 +55,8 @@ class Builder:
     # The files the last manifest listed: the only ones a build may remove. None: a directory that holds
     # files of no build of feedsvc's (written into with --force); the first build names those it replaces.
     listed: frozenset[str] | None = field(default=frozenset(), repr=False)
+    # The ETags of the documents an earlier builder's manifest in a bucket lists: not uploaded again.
+    known: dict[str, str] | None = field(default=None, repr=False)
 
     @property
     def refresher(self) -> Refresher:
@@ -73,36 +77,44 @@ class Builder:
         if snapshot.degraded is not None and self.written is None:
             # No good refresh yet (the content directory missing, say, or its volume not mounted):
             # the feeds already in the directory, from an earlier builder, are better than empty ones.
-            log.error("not writing the build to %s: %s", self.out, snapshot.degraded)
+            log.error("not writing the build to %s: %s", self.storage, snapshot.degraded)
             return snapshot
         if self.listed is None:
             self._name_replaced(snapshot)
         try:
             archived = self._write_archives(snapshot)
             written, removed = write_build(
-                snapshot, self.out, previous=self.written, archives=self.archive_files, listed=self.listed or ()
+                snapshot,
+                self.storage,
+                previous=self.written,
+                archives=self.archive_files,
+                listed=self.listed or (),
+                known=self.known,
             )
             written += archived
         except OSError as error:
-            log.error("cannot write the build to %s: %s; trying again at the next refresh", self.out, error)
+            log.error("cannot write the build to %s: %s; trying again at the next refresh", self.storage, error)
             return snapshot
-        if self.written is None:
-            (self.out / CLAIM).unlink(missing_ok=True)  # the manifest says whose the directory is now
+        if self.written is None and isinstance(self.storage, Directory):
+            (self.storage.path / CLAIM).unlink(missing_ok=True)  # the manifest says whose the directory is now
         self.written = snapshot
         self.listed = files_of(snapshot, self.archive_files)
         self.files_written, self.files_removed = written, removed
         if self.changes is not None:
             self.changes(snapshot)
         if written or removed:
-            log.info("build %s: %d files written, %d removed", self.out, written, removed)
+            log.info("build %s: %d files written, %d removed", self.storage, written, removed)
         return snapshot
 
     def _name_replaced(self, snapshot: Snapshot) -> None:
         """Log the files of the directory, not written by a build, that the first build replaces (--force)."""
-        replaced = [path for path in sorted(snapshot.documents) if (self.out / path).exists()]
+        if not isinstance(self.storage, Directory):
+            return
+        out = self.storage.path
+        replaced = [path for path in sorted(snapshot.documents) if (out / path).exists()]
         if replaced:
             shown = ", ".join(replaced[:5]) + (", …" if len(replaced) > 5 else "")
-            log.warning("build %s: %d files no build wrote are replaced (--force): %s", self.out, len(replaced), shown)
+            log.warning("build %s: %d files no build wrote are replaced (--force): %s", out, len(replaced), shown)
 
     def _write_archives(self, snapshot: Snapshot) -> int:
         """Write the archive pages that changed (first, so that a manifest never names a missing one); return how many.
@@ -119,10 +131,11 @@ class Builder:
             return 0
         pages, written = write_archives(
             archives,
-            self.out,
-            known if known is not None else manifest_archives(self.out),
+            self.storage,
+            known if known is not None else manifest_archives(self.storage),
             trusted=known is not None,
             stored=STORED[self.settings.archive_pages],
+            max_age=snapshot.max_age,
         )
         self.archive_files, self.archived_version = pages, archives.version
         return written
@@ -143,23 +156,41 @@ def config_of(settings: Settings) -> tuple[Path, ...]:
     return (source,) if source.is_file() else ()
 
 
-def start_builder(settings: Settings, out: Path, *, watch: bool, force: bool = False) -> Builder:
+def storage_options(settings: Settings) -> StorageOptions:
+    """Return how to reach object storage, as `storage.*` in the settings says."""
+    return StorageOptions(
+        endpoint=settings.storage_endpoint,
+        region=settings.storage_region,
+        addressing_style=settings.storage_addressing_style,
+    )
+
+
+def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bool = False) -> Builder:
     """Build once; with `watch`, keep building on the schedule until `stop()`.
 
-    A directory that is not empty must hold an earlier build (or `force`); a build removes
-    only files that the manifest before it listed. With `watch` and `websub.hub`, the hub
-    is told of the feeds each build changed, the first build's compared with what the
-    directory held before; a single build tells no hub.
+    `out` is a local directory, or `s3://BUCKET/PREFIX`. A directory that is not empty
+    must hold an earlier build (or `force`); a build removes only files that the manifest
+    before it listed. In a bucket, nothing is listed: what the manifest there lists (with
+    its ETags) is what a build compares with, and is all it may remove; objects no manifest
+    listed stay. With `watch` and `websub.hub`, the hub is told of the feeds each build
+    changed, the first build's compared with what was built before; a single build tells no hub.
 
     Raises:
-        BuildError: the directory is refused (nothing was written); the message says why.
+        BuildError: the directory is refused, or the bucket URL is not one (nothing was written).
     """
-    protected, config = protected_paths(settings), config_of(settings)
-    listed = claim_build_directory(out, force=force, keep_out=protected, never_inside=config)
+    if isinstance(out, str) and url_scheme(out) == BUCKET_SCHEME:
+        storage = open_storage(out, storage_options(settings))
+        listed: frozenset[str] | None = listed_files(storage) or frozenset()
+        known = manifest_etags(storage)
+    else:
+        directory = Path(out)
+        protected, config = protected_paths(settings), config_of(settings)
+        listed = claim_build_directory(directory, force=force, keep_out=protected, never_inside=config)
+        storage, known = Directory(directory), None
     pipeline = open_pipeline(settings, Store(), watch=watch, for_build=True)
-    builder = Builder(settings, out, pipeline, listed=listed)
+    builder = Builder(settings, storage, pipeline, listed=listed, known=known)
     if watch and settings.websub_hub:
-        pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(out), min_delay=HUB_DELAY_SECONDS)
+        pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(storage), min_delay=HUB_DELAY_SECONDS)
     builder.build()
     if watch:
         pipeline.start_schedule(builder.build, every=settings.interval_seconds)

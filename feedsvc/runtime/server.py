@@ -149,7 +149,7 @@ def run_server(worker: WorkerOptions, *, host: str, port: int, log_level: str = 
     )
     log.info(
         "serving %s on http://%s:%d/ (up to %d connections; a request header must arrive within %d s)",
-        worker.build_dir or worker.config,
+        worker.build_url or worker.build_dir or worker.config,
         host,
         port,
         connections,

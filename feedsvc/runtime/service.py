@@ -14,6 +14,7 @@ from pathlib import Path
 from flask import Flask
 
 from feedsvc.builddir.follower import POLL_SECONDS, Follower, empty_snapshot
+from feedsvc.builddir.storage import Directory, StorageOptions, open_storage
 from feedsvc.config import Settings, load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
@@ -253,15 +254,26 @@ class FollowingService:
             self.subscribers.stop()
 
 
-def start_following(directory: Path, *, scheduled: bool = True) -> FollowingService:
-    """Read the build in `directory` (if any yet), then look for a new one every second."""
-    store = Store(empty_snapshot(directory))
-    follower = Follower(directory, store)
+def start_following(
+    build: Path | str, *, scheduled: bool = True, options: StorageOptions | None = None
+) -> FollowingService:
+    """Read the build in a directory or bucket (if any yet), then look for a new one every second.
+
+    A bucket (`s3://BUCKET/PREFIX`) is reached as the AWS environment variables and config
+    files say, and `options` (`storage.*` of a config file) where they are given.
+
+    Raises:
+        BuildError: an s3:// URL that is not one, or no S3 client library installed.
+    """
+    storage = open_storage(build, options)
+    store = Store(empty_snapshot(storage))
+    follower = Follower(storage, store)
     follower.check_safely()
-    log.info("serving the build in %s (%d feed documents)", directory, store.snapshot.feed_documents)
+    log.info("serving the build in %s (%d feed documents)", storage, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
-    # No config here: counted with the default settings, in the default state directory.
-    subscribers = open_recorder(Settings(), directory.resolve()) if scheduled else None
+    # No config here: counted with the default settings, in the default state directory, by what is served.
+    served = storage.path.resolve() if isinstance(storage, Directory) else Path(str(storage))
+    subscribers = open_recorder(Settings(), served) if scheduled else None
     if subscribers is not None:
         subscribers.start()
     return FollowingService(store, follower, create_app(store, subscribers), schedule, subscribers)
