@@ -135,6 +135,8 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | str | Non
     # Without site.feed_url in the config, self links, the OPML and the index page name the
     # address served on (never a request's Host header, which any client may set).
     feed_url = listening_url(host, port)
+    if build_dir is not None and config is not None:
+        _settings(config)  # a replica's config file: an error stops here too, with exit 2
     if build_dir is None:
         settings = _settings(config, feed_url=feed_url)  # a config error stops here, with exit 2
         if "site.feed_url" not in settings.given and not is_local_host(host):
@@ -145,10 +147,9 @@ def serve(config: Path | None, host: str, port: int, build_dir: Path | str | Non
                 settings.feed_url,
             )
     worker = WorkerOptions(
-        # A bucket's replica takes `storage.*` from a config file given on the command line; a directory needs none.
-        config=(config.resolve() if isinstance(build_dir, str) and config is not None else None)
-        if build_dir is not None
-        else config_path(config),
+        # A replica reads a config file only when one is given on the command line: `storage.*` (a bucket),
+        # and how and where it counts subscribers (`stats.*`, `server.trusted_proxies`, `cache.dir`).
+        config=(config.resolve() if config is not None else None) if build_dir is not None else config_path(config),
         build_dir=build_dir if isinstance(build_dir, Path) else None,
         build_url=build_dir if isinstance(build_dir, str) else None,
         feed_url=feed_url,

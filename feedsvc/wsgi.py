@@ -25,8 +25,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from feedsvc.builddir.storage import StorageOptions, url_instead_of_location
-from feedsvc.config import config_path, load_settings
+from feedsvc.builddir.storage import url_instead_of_location
+from feedsvc.config import Settings, config_path, load_settings
 from feedsvc.errors import BuildError, ConfigError
 from feedsvc.http.accesslog import Answered, RequestLog, request_lines
 from feedsvc.http.accesslog import log as access_log
@@ -34,7 +34,6 @@ from feedsvc.http.app import metrics_of
 from feedsvc.index.scan import StopFlag
 from feedsvc.refresh.memory import freeze_after_refreshes
 from feedsvc.runtime import logs
-from feedsvc.runtime.builder import storage_options
 from feedsvc.runtime.service import FollowingService, Service, start_following, start_service
 from feedsvc.worker import FROM_VAR, WorkerOptions
 
@@ -90,15 +89,14 @@ def _log_requests(app: Flask) -> logs.LineWriter[Answered]:
     return writer
 
 
-def _storage_options(serve_dir: Path | str, config: Path | None) -> StorageOptions | None:
-    """Return `storage.*` of the config file given with `serve --from s3://…`, if one was; None otherwise.
+def _replica_settings(config: Path | None) -> Settings | None:
+    """Return the settings of the config file given with `serve --from`, if one was: a replica reads its
+    `storage.*` (a bucket), `stats.*`, `server.trusted_proxies` and `cache.dir` (where it counts subscribers).
 
     Raises:
         ConfigError: that config file is invalid.
     """
-    if not isinstance(serve_dir, str) or config is None:
-        return None
-    return storage_options(load_settings(config))
+    return None if config is None else load_settings(config)
 
 
 class _StopOnSignal:
@@ -150,7 +148,7 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
     feed_url = worker.feed_url
     try:
         service: Service | FollowingService = (
-            start_following(serve_dir, options=_storage_options(serve_dir, worker.config))
+            start_following(serve_dir, settings=_replica_settings(worker.config))
             if serve_dir
             else start_service(
                 load_settings(config_file, feed_url=feed_url), stop=stopping, feed_url=feed_url, restore=True

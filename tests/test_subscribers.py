@@ -19,6 +19,8 @@ from feedsvc.config import load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
 from feedsvc.model import Format, Snapshot, make_document
+from feedsvc.runtime.builder import start_builder
+from feedsvc.runtime.service import start_following
 from feedsvc.store import Store
 from feedsvc.subscribers import sketch
 from feedsvc.subscribers.agents import Reader, Report, classify
@@ -555,3 +557,31 @@ def test_metrics_hold_the_largest_aggregators_and_the_rest_as_other(tmp_path: Pa
     assert 'feedsvc_subscribers_reported{aggregator="Made-Up-24",feed="all"} 25.0' in reported
     assert recorder.counts.feeds["all"].reported == sum(range(1, 26))
     recorder.stop()
+
+
+def test_a_replica_counts_as_the_config_file_it_was_given_says(tmp_path: Path, content_dir: Path) -> None:
+    """`serve --from DIR --config PATH`: the replica counts in that config's state directory, behind its proxies."""
+    (content_dir / "a.md").write_text("---\ntitle: A\ndate: 2026-11-01\n---\nx\n", encoding="utf-8")
+    out = tmp_path / "build"
+    start_builder(make_settings(content_dir), out, watch=False).stop()
+    settings = make_settings(
+        content_dir,
+        cache={"dir": str(tmp_path / "replica-state")},
+        server={"trusted_proxies": ["10.0.0.0/8"]},
+        stats={"max_clients": 50},
+    )
+    replica = start_following(out, settings=settings)
+    try:
+        recorder = replica.subscribers
+        assert recorder is not None
+        assert recorder.location.parent == tmp_path / "replica-state"
+        assert recorder.options.max_clients == 50
+        assert recorder.options.trusted == trusted_networks(["10.0.0.0/8"])
+    finally:
+        replica.stop()
+    default = start_following(out)
+    try:
+        assert default.subscribers is not None
+        assert default.subscribers.location.parent != tmp_path / "replica-state"
+    finally:
+        default.stop()

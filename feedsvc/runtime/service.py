@@ -22,6 +22,7 @@ from feedsvc.index.scan import StopFlag, no_article_message
 from feedsvc.model import Snapshot
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.refresh.restore import restored_snapshot
+from feedsvc.runtime.builder import storage_options
 from feedsvc.runtime.counting import counting_options, open_recorder
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
 from feedsvc.runtime.schedule import Schedule, start_scheduler
@@ -255,25 +256,34 @@ class FollowingService:
 
 
 def start_following(
-    build: Path | str, *, scheduled: bool = True, options: StorageOptions | None = None
+    build: Path | str,
+    *,
+    scheduled: bool = True,
+    options: StorageOptions | None = None,
+    settings: Settings | None = None,
 ) -> FollowingService:
     """Read the build in a directory or bucket (if any yet), then look for a new one every second.
 
     A bucket (`s3://BUCKET/PREFIX`) is reached as the AWS environment variables and config
-    files say, and `options` (`storage.*` of a config file) where they are given.
+    files say, and `options` (`storage.*` of a config file) where they are given. `settings`,
+    from the config file a replica was given, if any, say that too (`storage.*`), and how and
+    where it counts subscribers (`stats.*`, `server.trusted_proxies`, `cache.dir`); without
+    them, the defaults.
 
     Raises:
         BuildError: an s3:// URL that is not one, or no S3 client library installed.
     """
+    if options is None and settings is not None and isinstance(build, str):
+        options = storage_options(settings)
     storage = open_storage(build, options)
     store = Store(empty_snapshot(storage))
     follower = Follower(storage, store)
     follower.check_safely()
     log.info("serving the build in %s (%d feed documents)", storage, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
-    # No config here: counted with the default settings, in the default state directory, by what is served.
+    # Counted as the replica's config file says (else the defaults), in a file named after what is served.
     served = storage.path.resolve() if isinstance(storage, Directory) else Path(str(storage))
-    subscribers = open_recorder(Settings(), served) if scheduled else None
+    subscribers = open_recorder(settings or Settings(), served) if scheduled else None
     if subscribers is not None:
         subscribers.start()
     return FollowingService(store, follower, create_app(store, subscribers), schedule, subscribers)
