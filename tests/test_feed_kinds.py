@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from feedsvc.config import EntitySettings, Settings, load_settings
 from feedsvc.errors import ConfigError
+from feedsvc.feeds.listing import FOLD_ABOVE
 from feedsvc.index.cache import open_cache
 from feedsvc.model import INDEX_PATH, OPML_PATH
 from feedsvc.parse.entities import entities_of, hint, might_name
@@ -381,3 +382,20 @@ def test_the_bundled_examples_publish_stock_tag_and_author_feeds(tmp_path: Path)
     assert len(stocks) >= 5
     assert "tags/fed" in slugs
     assert any(slug.startswith("authors/") for slug in slugs)
+
+
+def test_a_kind_of_many_feeds_is_folded_on_the_index_page(content_dir: Path, store: Store, clock: Clock) -> None:
+    """Thousands of stocks do not bury the categories: past FOLD_ABOVE feeds a kind's list opens on a click."""
+    many = FOLD_ABOVE + 1
+    body = "".join(stock(f"SZ{n:06d}", f"股{n}") for n in range(many))
+    for name in ("a", "b"):
+        write_article(content_dir, f"{name}.md", {"title": name, "date": "2026-11-01", "tags": ["Fed"]}, body)
+    refreshed(content_dir, store, clock, entities=STOCKS)
+    page = BeautifulSoup(store.snapshot.documents[INDEX_PATH].body, "html.parser")
+    stocks = page.select_one("section#kind-stocks")
+    assert stocks is not None
+    summary = stocks.select_one("details > summary")
+    assert summary is not None
+    assert summary.get_text() == f"Show all {many} stocks feeds"
+    assert len(stocks.select("details li.feed")) == many
+    assert page.select("section#kind-tags details") == []  # one tag: listed open

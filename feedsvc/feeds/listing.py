@@ -72,6 +72,8 @@ class FeedGroup:
 
 
 _LABELS = {"": "Categories", "tags": "Tags", "authors": "Authors"}
+# A kind with more feeds than this (a site's thousands of tags or stocks) is listed folded on the index page.
+FOLD_ABOVE = 30
 
 
 def feed_groups(feeds: tuple[Feed, ...], settings: Settings) -> tuple[FeedGroup, ...]:
@@ -97,6 +99,7 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         language=settings.language,
         feeds=feeds,
         groups=feed_groups(feeds, settings),
+        fold_above=FOLD_ABOVE,
         formats=list(Format),
         names=FORMAT_NAMES,
         settings=settings,
