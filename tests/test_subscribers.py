@@ -113,6 +113,11 @@ def test_aggregators_report_their_subscribers(user_agent: str, name: str, subscr
     assert classify(user_agent) == Report(name, subscribers, feed_id)
 
 
+def test_a_negative_count_is_no_count() -> None:
+    """`-5 subscribers` reports nothing: the aggregator is then one reader, as one that gives no count."""
+    assert classify("Mozilla/5.0 (compatible; inoreader.com; -5 subscribers)") == Reader("Inoreader")
+
+
 @pytest.mark.parametrize(("user_agent", "name"), READERS)
 def test_readers_are_one_each(user_agent: str, name: str) -> None:
     """A reader, or an aggregator that gives no count, is one reader."""

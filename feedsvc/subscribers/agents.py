@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # "870 subscribers", "1 subscriber", "2 readers", "Aggregating on behalf of 15 subscriber(s)", "users 1".
 _COUNT = re.compile(
-    r"(?<![\w.])(\d{1,9})\s+(?:subscribers?|subscriber\(s\)|readers?|users)\b|\busers\s+(\d{1,9})\b", re.IGNORECASE
+    r"(?<![\w.-])(\d{1,9})\s+(?:subscribers?|subscriber\(s\)|readers?|users)\b|\busers\s+(\d{1,9})\b", re.IGNORECASE
 )
 # "feed-id=9048986372668769311", "feed-id:1697787", "feedID: 12345".
 _FEED_ID = re.compile(r"\bfeed-?id\s*[:=]\s*([\w-]{1,64})", re.IGNORECASE)
