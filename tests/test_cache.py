@@ -575,3 +575,20 @@ def test_settings_of_what_is_made_change_the_identity(content_dir: Path, section
     base = make_settings(content_dir)
     changed = make_settings(content_dir, **sections)
     assert feedsvc.index.cache.settings_identity(changed) != feedsvc.index.cache.settings_identity(base)
+
+
+def test_an_edit_is_in_the_cache_once_its_refresh_serves(runs: Runs, site: Settings, content_dir: Path) -> None:
+    """An edit's few rows are written as soon as its snapshot serves: the next change's refresh does not wait.
+
+    A first scan's 33 files wait for the next refresh (or a flush): writing 100,000 takes seconds.
+    """
+    runs.run(site)
+    assert runs.cache is not None
+    assert rows(runs.cache, "SELECT count(*) FROM files") == {0}  # the first scan's: not yet
+    refresher = runs.refresher
+    assert refresher is not None
+    refresher.refresh()  # writes the first scan's, before it scans
+    edited = write(content_dir, "extra.md", title="edited while serving")
+    bump_mtime(edited)
+    refresher.refresh()
+    assert rows(runs.cache, "SELECT title FROM files WHERE source = 'extra.md'") == {b"edited while serving"}

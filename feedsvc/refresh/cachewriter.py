@@ -2,6 +2,8 @@
 
 Writing 100,000 parse results takes seconds: a refresh only notes what changed, and
 the writes happen before the next refresh (or at `flush`), once the service answers.
+What an edit changed (a few files and documents) is written as soon as its snapshot
+serves instead, so that the next change's refresh does not wait for it.
 Nothing here raises: a write that fails is logged and dropped.
 """
 
@@ -17,6 +19,10 @@ from feedsvc.model import ArticleContent, Document
 from feedsvc.refresh.contents import ContentKey
 
 log = logging.getLogger("feedsvc.refresh")
+
+# Pending changes this small are written right after the refresh that made them (see `small`).
+SMALL_FILES = 1_000
+SMALL_DOCUMENTS = 100
 
 
 class CacheWriter:
@@ -75,6 +81,15 @@ class CacheWriter:
         self._in_feeds = in_feeds
         self._unsaved.update(made)
         self._served = served
+
+    @property
+    def small(self) -> bool:
+        """Tell pending changes that take milliseconds to write (an edit's), not seconds (a first scan's)."""
+        return (
+            not self._everything
+            and len(self._files) + len(self._removed) <= SMALL_FILES
+            and len(self._documents) <= SMALL_DOCUMENTS
+        )
 
     def write(self) -> None:
         """Write the pending changes: file results, article contents, rendered documents.

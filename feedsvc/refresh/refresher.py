@@ -161,6 +161,8 @@ class Refresher:
             snapshot = self._snapshot(scan, catalog, rendering, stats)
             self._store.replace(snapshot)
             self._remember(scan, rendering, in_feeds, snapshot)
+            if self._cache.small:  # an edit's few rows: written now it serves, not when the next change comes
+                self._cache.write()
             return RefreshReport(
                 stats=stats,
                 reread=scan.reread,
