@@ -135,6 +135,15 @@ class Format(enum.Enum):
         return _MEDIA_TYPES[self]
 
 
+# What a complete archive page is sent with (by `serve`, and by a bucket): caches may keep it for good.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def cache_control(document: Document, max_age: int) -> str:
+    """Return the Cache-Control a document is sent with: for good when it is immutable, else for `max_age` seconds."""
+    return IMMUTABLE_CACHE_CONTROL if document.immutable else f"public, max-age={max_age}"
+
+
 # Level 6 is zlib's default trade-off between size and time.
 GZIP_LEVEL = 6
 INDEX_PATH = "index.html"

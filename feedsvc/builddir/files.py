@@ -9,20 +9,15 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from feedsvc.builddir.storage import ObjectHeaders, Storage
-from feedsvc.builddir.storage import file_in_build as file_in_build  # noqa: PLC0414 - where callers look for it
 from feedsvc.builddir.storage import remove_unlisted as remove_unlisted  # noqa: PLC0414 - the same
 from feedsvc.builddir.storage import write_atomically as write_atomically  # noqa: PLC0414 - the same
 from feedsvc.feeds.views import view_document, view_path
-from feedsvc.model import Document, Snapshot
-
-# What a complete archive page is sent with, by `serve` and by a bucket: caches keep it for good.
-IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+from feedsvc.model import Document, Snapshot, cache_control
 
 
 def headers_of(document: Document, max_age: int, *, encoding: str | None = None) -> ObjectHeaders:
     """Return the headers a document is stored with: its media type, and the Cache-Control `serve` sends it with."""
-    cache = IMMUTABLE_CACHE_CONTROL if document.immutable else f"public, max-age={max_age}"
-    return ObjectHeaders(document.media_type, cache, encoding)
+    return ObjectHeaders(document.media_type, cache_control(document, max_age), encoding)
 
 
 def write_documents(snapshot: Snapshot, out: Storage, unchanged: Mapping[str, str] | None = None) -> int:

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from feedsvc.builddir.files import headers_of
@@ -137,7 +136,7 @@ def archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
 
 def write_archives(
     archives: Archives,
-    out: Path | Storage,
+    storage: Storage,
     known: Mapping[str, ArchiveFile],
     *,
     trusted: bool = True,
@@ -159,7 +158,6 @@ def write_archives(
     Raises:
         OSError: a page could not be written (the pages before it may have been).
     """
-    storage = Directory(out) if isinstance(out, Path) else out
     trusted = trusted or storage.trusted
     pages: dict[str, ArchiveFile] = {}
     written = 0

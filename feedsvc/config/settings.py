@@ -95,8 +95,6 @@ class CategorySettings:
     )
 
 
-# Where an entity's key or title is read from its element: its text, an attribute, or a query parameter of its link.
-ENTITY_SOURCES = ("text", "attribute:NAME", "query:NAME")
 DEFAULT_ENTITY_TITLE = "{title}"
 
 

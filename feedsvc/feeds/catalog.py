@@ -166,10 +166,10 @@ class CatalogState:
         # Tags, authors and kinds of entities, and the lists their terms put an article on.
         self._kinds = _kinds(settings)
         self._kind_names = frozenset(kind.name for kind in self._kinds)
-        self._tags = next((kind for kind in self._kinds if kind.name == "tags" and kind.entity is None), None)
-        self._authors = next((kind for kind in self._kinds if kind.name == "authors" and kind.entity is None), None)
-        self._tag_keys: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
-        self._author_keys: dict[str, tuple[tuple[str, str], ...]] = {}
+        by_name = {kind.name: kind for kind in self._kinds}
+        self._tags, self._authors = by_name.get("tags"), by_name.get("authors")  # no entity kind takes those names
+        # (kind, names) -> the lists those names put an article on: tag lists and authors repeat across articles.
+        self._named_keys: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, str], ...]] = {}
         # The keys of configured lists: their titles are the config's, not the most used spelling.
         self._configured_keys = set(self._configured) | {
             _TERM.join((kind.name, name)) for kind in self._kinds for name in kind.configured
@@ -254,28 +254,25 @@ class CatalogState:
         """Return the lists of tags, authors and entities an article goes on, each with the spelling that led there."""
         keys: tuple[tuple[str, str], ...] = ()
         if self._tags is not None and article.tags:
-            found = self._tag_keys.get(article.tags)
-            if found is None:
-                if len(self._tag_keys) >= 65_536:  # tuples are shared between articles: rarely more
-                    self._tag_keys.clear()
-                found = self._tag_keys[article.tags] = self._named(self._tags, article.tags)
-            keys += found
+            keys += self._named(self._tags, article.tags)
         if self._authors is not None and article.author is not None:
-            name = article.author.name
-            found = self._author_keys.get(name)
-            if found is None:
-                if len(self._author_keys) >= 65_536:
-                    self._author_keys.clear()
-                found = self._author_keys[name] = self._named(self._authors, (name,))
-            keys += found
+            keys += self._named(self._authors, (article.author.name,))
         if article.entities:
             kinds = self._kind_names
             keys += tuple((_TERM.join((e.kind, e.key)), e.title) for e in article.entities if e.kind in kinds)
         return keys
 
-    @staticmethod
-    def _named(kind: _Kind, names: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    def _named(self, kind: _Kind, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         """Return the lists of a kind that names put an article on: the configured name, else the folded one."""
+        found = self._named_keys.get((kind.name, names))
+        if found is None:
+            if len(self._named_keys) >= 65_536:  # the same few lists of names, shared between articles: rarely more
+                self._named_keys.clear()
+            found = self._named_keys[kind.name, names] = self._name_keys(kind, names)
+        return found
+
+    @staticmethod
+    def _name_keys(kind: _Kind, names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
         pairs: dict[str, str] = {}
         for name in names:
             folded = fold_name(name)
@@ -459,7 +456,17 @@ class CatalogState:
         """Return the feeds as they stand: every category with its newest articles."""
         settings = self.settings
         configured = self._configured
-        found = sorted(n for n in self._shelves if n is not None and n not in configured and _TERM not in n)
+        found: list[str] = []
+        terms: dict[str, list[str]] = {}  # each kind's terms that have a list (tags, authors, entities)
+        for name in self._shelves:
+            if name is None:
+                continue
+            kind_name, sep, term = name.partition(_TERM)
+            if sep:
+                terms.setdefault(kind_name, []).append(term)
+            elif name not in configured:
+                found.append(name)
+        found.sort()
         if not settings.auto_categories:
             found = []
         slugs = assign_slugs({c.name: c.slug for c in settings.categories}, sorted(found, key=self._seniority))
@@ -496,7 +503,7 @@ class CatalogState:
             )
             feeds.append(Feed(spec, self._newest(name, spec.limit), len(self._shelves.get(name, ())), until))
         for kind in self._kinds:
-            feeds += self._kind_feeds(kind, until)
+            feeds += self._kind_feeds(kind, terms.get(kind.name, ()), until)
         redirects = _redirects(feeds)
         configured_slugs = {feed.spec.slug for feed in feeds if feed.spec.configured}
         return Catalog(
@@ -507,23 +514,16 @@ class CatalogState:
             permanent_redirects=frozenset(name for name, slug in redirects.items() if slug in configured_slugs),
         )
 
-    def _kind_feeds(self, kind: _Kind, until: datetime | None) -> list[Feed]:
-        """Return the feeds of one kind: its configured terms, then those found with enough articles."""
+    def _kind_feeds(self, kind: _Kind, listed: Iterable[str], until: datetime | None) -> list[Feed]:
+        """Return the feeds of one kind: its configured terms, then those found (`listed`) with enough articles."""
         settings = self.settings
         prefix = kind.name + _TERM
-        found: list[str] = []
+        terms: list[str] = []  # listed by name; slugs are claimed oldest first
         if kind.auto:
+            shelves = self._shelves
             least = kind.min_articles
-            found = sorted(
-                key
-                for key, shelf in self._shelves.items()
-                if key is not None
-                and key.startswith(prefix)
-                and key[len(prefix) :] not in kind.configured
-                and len(shelf) >= least
-            )
-        terms = [key[len(prefix) :] for key in found]  # listed by name; slugs are claimed oldest first
-        senior = [key[len(prefix) :] for key in sorted(found, key=self._seniority)]
+            terms = sorted(t for t in listed if t not in kind.configured and len(shelves[prefix + t]) >= least)
+        senior = sorted(terms, key=lambda term: self._seniority(prefix + term))
         entity = kind.entity
         if entity is None:
             slugs = assign_slugs({c.name: c.slug for c in kind.configured.values()}, senior)

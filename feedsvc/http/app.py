@@ -33,15 +33,14 @@ from feedsvc.errors import PageNotReady
 from feedsvc.feeds.views import FeedViews
 from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
-from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot
+from feedsvc.model import IMMUTABLE_CACHE_CONTROL as IMMUTABLE_CACHE_CONTROL  # noqa: PLC0414 - tests read it here
+from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot, cache_control
 from feedsvc.store import Store
 from feedsvc.subscribers.recorder import Recorder
 
 log = logging.getLogger("feedsvc.web")
 
 MAX_PROBLEMS = 100
-# A complete archive page never changes: caches may keep it for a year without asking again.
-IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # Feeds answer in two variants, the feed and its HTML view (for browsers), and both in two encodings.
 FEED_VARY = "Accept, Accept-Encoding"
 _FORMATS = {fmt.value: fmt for fmt in Format}
@@ -121,7 +120,7 @@ def answer_document(
     gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
     headers = [
         ("ETag", document.gzip_etag if gzip else document.etag),
-        ("Cache-Control", IMMUTABLE_CACHE_CONTROL if document.immutable else f"public, max-age={max_age}"),
+        ("Cache-Control", cache_control(document, max_age)),
         ("Vary", vary),
     ]
     if document.last_modified is not None:

@@ -190,7 +190,8 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
     pipeline = open_pipeline(settings, Store(), watch=watch, for_build=True)
     builder = Builder(settings, storage, pipeline, listed=listed, known=known)
     if watch and settings.websub_hub:
-        pipeline.changes = ChangedFeeds(settings, previous=manifest_etags(storage), min_delay=HUB_DELAY_SECONDS)
+        previous = known if known is not None else manifest_etags(storage)  # a bucket's: read once, above
+        pipeline.changes = ChangedFeeds(settings, previous=previous, min_delay=HUB_DELAY_SECONDS)
     builder.build()
     if watch:
         pipeline.start_schedule(builder.build, every=settings.interval_seconds)
