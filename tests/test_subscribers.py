@@ -19,15 +19,17 @@ from feedsvc.config import load_settings
 from feedsvc.errors import ConfigError
 from feedsvc.http.app import create_app
 from feedsvc.model import Format, Snapshot, make_document
+from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.builder import start_builder
 from feedsvc.runtime.service import start_following
 from feedsvc.store import Store
 from feedsvc.subscribers import sketch
 from feedsvc.subscribers.agents import Reader, Report, classify
-from feedsvc.subscribers.ledger import SECRET_NAME, Ledger
+from feedsvc.subscribers.ledger import SECRET_NAME, Ledger, ledger_name
 from feedsvc.subscribers.recorder import Options, Recorder
 from feedsvc.subscribers.tally import DAY, client_address, device_of, trusted_networks
 from tests.conftest import make_settings
+from tests.corpus import write_corpus
 
 # Aggregators that say how many they poll for, as they send it (forms from their own
 # documentation or from publishers' logs, e.g. Buttondown's and Feedbin's pages).
@@ -257,15 +259,23 @@ def test_estimates_from_real_user_agents(tmp_path: Path) -> None:
     recorder.stop()
 
 
-def test_archive_pages_and_other_paths_are_not_polls(tmp_path: Path) -> None:
-    """Only answered polls of a current feed count: not 404s, the index or stats."""
+def test_archive_pages_and_other_paths_are_not_polls(tmp_path: Path, content_dir: Path) -> None:
+    """Only answered polls of a current feed count: not archive pages, 404s, the index or stats."""
+    write_corpus(content_dir, 6)
+    store = Store()
+    Refresher(make_settings(content_dir, feeds={"archive_size": 2}), store).refresh()
     recorder = recorder_in(tmp_path, Clock(NOON))
-    app = app_over(recorder)
-    client = app.test_client()
-    assert client.get("/feeds/nothing.rss", headers={"User-Agent": "Newsboat/2.36"}).status_code == 404
-    client.get("/stats.json", headers={"User-Agent": "Newsboat/2.36"})
+    client = create_app(store, recorder).test_client()
+    newsboat = {"User-Agent": "Newsboat/2.36"}
+    for path in ("/feeds/all/archive/1.rss", "/", "/feeds.opml"):  # answered, from the fast path
+        assert client.get(path, headers=newsboat).status_code == 200, path
+    assert client.get("/feeds/nothing.rss", headers=newsboat).status_code == 404
+    client.get("/stats.json", headers=newsboat)
     recorder.flush()
     assert dict(recorder.counts.feeds) == {}
+    assert client.get("/feeds/all.rss", headers=newsboat).status_code == 200  # a poll of the feed itself counts
+    recorder.flush()
+    assert recorder.counts.feeds["all"].direct == 1
     recorder.stop()
 
 
@@ -590,3 +600,16 @@ def test_a_replica_counts_as_the_config_file_it_was_given_says(tmp_path: Path, c
         assert default.subscribers.location.parent != tmp_path / "replica-state"
     finally:
         default.stop()
+
+
+def test_a_bucket_replica_names_its_counts_file_after_the_bucket_wherever_it_runs(tmp_path: Path) -> None:
+    """`s3://feeds/site` is a URL, not a path under the working directory: every replica names it alike."""
+    here = os.getcwd()
+    try:
+        os.chdir(tmp_path)
+        first = ledger_name("s3://feeds/site")
+        os.chdir(tmp_path.parent)
+        assert ledger_name("s3://feeds/site") == first
+    finally:
+        os.chdir(here)
+    assert ledger_name("s3://feeds/other") != first

@@ -11,7 +11,7 @@ from feedsvc.subscribers.recorder import Options, Recorder
 from feedsvc.subscribers.tally import trusted_networks
 
 
-def counts_file(settings: Settings, served: Path | None = None) -> Path:
+def counts_file(settings: Settings, served: Path | str | None = None) -> Path:
     """Return the counts file of a service: in `cache.dir`, named after its content (or build) directory."""
     directory = settings.cache_dir or default_cache_dir()
     return directory / ledger_name(served if served is not None else settings.content_dir)
@@ -27,7 +27,7 @@ def counting_options(settings: Settings) -> Options:
     )
 
 
-def open_recorder(settings: Settings, served: Path | None = None) -> Recorder | None:
+def open_recorder(settings: Settings, served: Path | str | None = None) -> Recorder | None:
     """Return a recorder for the settings (not started), or None when `stats.enabled` is false."""
     if not settings.stats_enabled:
         return None

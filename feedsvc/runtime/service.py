@@ -282,7 +282,7 @@ def start_following(
     log.info("serving the build in %s (%d feed documents)", storage, store.snapshot.feed_documents)
     schedule = start_scheduler(follower.check_safely, every=POLL_SECONDS) if scheduled else None
     # Counted as the replica's config file says (else the defaults), in a file named after what is served.
-    served = storage.path.resolve() if isinstance(storage, Directory) else Path(str(storage))
+    served = storage.path if isinstance(storage, Directory) else str(storage)
     subscribers = open_recorder(settings or Settings(), served) if scheduled else None
     if subscribers is not None:
         subscribers.start()

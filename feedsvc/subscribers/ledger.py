@@ -41,8 +41,12 @@ CREATE TABLE IF NOT EXISTS sketches (
 
 
 def ledger_name(content_dir: Path | str) -> str:
-    """Return the file name of a content directory's counts (one per directory, like the parse cache)."""
-    name = hashlib.sha1(os.path.realpath(content_dir).encode("utf-8", "backslashreplace"), usedforsecurity=False)
+    """Return the file name of a content directory's counts (one per directory, like the parse cache).
+
+    A replica of a bucket names it after the bucket's URL (`s3://feeds/site`), taken as it is.
+    """
+    served = content_dir if isinstance(content_dir, str) and "://" in content_dir else os.path.realpath(content_dir)
+    name = hashlib.sha1(served.encode("utf-8", "backslashreplace"), usedforsecurity=False)
     return f"subscribers-{name.hexdigest()[:16]}.sqlite3"
 
 
