@@ -387,12 +387,17 @@ def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
         request.environ["feedsvc.route"] = ("metrics", "text")
         return Response(metrics.exposition(), headers={"Content-Type": METRICS_TYPE, "Cache-Control": "no-store"})
 
+    reported: list[tuple[object, str]] = []  # the counts last reported and their JSON: the same until a flush
+
     @app.get("/stats.json")
     def stats() -> Response:
         request.environ["feedsvc.route"] = ("stats", "json")
         if subscribers is None:
             return _plain("subscribers are not counted (stats.enabled: false)", 404)
-        body = json.dumps(subscribers.counts.report(), ensure_ascii=False, indent=2) + "\n"
+        counts = subscribers.counts
+        if not reported or reported[0][0] is not counts:
+            reported[:] = [(counts, json.dumps(counts.report(), ensure_ascii=False, indent=2) + "\n")]
+        body = reported[0][1]
         # Shared caches may keep it as long as the counts stay: until the next flush.
         max_age = int(subscribers.options.flush_seconds)
         return Response(body, mimetype="application/json", headers={"Cache-Control": f"public, max-age={max_age}"})
