@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 
 import pytest
 
+import feedsvc.index.scan
 from feedsvc.config import Settings
-from feedsvc.index.scan import CHUNK_FILES, EMPTY_INDEX, scan_content
+from feedsvc.index.scan import CHUNK_FILES, EMPTY_INDEX, IN_FLIGHT_CHUNKS, PARALLEL_MIN_FILES, _Found, scan_content
 from feedsvc.parse.articles import parse_for_scan
+from tests.corpus import write_corpus
 from tests.scans import assert_progress, entries_summary, parallel_corpus, scan, write
 
 SCAN_LOGGER = "feedsvc.scan"
@@ -82,6 +85,57 @@ def test_parallel_scan_hands_chunks_to_worker_processes(
     assert entries_summary(result.index) == entries_summary(alone.index)
     assert result.reread == alone.reread
     assert_progress(calls, total)
+
+
+class WalkWatchingPool(Executor):
+    """An executor that runs each chunk here and notes how many files the walk had found by the first one."""
+
+    def __init__(self, walked: list[int]) -> None:
+        self.walked = walked
+        self.at_first_chunk: int | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if self.at_first_chunk is None:
+            self.at_first_chunk = len(self.walked)
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+@pytest.mark.slow
+def test_workers_read_while_the_walk_goes_on(
+    content_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold scan hands files to the workers before the walk has found them all, and lets each go once read.
+
+    So the walk of a million files overlaps their parsing, and the files found are never all held at once.
+    """
+    total = 2 * PARALLEL_MIN_FILES + 3 * CHUNK_FILES
+    write_corpus(content_dir, total)
+    walked: list[int] = []
+    real_walk = feedsvc.index.scan._walk
+
+    def counted_walk(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for found in real_walk(*args, **kwargs):
+            walked.append(1)
+            yield found
+
+    monkeypatch.setattr(feedsvc.index.scan, "_walk", counted_walk)
+    pool = WalkWatchingPool(walked)
+    found_alive: list[int] = []
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, of: int) -> None:
+        calls.append((done, of))
+        found_alive.append(sum(isinstance(o, _Found) for o in gc.get_objects()))
+
+    result, parsed = scan(settings, executor=pool, progress=progress)
+
+    assert len(parsed) == len(result.index.entries) == total
+    assert pool.at_first_chunk is not None
+    assert pool.at_first_chunk <= PARALLEL_MIN_FILES + CHUNK_FILES < total
+    assert_progress(calls, total)  # reported once the walk has ended, with the number of files it found
+    assert max(found_alive) <= (IN_FLIGHT_CHUNKS + 1) * CHUNK_FILES < total
 
 
 def test_progress_counts_up_to_the_total_in_process(content_dir: Path, settings: Settings) -> None:

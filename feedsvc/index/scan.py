@@ -72,12 +72,15 @@ def _signed64(value: int) -> int:
 
 def stamp_of(info: os.stat_result) -> Stamp:
     """Return the stamp of a file from its stat; any stat value gives one."""
-    return _STAMP.pack(
-        _signed64(int(info.st_size)),
-        _signed64(int(info.st_mtime_ns)),
-        int(info.st_ino) % _BITS,
-        _signed64(int(info.st_ctime_ns)),
-    )
+    try:  # every value fits, as on all but a broken clock or file system: a walk stamps every file
+        return _STAMP.pack(info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns)
+    except struct.error:
+        return _STAMP.pack(
+            _signed64(int(info.st_size)),
+            _signed64(int(info.st_mtime_ns)),
+            int(info.st_ino) % _BITS,
+            _signed64(int(info.st_ctime_ns)),
+        )
 
 
 def cached_stamp(size: int, mtime_ns: int) -> Stamp:
@@ -330,6 +333,7 @@ def _walk(
             if name.startswith(hidden):
                 continue
             source = folder + _source_name(name)
+            article = is_article_name(name, extensions, hidden)
             try:
                 is_link = child.is_symlink()
                 if is_link:
@@ -339,7 +343,7 @@ def _walk(
                         continue
                     info = os.stat(target)
                     path = target
-                elif not is_article_name(name, extensions, hidden) and not child.is_dir(follow_symlinks=False):
+                elif not article and not child.is_dir(follow_symlinks=False):
                     continue  # no article, no folder: not even a stat
                 else:
                     info = child.stat(follow_symlinks=False)
@@ -352,7 +356,7 @@ def _walk(
                     continue  # a loop back to an ancestor, or a second folder link on the path
                 stack.append((path, source + "/", ancestors | {real_dir}, via_link or is_link))
                 walk.folders.append(source)
-            elif stat.S_ISREG(info.st_mode) and is_article_name(name, extensions, hidden):
+            elif article and stat.S_ISREG(info.st_mode):
                 yield _Found.of(source, path, info, root_prefix)
 
 
@@ -524,7 +528,7 @@ def scan_content(
     targets = _Targets()
     entries: MutableMapping[str, IndexedFile] = {}
     dropped: list[str] = []
-    to_read: list[tuple[_Found, IndexedFile | None]] = []
+    cut = _Cut()
     try:
         if not root.is_dir():
             raise FileNotFoundError("missing or not a directory")
@@ -546,41 +550,39 @@ def scan_content(
                 for source in inside:
                     del entries[source]
                 dropped += inside
-        for item in found:
-            if stop is not None and stop.is_set():
-                return ScanResult(previous, files_seen=0, reread=(), failed=0, full=full, stopped=True)
-            old = previous.entries.get(item.source)
-            if old is not None and stamps_match(old.stamp, item.stamp):
-                # Kept as it is, a stamp from the cache too (size and time still tell a change):
-                # a restart makes no new entry for 100,000 unchanged files. Keyed by the article's
-                # own source string: one string per file, not two.
-                entries[old.result.source] = old
-                continue
-            to_read.append((item, old))
-        if full and not entries and not to_read and previous.entries and _is_empty(root):
+        pending = _changed(found, previous, entries, stop, cut)
+        # The first files to read, before any is read: when the walk ends within them, it is
+        # known how many there are (a few: parsed here, bodies kept); otherwise the rest are
+        # handed to the workers as the walk finds them, and never all held at once.
+        head = list(itertools.islice(pending, PARALLEL_MIN_FILES))
+        if cut.short:
+            return ScanResult(previous, files_seen=0, reread=(), failed=0, full=full, stopped=True)
+        if full and not head and not entries and previous.entries and _is_empty(root):
             raise FileNotFoundError("empty, as when its volume is not mounted")
     except OSError as error:
         reason = error.strerror or str(error)
         message = f"content directory {root}: {reason}"
         return ScanResult(previous, files_seen=0, reread=(), failed=0, error=message)
 
-    root_text = str(root)
-    keep_bodies = len(to_read) <= MAX_KEPT_BODIES
+    walked = len(head) < PARALLEL_MIN_FILES  # the walk has ended: every file to read is in `head`
+    keep_bodies = walked and len(head) <= MAX_KEPT_BODIES
     results = _parse_all(
-        to_read,
-        root_text,
+        head if walked else itertools.chain(head, pending),
+        str(root),
         parse,
         max_bytes=max_bytes,
         executor=executor,
         keep_bodies=keep_bodies,
         progress=progress,
         stop=stop,
+        cut=cut,
+        total=len(head) if walked else None,
     )
+    del head
     bodies: dict[str, str] = {}
     failed = 0
     reread: list[str] = []
-    # Not strict: a stopped scan has results for the first files only (checked below).
-    for (item, old), (result, body) in zip(to_read, results):  # noqa: B905
+    for item, old, (result, body) in results:
         last_good = result if isinstance(result, Article) else (old.article if old is not None else None)
         if isinstance(result, Problem):
             failed += 1
@@ -593,9 +595,8 @@ def scan_content(
             stamp=bytes(memoryview(item.stamp)), result=result, last_good=last_good, path=item.path
         )
         reread.append(result.source)
-    if len(reread) < len(to_read):
-        if stop is None or not stop.is_set():
-            raise RuntimeError(f"{len(reread)} parse results for {len(to_read)} files")
+    if cut.short:
+        # Stopped while reading (or walking, with workers): the index holds the files parsed until then.
         return ScanResult(
             ContentIndex(_settled(entries)), files_seen=len(entries), reread=tuple(reread), failed=failed, stopped=True
         )
@@ -636,20 +637,63 @@ def _settled(entries: MutableMapping[str, IndexedFile]) -> Mapping[str, IndexedF
     return entries.settled() if isinstance(entries, Changes) else entries
 
 
-def _chunks(to_read: list[tuple[_Found, IndexedFile | None]], root: str) -> Iterator[list[tuple[str, str, int, float]]]:
-    """The files to read as (source, path, size, mtime) lists of CHUNK_FILES, made as they are needed."""
-    chunk: list[tuple[str, str, int, float]] = []
-    for found, _ in to_read:
-        chunk.append((found.source, found.path or os.path.join(root, found.source), found.size, found.mtime))
+@dataclass(slots=True)
+class _Cut:
+    """Whether a scan was stopped before it had walked and read everything."""
+
+    short: bool = False
+
+
+_ToRead = tuple[_Found, IndexedFile | None]  # a file to read, and what the last index held for it
+_Item = tuple[str, str, int, float]  # a file to read as a worker gets it: source, path, size, mtime
+_Parsed = tuple[_Found, IndexedFile | None, ParseResult]
+
+
+def _changed(
+    found: Iterable[_Found],
+    previous: ContentIndex,
+    entries: MutableMapping[str, IndexedFile],
+    stop: StopFlag | None,
+    cut: _Cut,
+) -> Iterator[_ToRead]:
+    """Yield the files found that changed since `previous`; put the others in `entries` as they were."""
+    for item in found:
+        if stop is not None and stop.is_set():
+            cut.short = True
+            return
+        old = previous.entries.get(item.source)
+        if old is not None and stamps_match(old.stamp, item.stamp):
+            # Kept as it is, a stamp from the cache too (size and time still tell a change):
+            # a restart makes no new entry for 100,000 unchanged files. Keyed by the article's
+            # own source string: one string per file, not two.
+            entries[old.result.source] = old
+            continue
+        yield item, old
+
+
+def _chunks(to_read: Iterable[_ToRead], counted: list[int]) -> Iterator[list[_ToRead]]:
+    """The files to read in lists of CHUNK_FILES, made as they are needed; `counted` gets their number at the end."""
+    chunk: list[_ToRead] = []
+    count = 0
+    for pair in to_read:
+        chunk.append(pair)
+        count += 1
         if len(chunk) == CHUNK_FILES:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
+    counted.append(count)
+
+
+def _items(chunk: list[_ToRead], root: str) -> list[_Item]:
+    return [
+        (found.source, found.path or os.path.join(root, found.source), found.size, found.mtime) for found, _ in chunk
+    ]
 
 
 def _parse_all(
-    to_read: list[tuple[_Found, IndexedFile | None]],
+    to_read: Iterable[_ToRead],
     root: str,
     parse: Parse,
     *,
@@ -658,69 +702,100 @@ def _parse_all(
     keep_bodies: bool,
     progress: Progress | None,
     stop: StopFlag | None = None,
-) -> Iterator[ParseResult]:
+    cut: _Cut | None = None,
+    total: int | None = None,
+) -> Iterator[_Parsed]:
     """Read and parse every file to read, in worker processes when there are many; yield results in order.
 
-    Results are handed on chunk by chunk, so that the caller can keep what it needs
-    and let the rest go: a cold scan never holds two copies of the whole index.
-    Chunks are made as they are handed out, not all at once. When `stop` is set, no
-    further file is read (worker processes that share it stop too, at their next file):
-    the files parsed until then are handed on, in order, and the rest dropped.
+    `to_read` may still be coming from a walk (`total` None: many files, and how many is known
+    only when the walk ends): workers read the first files while the walk goes on, and each
+    file found is let go once its result is handed on. Results are handed on chunk by chunk,
+    so that the caller can keep what it needs and let the rest go: a cold scan never holds
+    two copies of the whole index. Progress is reported once the number of files is known.
+    When `stop` is set, no further file is read (worker processes that share it stop too, at
+    their next file): the files parsed until then are handed on, in order, the rest dropped,
+    and `cut` tells it.
     """
-    total = len(to_read)
-    upcoming = _chunks(to_read, root)
-    unfinished: deque[list[tuple[str, str, int, float]]] = deque()  # handed to workers, results not taken yet
+    counted: list[int] = [] if total is None else [total]
+    upcoming = _chunks(to_read, counted)
+    unfinished: deque[list[_ToRead]] = deque()  # handed to workers, results not taken yet
     done = 0
-    if executor is not None and total >= PARALLEL_MIN_FILES:
+    reported = -1
+
+    def report() -> None:
+        nonlocal reported
+        if progress is not None and counted and reported != done:
+            reported = done
+            progress(done, counted[0])
+
+    def stopped() -> bool:
+        if stop is not None and stop.is_set():
+            if cut is not None:
+                cut.short = True
+            return True
+        return False
+
+    def handed(
+        chunk: list[_ToRead], batch: list[ParseResult]
+    ) -> Iterator[tuple[_Found, IndexedFile | None, ParseResult]]:
+        for (found, old), result in zip(chunk, batch):  # noqa: B905 - a stopped worker returns fewer
+            yield found, old, result
+
+    if executor is not None and (total is None or total >= PARALLEL_MIN_FILES):
         try:
             # A few chunks in flight at a time: enough to keep every worker busy, few enough
             # that results never pile up faster than they are taken in.
             futures: deque[Future[list[ParseResult]]] = deque()
             while True:
-                if stop is not None and stop.is_set():
+                if stopped():
                     # Chunks a worker has taken end at its next file: they are handed on, in order, up to
                     # the first one cut short; chunks no worker has taken yet are dropped.
                     while futures and not futures[0].cancel():
                         batch = futures.popleft().result()
-                        yield from batch
-                        if len(batch) < len(unfinished.popleft()):
+                        chunk = unfinished.popleft()
+                        yield from handed(chunk, batch)
+                        if len(batch) < len(chunk):
                             break
                     for future in futures:
                         future.cancel()
                     return
                 while len(futures) < IN_FLIGHT_CHUNKS:
-                    chunk = next(upcoming, None)
-                    if chunk is None:
+                    fresh = next(upcoming, None)
+                    if fresh is None:
                         break
-                    unfinished.append(chunk)
-                    futures.append(executor.submit(read_and_parse_chunk, chunk, parse, max_bytes, keep_bodies))
+                    unfinished.append(fresh)
+                    items = _items(fresh, root)
+                    futures.append(executor.submit(read_and_parse_chunk, items, parse, max_bytes, keep_bodies))
                 if not futures:
                     return
                 batch = futures[0].result()
                 futures.popleft()  # let go of the future, and the results it holds
-                if len(batch) < len(unfinished.popleft()):  # its worker was stopped mid-chunk
+                chunk = unfinished.popleft()
+                if len(batch) < len(chunk):  # its worker was stopped mid-chunk
                     for future in futures:
                         future.cancel()
-                    yield from batch
+                    if cut is not None:
+                        cut.short = True
+                    yield from handed(chunk, batch)
                     return
                 done += len(batch)
-                if progress is not None:
-                    progress(done, total)
-                yield from batch
+                report()
+                yield from handed(chunk, batch)
+                del chunk, batch
         except (BrokenExecutor, OSError) as error:
             # Worker processes are an optimisation: without them the same work is done here.
             log.warning("parsing in worker processes failed (%s); parsing in this process instead", error)
     for chunk in itertools.chain(unfinished, upcoming):
         if stop is not None:
             batch = []
-            for item in chunk:  # one file at a time, to stop at the next file
-                if stop.is_set():
-                    yield from batch
+            for item in _items(chunk, root):  # one file at a time, to stop at the next file
+                if stopped():
+                    yield from handed(chunk, batch)
                     return
                 batch += read_and_parse_chunk([item], parse, max_bytes, keep_bodies)
         else:
-            batch = read_and_parse_chunk(chunk, parse, max_bytes, keep_bodies)
+            batch = read_and_parse_chunk(_items(chunk, root), parse, max_bytes, keep_bodies)
         done += len(batch)
-        if progress is not None:
-            progress(done, total)
-        yield from batch
+        report()
+        yield from handed(chunk, batch)
+    report()  # the walk may have ended after the last chunk's report: its end is reported now
