@@ -85,13 +85,16 @@ def entries_summary(index: ContentIndex) -> dict[str, Any]:
     return {source: (e.stamp, e.result, e.last_good, e.path) for source, e in index.entries.items()}
 
 
-def assert_progress(calls: list[tuple[int, int]], total: int) -> None:
-    """Assert progress calls count up, never down, to the total, each giving that total."""
+def assert_progress(calls: list[tuple[int, int | None]], total: int) -> None:
+    """Assert progress calls count up, never down, to the total, each giving that total once the walk has ended."""
     assert calls
     done = [d for d, _ in calls]
     assert done == sorted(done)
     assert calls[-1] == (total, total)
-    assert {of for _, of in calls} == {total}
+    totals = [of for _, of in calls]
+    walking = totals.index(total)  # before it, the walk went on: no total yet
+    assert set(totals[:walking]) <= {None}
+    assert set(totals[walking:]) == {total}
 
 
 def indexed(settings: Settings, index: ContentIndex = EMPTY_INDEX) -> ContentIndex:

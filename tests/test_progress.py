@@ -89,3 +89,28 @@ def test_small_scans_show_no_progress(caplog: pytest.LogCaptureFixture) -> None:
 
     assert terminal.getvalue() == ""
     assert caplog.records == []
+
+
+def test_progress_while_the_walk_goes_on_counts_the_files_parsed(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before the walk of a cold start has ended there is no total: the files parsed so far are logged, then the end."""
+    clock = Monotonic()
+    monkeypatch.setattr(feedsvc.index.progress, "time", clock)
+    progress = ScanProgress(io.StringIO())
+    terminal = Terminal()
+    bar = ScanProgress(terminal)
+
+    with caplog.at_level(logging.INFO, logger="feedsvc.progress"):
+        reports = ((PROGRESS_MIN_FILES, None), (2 * PROGRESS_MIN_FILES, None), (3 * PROGRESS_MIN_FILES, None))
+        for done, total in (*reports[:2], (reports[2][0], reports[2][0])):
+            clock.now += 6
+            progress(done, total)
+            bar(done, total)
+
+    assert [r.getMessage() for r in caplog.records] == [  # the first report starts the clock
+        f"parsing: {2 * PROGRESS_MIN_FILES} files, still walking the directory, 6 s",
+        f"parsing: {3 * PROGRESS_MIN_FILES} of {3 * PROGRESS_MIN_FILES} files (100%), 12 s",
+    ]
+    assert f"parsing {2 * PROGRESS_MIN_FILES:,} files (still walking the directory)" in terminal.getvalue()
+    assert terminal.getvalue().endswith(f"{3 * PROGRESS_MIN_FILES:,}/{3 * PROGRESS_MIN_FILES:,} files, 12 s\n")

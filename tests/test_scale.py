@@ -385,7 +385,7 @@ def test_refresher_passes_its_progress_callback_to_the_scan(content_dir: Path, s
     """A refresher's progress callback hears the first scan's count of files."""
     for number in range(3):
         write(content_dir, f"{number}.md")
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, int | None]] = []
 
     Refresher(settings, Store(), clock=Clock(), progress=lambda done, of: calls.append((done, of))).refresh()
 

@@ -66,7 +66,7 @@ def test_parallel_scan_hands_chunks_to_worker_processes(
     """A large batch is parsed in chunks by the executor, in order, with progress counts ending at the total."""
     total = parallel_corpus(content_dir)
     parse = partial(parse_for_scan, settings=settings)
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, int | None]] = []
     context = multiprocessing.get_context("forkserver")
     with caplog.at_level(logging.WARNING, logger=SCAN_LOGGER), ProcessPoolExecutor(2, mp_context=context) as pool:
         executor = CountingExecutor(pool)
@@ -123,9 +123,9 @@ def test_workers_read_while_the_walk_goes_on(
     monkeypatch.setattr(feedsvc.index.scan, "_walk", counted_walk)
     pool = WalkWatchingPool(walked)
     found_alive: list[int] = []
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, int | None]] = []
 
-    def progress(done: int, of: int) -> None:
+    def progress(done: int, of: int | None) -> None:
         calls.append((done, of))
         found_alive.append(sum(isinstance(o, _Found) for o in gc.get_objects()))
 
@@ -134,7 +134,8 @@ def test_workers_read_while_the_walk_goes_on(
     assert len(parsed) == len(result.index.entries) == total
     assert pool.at_first_chunk is not None
     assert pool.at_first_chunk <= PARALLEL_MIN_FILES + CHUNK_FILES < total
-    assert_progress(calls, total)  # reported once the walk has ended, with the number of files it found
+    assert_progress(calls, total)  # with the number of files once the walk has ended
+    assert calls[0][1] is None  # before: the files parsed so far
     assert max(found_alive) <= (IN_FLIGHT_CHUNKS + 1) * CHUNK_FILES < total
 
 
@@ -142,7 +143,7 @@ def test_progress_counts_up_to_the_total_in_process(content_dir: Path, settings:
     """Parsing in this process reports progress chunk by chunk, ending at the number of files read."""
     for number in range(CHUNK_FILES + 5):
         write(content_dir, f"{number}.md")
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, int | None]] = []
 
     scan(settings, progress=lambda done, of: calls.append((done, of)))
 
@@ -156,7 +157,7 @@ def test_broken_executor_falls_back_to_parsing_here(
 ) -> None:
     """When the worker pool is broken, the scan parses every file in this process and logs a warning."""
     total = parallel_corpus(content_dir)
-    calls: list[tuple[int, int]] = []
+    calls: list[tuple[int, int | None]] = []
 
     with caplog.at_level(logging.WARNING, logger=SCAN_LOGGER):
         result, parsed = scan(settings, executor=BrokenPool(), progress=lambda done, of: calls.append((done, of)))

@@ -45,7 +45,7 @@ MAX_KEPT_BODIES = 1000
 
 ParseResult = tuple[Article | Problem, str]
 Parse = Callable[[bytes, str, float], ParseResult]
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int | None], None]  # (files parsed, files to parse: None while the walk goes on)
 
 
 # A stamp tells a changed file from an unchanged one without reading it: size, modification
@@ -370,13 +370,16 @@ def _read(source: str, path: str, max_bytes: int) -> bytes | Problem:
         fd = os.open(path, _open_flags())
     except OSError as error:
         return Problem(source, f"file: cannot be read: {error.strerror or error} (expected a readable file)")
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(handle.fileno())
+    # The descriptor itself, not a file object around it: one read call either way, without the object.
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             return Problem(source, "file: is not a regular file (expected an article file)")
         # Ask for what the file holds (plus one byte, to see it grew past the limit): asking
         # for the limit itself would allocate and free megabytes for every 6 KB article.
-        data = handle.read(min(info.st_size, max_bytes) + 1)
+        data = os.read(fd, min(info.st_size, max_bytes) + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         return _too_large(source, len(data), max_bytes)
     return data
@@ -567,7 +570,7 @@ def scan_content(
     walked = len(head) < PARALLEL_MIN_FILES  # the walk has ended: every file to read is in `head`
     keep_bodies = walked and len(head) <= MAX_KEPT_BODIES
     results = _parse_all(
-        head if walked else itertools.chain(head, pending),
+        head if walked else itertools.chain(iter(head), pending),  # an iterator: `head` goes once read
         str(root),
         parse,
         max_bytes=max_bytes,
@@ -711,7 +714,7 @@ def _parse_all(
     only when the walk ends): workers read the first files while the walk goes on, and each
     file found is let go once its result is handed on. Results are handed on chunk by chunk,
     so that the caller can keep what it needs and let the rest go: a cold scan never holds
-    two copies of the whole index. Progress is reported once the number of files is known.
+    two copies of the whole index. Progress gives the number of files once the walk has ended.
     When `stop` is set, no further file is read (worker processes that share it stop too, at
     their next file): the files parsed until then are handed on, in order, the rest dropped,
     and `cut` tells it.
@@ -720,13 +723,14 @@ def _parse_all(
     upcoming = _chunks(to_read, counted)
     unfinished: deque[list[_ToRead]] = deque()  # handed to workers, results not taken yet
     done = 0
-    reported = -1
+    reported: tuple[int, int | None] | None = None
 
     def report() -> None:
         nonlocal reported
-        if progress is not None and counted and reported != done:
-            reported = done
-            progress(done, counted[0])
+        now = (done, counted[0] if counted else None)
+        if progress is not None and now != reported:
+            reported = now
+            progress(*now)
 
     def stopped() -> bool:
         if stop is not None and stop.is_set():
