@@ -43,6 +43,10 @@ _POOL: dict[object, object] = {}
 
 def shared_names(names: Iterable[str]) -> tuple[str, ...]:
     """Return a tuple of category or tag names as the one shared object for those names."""
+    if type(names) is tuple:  # as an article from a worker brings them: most often a tuple met before
+        found = _POOL.get(names)
+        if found is not None:
+            return found  # type: ignore[return-value]
     value = tuple(sys.intern(n) for n in names)
     return _POOL.setdefault(value, value)  # type: ignore[return-value]
 
