@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -72,7 +72,7 @@ class ArchiveView(Protocol):
         """Return the snapshot's feeds by slug."""
 
     @property
-    def shelves(self) -> Mapping[str | None, tuple[Article, ...]]:
+    def shelves(self) -> Mapping[str | None, Sequence[Article]]:
         """Return each feed's articles, newest first, by category (None: every article)."""
 
     @property
@@ -88,12 +88,12 @@ def page_count(total: int, size: int) -> int:
     return 0 if size <= 0 else -(-total // size)
 
 
-def page_articles(shelf: tuple[Article, ...], number: int, size: int) -> tuple[Article, ...]:
+def page_articles(shelf: Sequence[Article], number: int, size: int) -> tuple[Article, ...]:
     """Return page `number` of a feed's articles (`shelf`, newest first), newest first; page 1 holds the oldest."""
     end = len(shelf) - (number - 1) * size
     if number < 1 or end <= 0:
         return ()
-    return shelf[max(0, end - size) : end]
+    return tuple(shelf[max(0, end - size) : end])
 
 
 def parse_archive_path(path: str) -> tuple[str, int, Format] | None:

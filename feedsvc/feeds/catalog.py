@@ -8,7 +8,6 @@ The only module that imports python-slugify.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
 import hashlib
@@ -22,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from slugify import slugify
 
 from feedsvc.config import RESERVED_SLUGS, CategorySettings, EntitySettings, Settings, fold_name
+from feedsvc.feeds.shelf import Shelf, ShelfView, SortKey, sort_key
 from feedsvc.model import Article, Feed, FeedSpec, shared_names
 
 log = logging.getLogger("feedsvc.catalog")
@@ -134,21 +134,14 @@ def _path_digest(source: str) -> str:
     return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()[:8]
 
 
-SortKey = tuple[float, str]
-
-
-def _sort_key(article: Article) -> SortKey:
-    """Newest first (latest date), ties broken by file path."""
-    return (-article.published.timestamp(), article.source)
-
-
 class CatalogState:
     """The catalog kept up to date article by article; `catalog()` equals `build_catalog` of the same articles.
 
-    Each category (and `all`) keeps its published articles in a list sorted newest
-    first, so adding or removing an article costs a binary search, and a feed is the
-    first `limit` articles of its list. The lists hold the articles themselves and
-    compute sort keys as they search: 100,000 stored keys would cost 8 MB.
+    Each category (and `all`) keeps its published articles on a shelf sorted newest
+    first (`Shelf`), so adding or removing an article costs a binary search and one new
+    chunk, a feed is the first `limit` articles of its shelf, and a snapshot's archive
+    pages take a view of it. The shelves hold the articles themselves and compute sort
+    keys as they search: 100,000 stored keys would cost 8 MB.
 
     A category's list is keyed by its configured name, or else by its folded name
     (`fold_name`): names that differ only by case, width or spacing are one category.
@@ -187,7 +180,8 @@ class CatalogState:
         # (timestamp, source) of published articles whose `updated` is still ahead: a heap
         self._edits: list[SortKey] = []
         self._warned: set[tuple[str, str]] = set()  # (source, fingerprint) told of a future `updated`
-        self._shelves: dict[str | None, list[Article]] = {None: []}  # None: every published article
+        self._shelves: dict[str | None, Shelf] = {None: Shelf()}  # None: every published article
+        self._loading: list[Article] = []  # a first load's published articles, sorted and dealt out at its end
         # The spellings each found category has in published articles, to choose its title
         self._spellings: dict[str, dict[str, int]] = {}
         self._bulk = False
@@ -211,11 +205,14 @@ class CatalogState:
                 self._learn(article, now)
             self._bulk = False
             # Sorted once, then dealt out: each category's list comes out in order.
-            everything = self._shelves[None]
-            everything.sort(key=_sort_key)
+            everything, self._loading = self._loading, []
+            everything.sort(key=sort_key)
+            lists: dict[str | None, list[Article]] = {None: everything}
             for live in everything:
                 for name, _ in self._all_keys(live):
-                    self._shelves.setdefault(name, []).append(live)
+                    lists.setdefault(name, []).append(live)
+            self._shelves = {name: Shelf(listed) for name, listed in lists.items()}
+            del everything, lists
             self._shelf_versions = dict.fromkeys(self._shelves, self.version)
         else:
             for article in added:
@@ -380,10 +377,13 @@ class CatalogState:
         keys = self._all_keys(live)
         self._count_spellings(keys, 1)
         if self._bulk:  # a first load: only the list of everything, sorted and dealt out at its end
-            self._shelves[None].append(live)
+            self._loading.append(live)
             return
         for name in (None, *(key for key, _ in keys)):
-            bisect.insort(self._shelves.setdefault(name, []), live, key=_sort_key)
+            shelf = self._shelves.get(name)
+            if shelf is None:
+                shelf = self._shelves[name] = Shelf()
+            shelf.insert(live)
             self._shelf_versions[name] = self.version
 
     def _count_spellings(self, keys: tuple[tuple[str, str], ...], step: int) -> None:
@@ -410,35 +410,27 @@ class CatalogState:
         keys = self._all_keys(live)
         self._count_spellings(keys, -1)
         if self._bulk:  # not sorted yet: rare (a shared id found during a first load)
-            self._shelves[None].remove(live)
+            self._loading.remove(live)
             return
-        key = _sort_key(live)
         for name in (None, *(key for key, _ in keys)):
             shelf = self._shelves[name]
-            del shelf[bisect.bisect_left(shelf, key, key=_sort_key)]
+            shelf.remove(live)
             self._shelf_versions[name] = self.version
             if not shelf and name is not None:
                 del self._shelves[name]
 
-    def archive_page(self, name: str | None, number: int, size: int) -> tuple[tuple[Article, ...], int]:
-        """Return archive page `number` of a category (None: every article), newest first, and its size now.
-
-        Pages are counted from the oldest article: page 1 holds the `size` oldest, page 2
-        the next ones. A new article (the newest) joins only the last page, so a page that
-        has one after it keeps its articles.
-        """
-        shelf = self._shelves.get(name, [])
-        end = len(shelf) - (number - 1) * size
-        if number < 1 or end <= 0:
-            return (), len(shelf)
-        return tuple(shelf[max(0, end - size) : end]), len(shelf)
+    def shelf(self, name: str | None) -> ShelfView:
+        """Return the list of a category (None: every article), newest first, as it stands now, read-only."""
+        shelf = self._shelves.get(name)
+        return shelf.view() if shelf is not None else ShelfView((), 0)
 
     def shelf_version(self, name: str | None) -> int:
         """Return the version at which the list of a category (None: every article) last changed."""
         return self._shelf_versions.get(name, 0)
 
     def _newest(self, name: str | None, limit: int) -> tuple[Article, ...]:
-        return tuple(self._shelves.get(name, [])[:limit])
+        shelf = self._shelves.get(name)
+        return shelf[:limit] if shelf is not None else ()
 
     def _seniority(self, key: str) -> tuple[float, str, str]:
         """Order found categories by their oldest published article: the older holds a shared slug."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from feedsvc.config import Settings
@@ -71,7 +71,7 @@ class SnapshotArchive:
     """
 
     feeds: Mapping[str, Feed]
-    shelves: Mapping[str | None, tuple[Article, ...]]
+    shelves: Mapping[str | None, Sequence[Article]]
     version: int
     contents: Mapping[ContentKey, ArticleContent]
     reader: BodyReader
@@ -117,7 +117,7 @@ class ArchivePages:
         self._trim = not for_build
         self._identity = settings_identity(settings)  # part of every archive page's key
         # The last catalog version's shelves and page keys: a snapshot of the same version shares them.
-        self._shelved: tuple[int, dict[str | None, tuple[Article, ...]], dict[str, str]] | None = None
+        self._shelved: tuple[int, dict[str | None, Sequence[Article]], dict[str, str]] | None = None
         self._copied: dict[str | None, int] = {}  # the version of each list the shelves copied
 
     def archives(
@@ -129,18 +129,18 @@ class ArchivePages:
     ) -> Archives | None:
         """Return the archive pages of a snapshot's feeds, made when first asked for (None when archives are off).
 
-        They read the feeds' articles as the catalog holds them now (each feed's list, copied
-        when it changed): the render thread and request threads never look at the catalog,
+        They read the feeds' articles as the catalog holds them now (a view of each feed's list,
+        taken when it changed): the render thread and request threads never look at the catalog,
         which the next refresh changes.
         """
         if self.settings.archive_size <= 0:
             return None
         version = state.version
         if self._shelved is None or self._shelved[0] != version:
-            # Only the lists that changed are copied (an edit: `all` and the article's categories),
+            # Only the lists that changed are viewed again (an edit: `all` and the article's categories),
             # the others shared with the last snapshot: a refresh costs what it changed, not every list.
             before = {} if self._shelved is None else self._shelved[1]
-            shelves: dict[str | None, tuple[Article, ...]] = {}
+            shelves: dict[str | None, Sequence[Article]] = {}
             copied: dict[str | None, int] = {}
             for feed in catalog.feeds:
                 name = feed.spec.category
@@ -149,8 +149,7 @@ class ArchivePages:
                 if kept is not None and self._copied.get(name) == copied[name]:
                     shelves[name] = kept
                 else:
-                    # Page 1 at the size of the whole list: every article of the feed, newest first.
-                    shelves[name] = state.archive_page(name, 1, feed.total)[0]
+                    shelves[name] = state.shelf(name)  # its chunks are copied, not its articles
             self._shelved, self._copied = (version, shelves, {}), copied
         _, shelves, keys = self._shelved
         view = SnapshotArchive(
