@@ -94,3 +94,18 @@ def test_documents_come_from_the_cache_when_their_inputs_match(site: Settings, c
 
     assert restarted.rebuilt == ()
     assert {p: d.body for p, d in restarted.documents.items()} == {p: d.body for p, d in made.documents.items()}
+
+
+def test_an_edit_renders_without_looking_in_the_cache(
+    site: Settings, cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once this run has rendered a path, a changed input means a new document: the cache is not read for it."""
+    memo = RenderMemo(site, cache)
+    memo.render(catalog_of(site), content_of)
+    looked: list[str] = []
+    monkeypatch.setattr(cache, "document", lambda path, digest: looked.append(path))
+
+    edited = memo.render(catalog_of(site, retitle="3.md"), content_of)
+
+    assert edited.rebuilt
+    assert looked == []

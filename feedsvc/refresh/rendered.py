@@ -82,7 +82,11 @@ class RenderMemo:
             if previous is not None and previous[0] == key:
                 document = previous[1]
             else:
-                cached = self._cache.document(path, inputs_digest(key)) if self._cache is not None else None
+                # The cache holds what a last run rendered: looked in when this run has not rendered
+                # the path yet (a restart); afterwards a changed input means a new document.
+                cached = None
+                if previous is None and self._cache is not None:
+                    cached = self._cache.document(path, inputs_digest(key))
                 if cached is not None:
                     document = cached
                 else:
