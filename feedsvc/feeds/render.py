@@ -8,6 +8,7 @@ formats RSS dates: each trap is handled where it is met below.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -81,6 +82,7 @@ def history_links(settings: Settings, slug: str, fmt: Format, paging: Paging | N
     return links
 
 
+@functools.lru_cache(maxsize=4096)  # the same few images repeat in every format of every feed an article is in
 def image_type(url: str) -> str:
     """Guess an image's media type from its URL's extension (JPEG when it has none)."""
     path = urlsplit(url).path.lower()
@@ -253,6 +255,11 @@ def _generator(
     return gen
 
 
+@functools.lru_cache(maxsize=512)  # an article's content is one string, met in each format of each of its feeds
+def _utf8_size(html: str) -> int:
+    return len(html.encode())
+
+
 class _Budget:
     """The content bytes one feed document may still carry: past them, older entries carry their summary only."""
 
@@ -262,7 +269,7 @@ class _Budget:
     def takes(self, html: str) -> bool:
         """Tell whether an entry (the newest not yet rendered) may carry this content; once one may not, none may."""
         if self.left >= 0:
-            size = len(html.encode())
+            size = _utf8_size(html)
             self.left = self.left - size if size <= self.left else -1
         return self.left >= 0
 
