@@ -211,8 +211,9 @@ class CatalogState:
             for live in everything:
                 for name, _ in self._all_keys(live):
                     lists.setdefault(name, []).append(live)
-            self._shelves = {name: Shelf(listed) for name, listed in lists.items()}
-            del everything, lists
+            del everything
+            # Each list let go as soon as its shelf is made: a million references are not held twice over.
+            self._shelves = {name: Shelf(lists.pop(name)) for name in list(lists)}
             self._shelf_versions = dict.fromkeys(self._shelves, self.version)
         else:
             for article in added:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import overload
 
 from feedsvc.model import Article
@@ -96,13 +96,12 @@ class Shelf:
 
     __slots__ = ("_chunks", "_ends", "_length")
 
-    def __init__(self, ordered: Iterable[Article] = ()) -> None:
-        """Make a shelf of articles already in order, newest first."""
-        articles = tuple(ordered)
+    def __init__(self, ordered: Sequence[Article] = ()) -> None:
+        """Make a shelf of articles already in order, newest first (cut into chunks: no copy of the whole)."""
         self._chunks: list[tuple[Article, ...]] = [
-            articles[start : start + CHUNK] for start in range(0, len(articles), CHUNK)
+            tuple(ordered[start : start + CHUNK]) for start in range(0, len(ordered), CHUNK)
         ]
-        self._length = len(articles)
+        self._length = len(ordered)
         self._ends: list[int] | None = None
 
     def __len__(self) -> int:
