@@ -108,7 +108,8 @@ def restore(rendered: str, tagged: Tagged) -> str:
 
 def has_template_syntax(body: str) -> bool:
     """Tell quickly whether a body may hold anything `render_tags` changes."""
-    return "{%" in body or "{{" in body or "{#" in body
+    # Most bodies hold no brace at all: one scan for it (as fast as memchr) spares the three for the markers.
+    return "{" in body and ("{%" in body or "{{" in body or "{#" in body)
 
 
 class _Forward:

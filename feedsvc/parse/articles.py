@@ -14,7 +14,6 @@ import string
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate
-from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -44,6 +43,9 @@ _C1_UTF8 = re.compile(rb"\xc2[\x80-\x9f]")
 # Stray NUL bytes a UTF-8 file may hold and still be text (or one in a hundred bytes, if more).
 MAX_STRAY_NULS = 16
 
+
+# A slug of one path segment that quote() leaves as it is.
+_PLAIN_SLUG = re.compile(r"[A-Za-z0-9._~-]+")
 
 # A BCP 47 language tag as front matter gives it (`en`, `zh-CN`, `zh-Hans-CN`): letters, then subtags.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*")
@@ -81,20 +83,25 @@ def _decoded(raw: bytes) -> tuple[str, bool]:
             text = raw.decode("utf-16")
         except UnicodeDecodeError:
             raise NotText(f"encoding: bytes are not text, invalid UTF-16 ({_EXPECTED_TEXT})") from None
+        if "\x00" in text:
+            # Only UTF-16 gives a NUL character here; removed with the other controls, and warned about.
+            text = text.replace("\x00", "\ufffe")
     elif b"\x00" in raw:
         text, utf8 = _decode_with_nuls(raw), True
     else:
         try:
-            text, utf8 = raw.decode("utf-8-sig"), True
+            text, utf8 = _utf8(raw), True
         except UnicodeDecodeError:
             try:
                 text = raw.decode("gb18030")
             except UnicodeDecodeError:
                 raise NotText(f"encoding: bytes are not text ({_EXPECTED_TEXT})") from None
-    if "\x00" in text:
-        # Only from UTF-16 (a NUL character); removed with the other controls, and warned about.
-        text = text.replace("\x00", "\ufffe")
     return (text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text), utf8
+
+
+def _utf8(raw: bytes) -> str:
+    """Decode UTF-8 as "utf-8-sig" does (one BOM dropped), without that codec's Python wrapper: a third faster."""
+    return raw[3:].decode() if raw.startswith(codecs.BOM_UTF8) else raw.decode()
 
 
 def _controls(raw: bytes, text: str, *, utf8: bool) -> int:
@@ -132,6 +139,7 @@ def _decode_with_nuls(raw: bytes) -> str:
 
 # Blank lines (spaces and tabs on them too) before the opening fence: scraped archives start with one.
 _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t\ufeff]*\n)*\ufeff?")
+_BLANK_LINE_START = frozenset(" \t\ufeff\n")
 
 
 class _Parts(NamedTuple):
@@ -156,6 +164,17 @@ _ANY_FENCE = re.compile(r"^(?:-{3,}|;{3,})[ \t]*$", re.MULTILINE)
 _FIELD_LINE = re.compile(r"""(?:\w[^:\n]*|"[^"\n]*")[ \t]*:(?:[ \t\n]|$)""")
 
 
+def _closing_fence(text: str, start: int) -> re.Match[str] | None:
+    """Find the closing `---` from `start` on, as `_YAML_FENCE.search` does: only at lines that start with `---`."""
+    line = text.find("\n---", start - 1)
+    while line >= 0:
+        fence = _YAML_FENCE.match(text, line + 1)
+        if fence is not None:
+            return fence
+        line = text.find("\n---", line + 1)
+    return None
+
+
 def _split(text: str) -> _Parts:
     """Split text at its front matter fences, in every form Hexo accepts.
 
@@ -165,9 +184,12 @@ def _split(text: str) -> _Parts:
     Raises:
         ValueError: no front matter or no closing fence.
     """
-    stripped = _LEADING_BLANK_LINES.sub("", text, count=1)
-    skipped_lines = text[: len(text) - len(stripped)].count("\n")
-    if not stripped.strip():
+    if text[:1] in _BLANK_LINE_START:
+        stripped = _LEADING_BLANK_LINES.sub("", text, count=1)
+        skipped_lines = text[: len(text) - len(stripped)].count("\n")
+    else:  # nearly every file: nothing to skip, and no copy of the whole text
+        stripped, skipped_lines = text, 0
+    if not stripped or stripped.isspace():  # (not stripped.strip(), without the copy)
         raise ValueError("front matter: the file is empty (expected '---', YAML fields, '---', then the body)")
     opening = _YAML_FENCE.match(stripped)
     if opening is None:
@@ -185,7 +207,7 @@ def _split(text: str) -> _Parts:
         body = stripped[fence.end() :].lstrip("\n")
         is_json = fence.group().startswith(";")
         return _Parts(stripped[: fence.start()], body, skipped_lines + 1, json=is_json, opened=False)
-    closing = _YAML_FENCE.search(stripped, opening.end())
+    closing = _closing_fence(stripped, opening.end())
     if closing is None:
         raise ValueError("front matter: no closing '---' (expected '---' after the YAML fields)")
     # Blank lines the opening fence took count too, so that YAML errors name the line of the file.
@@ -264,9 +286,10 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
             data = load_json_fields(remove_controls(parts.fields), first_line=parts.first_line)
         else:
             fields = remove_controls(parts.fields)
-            data = quick_load(fields)  # the plain front matter of nearly every article, read several times faster
-            if data is None:
-                data = load_yaml(fields, first_line=parts.first_line)
+            quick = quick_load(fields)  # the plain front matter of nearly every article, read several times faster
+            if quick is not None:
+                return quick, parts.body  # a new, non-empty mapping of text keys: the checks below pass it as it is
+            data = load_yaml(fields, first_line=parts.first_line)
     except ValueError as error:  # YamlError is one
         if not parts.opened:
             raise ValueError("front matter: missing (expected '---' on the first line)") from None
@@ -336,6 +359,35 @@ def _flatten(value: object) -> Iterator[object]:
             yield item
 
 
+def _one_line(text: str) -> str:
+    """Return `one_line(text)`, at once for text already on one line (printable, no run of spaces): most fields.
+
+    Printable text holds no character xml_safe removes, and no white space but the plain space.
+    """
+    if text.isprintable() and "  " not in text:
+        return text.strip(" ")
+    return one_line(text)
+
+
+# Category and tag names on one line and folded, by name as written: the same few hundred names
+# come in file after file, and NFKC with casefold costs more than the look-up.
+_NAMES_MAX = 4096
+_names: dict[str, tuple[str, str]] = {}
+
+
+def _name(text: str) -> tuple[str, str]:
+    """Return a category or tag name on one line, and the form `fold_name` gives it."""
+    try:
+        return _names[text]
+    except KeyError:
+        pass
+    line = _one_line(text)
+    if len(_names) >= _NAMES_MAX:
+        _names.clear()
+    found = _names[text] = (line, fold_name(line))
+    return found
+
+
 @dataclass
 class _Reader:
     """Reads the fields of one front matter mapping, collecting problems and warnings."""
@@ -360,7 +412,7 @@ class _Reader:
         if text is None:
             self.problem("title", f"is {_kind(value)} (expected text)")
             return ""
-        title = one_line(text)
+        title = _one_line(text)
         return shorten(title, MAX_TITLE_CHARS) if title else None
 
     def flag(self, name: str) -> bool | None:
@@ -394,6 +446,8 @@ class _Reader:
         result: dict[str, str] = {}
         for name in fields:
             value = self.data.get(name)
+            if value is None:
+                continue
             if isinstance(value, dict):
                 self.problem(name, "is a mapping (expected a name or a list of names)")
                 continue
@@ -406,11 +460,15 @@ class _Reader:
                 if len(result) >= limit:
                     extra += 1  # counted, not read: a list of 20,000 names costs no more than its YAML
                     continue
-                if len(text) > longest * 4 or len(text := one_line(text)) > longest:
+                if len(text) > longest * 4:
+                    too_long += 1
+                    continue
+                text, folded = _name(text)
+                if len(text) > longest:
                     too_long += 1
                     continue
                 if text:
-                    result.setdefault(fold_name(text), text)
+                    result.setdefault(folded, text)
             if too_long:
                 shown = _count(too_long, "name")
                 self.warn(name, f"{shown} over {longest:,} characters left out (expected shorter names)")
@@ -427,7 +485,8 @@ class _Reader:
         if text is None:
             self.warn(name, f"is {_kind(value)}, ignored (expected text)")
             return None
-        return xml_safe(text).strip() or None
+        # Printable text holds nothing xml_safe removes (the usual case, told without a regex).
+        return (text if text.isprintable() else xml_safe(text)).strip() or None
 
     def author(self) -> Author | None:
         value = self.data.get("author")
@@ -437,7 +496,7 @@ class _Reader:
             return None
         if isinstance(value, dict):
             name = self._author_name(_scalar_text(value.get("name")) or "")
-            email = one_line(_scalar_text(value.get("email")) or "")
+            email = _one_line(_scalar_text(value.get("email")) or "")
             if len(email) > MAX_EMAIL_CHARS or (email and not _EMAIL.fullmatch(email)):
                 self.warn("author", f"email {_shown(email)} is not an address, ignored (expected name@host)")
                 email = ""
@@ -446,7 +505,7 @@ class _Reader:
                 return None
             return Author(name=name or email, email=email or None)
         text = _scalar_text(value)
-        if text is None or not one_line(text):
+        if text is None or not _one_line(text):
             self.warn("author", f"{_shown(value)} is not a name, ignored (expected text or name/email)")
             return None
         return Author(name=self._author_name(text))
@@ -454,7 +513,7 @@ class _Reader:
     def _author_name(self, text: str) -> str:
         """Return an author's name on one line, cut (with a warning) at `content.max_name_chars`."""
         longest = self.settings.max_name_chars
-        name = one_line(text[: longest * 4 + 1])  # enough to fill the limit after spaces collapse
+        name = _one_line(text[: longest * 4 + 1])  # enough to fill the limit after spaces collapse
         if len(name) > longest:
             self.warn("author", f"name of {len(text):,} characters cut to {longest:,} (expected a shorter name)")
             name = shorten(name, longest)
@@ -506,8 +565,19 @@ class _Reader:
 
 def _slug_path(slug: str) -> str:
     """Percent-encode a slug for a URL path; '/' separates segments, '.' and '..' are dropped."""
+    if slug not in (".", "..") and _PLAIN_SLUG.fullmatch(slug):
+        return slug  # one segment, all of it characters that quote() keeps: most file names
     segments = [s for s in slug.split("/") if s.strip() and s not in (".", "..")]
     return "/".join(quote(s.strip(), safe="-._~") for s in segments)
+
+
+def _stem(source: str) -> str:
+    """Return a path's file name without its extension, as `PurePosixPath(source).stem` does (without pathlib)."""
+    name = source.rpartition("/")[2]
+    if name in ("", "."):  # the path ends in "/" or "/.": the name is its last part that is neither
+        name = next((part for part in reversed(source.split("/")) if part not in ("", ".")), "")
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
 
 
 def article_link(slug: str, published: dt.datetime | None, settings: Settings) -> str:
@@ -568,7 +638,7 @@ def _link(reader: _Reader, *, source: str, title: str, published: dt.datetime | 
             zone=settings.timezone,
             front_matter=reader.data,
         )
-    link = article_link(reader.text("slug") or PurePosixPath(source).stem, published, settings)
+    link = article_link(reader.text("slug") or _stem(source), published, settings)
     given_link = reader.text("link") or reader.text("permalink")
     if given_link:
         resolved = web_url(given_link, settings.site_link)
@@ -667,7 +737,7 @@ def parse_file(raw: bytes, *, source: str, mtime: float, settings: Settings) -> 
     link = _link(reader, source=source, title=title, published=published if dated else None)
     identity = link
     if settings.ids == "front_matter":
-        identity = one_line(reader.text("id") or "") or link
+        identity = _one_line(reader.text("id") or "") or link
 
     article = Article(
         source=source,

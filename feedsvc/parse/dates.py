@@ -19,6 +19,14 @@ _LOOSE = re.compile(
     re.IGNORECASE,
 )
 _INTEGER = re.compile(r"[+-]?\d{1,12}")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+# RFC 822 as feeds and Hexo exports write it, `Tue, 28 Mar 2023 14:44:00 GMT` (or `+0800`): read
+# without email.utils. A four-digit year from 1000 on (email.utils moves 0050 to 2050).
+_RFC822 = re.compile(
+    rf"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{{1,2}}) ({'|'.join(_MONTH_NAMES)}) "
+    r"([1-9][0-9]{3}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) (?:GMT|([+-])([0-9]{2})([0-9]{2}))"
+)
 _MONTH_OR_DAY_NAME = re.compile(r"[A-Za-z]{3}")
 _UTC_UNKNOWN_ZONE = re.compile(r"\s-0000$")
 
@@ -45,7 +53,26 @@ def _zone_of(text: str | None) -> dt.tzinfo | None:
     return dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
 
 
+def _rfc822(text: str) -> dt.datetime | None:
+    """Read the usual RFC 822 date as email.utils reads it; None for any other text, or no such time."""
+    match = _RFC822.fullmatch(text)
+    if match is None:
+        return None
+    day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+    try:
+        value = dt.datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=dt.UTC)
+        if sign is None:
+            return value
+        offset = dt.timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+        return value.replace(tzinfo=dt.timezone(-offset if sign == "-" else offset)).astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # Feb 30, an offset of a day, past 9999: read (and refused) the long way
+        return None
+
+
 def _parse_text(text: str, zone: ZoneInfo) -> dt.datetime:
+    rfc822 = _rfc822(text)
+    if rfc822 is not None:
+        return rfc822
     if _INTEGER.fullmatch(text):
         return _from_epoch(int(text))
     try:

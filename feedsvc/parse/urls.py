@@ -74,6 +74,10 @@ def _as_uri(url: str) -> str | None:
 
 def web_url(value: str, base: str) -> str | None:
     """Resolve a URL and keep it only if it is an absolute http(s) URL with a host."""
+    if _PLAIN_ABSOLUTE.fullmatch(value):
+        # Most images and links: absolute_url gives such a URL back as it is (no space to strip, nothing
+        # to resolve or encode, no bracket urlsplit could refuse), so only its host is left to check.
+        return value if _has_host(value) else None
     if _WHITESPACE.search(value.strip()):
         return None
     url = absolute_url(value, base)
@@ -81,3 +85,11 @@ def web_url(value: str, base: str) -> str | None:
         return None
     parts = urlsplit(url)
     return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def _has_host(url: str) -> bool:
+    """Tell whether a URL that `_PLAIN_ABSOLUTE` takes has a host, as `urlsplit(url).hostname` finds it."""
+    netloc = url[url.index("//") + 2 :]
+    for delimiter in "/?#":
+        netloc = netloc.partition(delimiter)[0]
+    return bool(netloc.rpartition("@")[2].partition(":")[0])
