@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import feedsvc.index.cache
+import feedsvc.index.scan
 from feedsvc.cli import main
 from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, open_cache
@@ -510,3 +511,19 @@ def test_cache_found_corrupt_while_running_is_moved_aside(
     assert "until the next start" in warnings[0]
     assert list(cache.location.parent.glob("*.corrupt-*"))
     assert not cache.location.exists()
+
+
+def test_a_file_system_that_reads_short_still_gives_the_whole_file(
+    content_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some network and FUSE file systems answer a read with part of a file: reading goes on to its end."""
+    body = "<p>" + "证券时报网" * 2000 + "</p>\n"
+    write_article(content_dir, "long.md", {"title": "long", "date": "2024-01-02 10:00:00"}, body)
+    real_read = os.read
+    monkeypatch.setattr(feedsvc.index.scan.os, "read", lambda fd, size: real_read(fd, min(size, 1000)))
+    settings = make_settings(content_dir, scan={"workers": 1})
+
+    report = Refresher(settings, Store(), clock=Clock()).refresh()
+
+    document = report.snapshot.documents[feed_path("all", Format.RSS)].body.decode()
+    assert document.count("证券时报网") >= 2000

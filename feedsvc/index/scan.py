@@ -378,6 +378,12 @@ def _read(source: str, path: str, max_bytes: int) -> bytes | Problem:
         # Ask for what the file holds (plus one byte, to see it grew past the limit): asking
         # for the limit itself would allocate and free megabytes for every 6 KB article.
         data = os.read(fd, min(info.st_size, max_bytes) + 1)
+        while info.st_size < len(data) <= max_bytes or 0 < len(data) < info.st_size:
+            # It grew since fstat, or a network or FUSE file system read short: on to its end (or the limit).
+            more = os.read(fd, max_bytes + 1 - len(data))
+            if not more:
+                break
+            data += more
     finally:
         os.close(fd)
     if len(data) > max_bytes:
