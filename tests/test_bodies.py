@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
@@ -46,9 +45,9 @@ def test_holds_tells_the_version_the_index_publishes(one_worker: Settings) -> No
     article = article_of(reader.index, "a.md")
 
     assert reader.holds(article)
-    assert not reader.holds(dataclasses.replace(article, fingerprint="0" * 16))
-    assert not reader.holds(dataclasses.replace(article, source="other.md"))
-    assert reader.read(dataclasses.replace(article, source="other.md")) is None
+    assert not reader.holds(article.replace(fingerprint="0" * 16))
+    assert not reader.holds(article.replace(source="other.md"))
+    assert reader.read(article.replace(source="other.md")) is None
 
 
 def test_a_rendered_body_finds_other_posts_in_its_index(one_worker: Settings) -> None:

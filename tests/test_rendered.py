@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -46,7 +45,7 @@ def catalog_of(settings: Settings, *, retitle: str | None = None) -> Catalog:
 
 def retitled(article: Article) -> Article:
     """Return another version of the article, with another title."""
-    return replace(article, title=article.title + " (edited)", fingerprint="f" * 16)
+    return article.replace(title=article.title + " (edited)", fingerprint="f" * 16)
 
 
 def content_of(article: Article) -> ArticleContent:

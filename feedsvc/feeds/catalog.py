@@ -8,7 +8,6 @@ The only module that imports python-slugify.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import heapq
@@ -361,7 +360,7 @@ class CatalogState:
                     article.source,
                     article.updated.isoformat(),
                 )
-        return dataclasses.replace(article, **changes) if changes else article  # type: ignore[arg-type]
+        return article.replace(**changes) if changes else article
 
     def _spelled(self, categories: tuple[str, ...]) -> tuple[str, ...]:
         """Return an article's category names with configured ones as configured (aliases resolved, once each)."""
