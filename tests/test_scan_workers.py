@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future, ProcessPoolExecutor
 from functools import partial
@@ -15,7 +16,15 @@ import pytest
 
 import feedsvc.index.scan
 from feedsvc.config import Settings
-from feedsvc.index.scan import CHUNK_FILES, EMPTY_INDEX, IN_FLIGHT_CHUNKS, PARALLEL_MIN_FILES, _Found, scan_content
+from feedsvc.index.scan import (
+    CHUNK_FILES,
+    EMPTY_INDEX,
+    IN_FLIGHT_CHUNKS,
+    PARALLEL_MIN_FILES,
+    _Found,
+    read_and_parse_chunk,
+    scan_content,
+)
 from feedsvc.parse.articles import parse_for_scan
 from tests.corpus import write_corpus
 from tests.scans import assert_progress, entries_summary, parallel_corpus, scan, write
@@ -198,3 +207,27 @@ def test_small_batches_never_use_the_executor(content_dir: Path, settings: Setti
 
     assert len(parsed) == 5
     assert result.files_seen == 5
+
+
+def test_a_worker_asks_for_its_chunks_files_ahead(
+    content_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before parsing a chunk, a worker asks the kernel to read its files ahead: disk reads overlap the parsing.
+
+    Files it cannot open are left to their read, which says why; the results are those of reading one by one.
+    """
+    for number in range(3):
+        write(content_dir, f"{number}.md")
+    items = [(f"{n}.md", str(content_dir / f"{n}.md"), 100, 0.0) for n in range(3)]
+    items.append(("gone.md", str(content_dir / "gone.md"), 100, 0.0))
+    advised: list[int] = []
+    monkeypatch.setattr(
+        feedsvc.index.scan.os, "posix_fadvise", lambda fd, offset, length, advice: advised.append(advice)
+    )
+    parse = partial(parse_for_scan, settings=settings)
+
+    results = read_and_parse_chunk(items, parse, settings.max_file_bytes, False)
+
+    assert advised == [os.POSIX_FADV_WILLNEED] * 3
+    assert results == [read_and_parse_chunk([item], parse, settings.max_file_bytes, False)[0] for item in items]
+    assert "cannot be read" in str(results[-1][0])

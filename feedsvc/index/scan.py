@@ -42,6 +42,8 @@ IN_FLIGHT_CHUNKS = 8
 # Bodies of re-read files are kept for this refresh's render only when there are this few:
 # a cold scan of 100,000 files must not hold 100,000 bodies.
 MAX_KEPT_BODIES = 1000
+# Files larger than this are not read ahead (a stray video would fill the page cache for nothing).
+PREFETCH_MAX_BYTES = 1 << 20
 
 ParseResult = tuple[Article | Problem, str]
 Parse = Callable[[bytes, str, float], ParseResult]
@@ -413,6 +415,8 @@ def read_and_parse_chunk(
 
     A worker process whose stop flag is set returns the files parsed so far: fewer than asked.
     """
+    if len(items) > 1:
+        _prefetch(items)
     results = []
     for item in items:
         if _WORKER_STOP and _WORKER_STOP[0].value:
@@ -420,6 +424,31 @@ def read_and_parse_chunk(
         result, body = _read_and_parse(item, parse, max_bytes)
         results.append((result, body if keep_bodies else ""))
     return results
+
+
+def _prefetch(items: list[tuple[str, str, int, float]]) -> None:
+    """Ask the kernel to read a chunk's files ahead, so that their reads from disk overlap the parsing.
+
+    A cold start of a million files (7.7 GB) that are not all in the page cache otherwise
+    waits on the disk file by file: a third of the time, on a machine whose kernel evicts
+    pages it deems cold. With the files cached, this costs an open and a close a file.
+    """
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is None:
+        return
+    for _, path, size, _ in items:
+        if size > PREFETCH_MAX_BYTES:
+            continue
+        try:
+            fd = os.open(path, _open_flags())
+        except OSError:
+            continue  # its read says why
+        try:
+            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def read_source(root: Path, source: str, entry: IndexedFile, max_bytes: int) -> bytes | None:
