@@ -171,16 +171,7 @@ class Article:
         object.__setattr__(self, "_text", _pack((title, summary, image, fingerprint, language)))
 
     def _texts(self) -> tuple[str | None, ...]:
-        text = self._text
-        start = _LENGTHS.size
-        parts: list[str | None] = []
-        for length in _LENGTHS.unpack_from(text):
-            if length < 0:
-                parts.append(None)
-            else:
-                parts.append(text[start : start + length].decode("utf-8", "surrogatepass"))
-                start += length
-        return tuple(parts)
+        return tuple(self._packed(number) for number in range(len(_PACKED)))
 
     def _packed(self, number: int) -> str | None:
         lengths = _LENGTHS.unpack_from(self._text)

@@ -9,6 +9,7 @@ in worker processes. Nothing outside the content directory is opened.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import logging
@@ -444,9 +445,8 @@ def _prefetch(items: list[tuple[str, str, int, float]]) -> None:
         except OSError:
             continue  # its read says why
         try:
-            advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # only advice: its read works without it
+                advise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
         finally:
             os.close(fd)
 
@@ -774,9 +774,7 @@ def _parse_all(
             return True
         return False
 
-    def handed(
-        chunk: list[_ToRead], batch: list[ParseResult]
-    ) -> Iterator[tuple[_Found, IndexedFile | None, ParseResult]]:
+    def handed(chunk: list[_ToRead], batch: list[ParseResult]) -> Iterator[_Parsed]:
         for (found, old), result in zip(chunk, batch):  # noqa: B905 - a stopped worker returns fewer
             yield found, old, result
 
