@@ -17,7 +17,7 @@ CONFIG_VAR = "FEEDSVC_CONFIG"
 # A build to serve instead of content (`feedsvc serve --from DIR|s3://BUCKET/PREFIX`, or gunicorn workers).
 FROM_VAR = "FEEDSVC_FROM"
 # A value of FROM_VAR that is a URL (`s3://bucket/site`), not a directory's path.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 # site.feed_url when the config file sets none: `feedsvc serve` sets it from --host and --port,
 # so that self links name the address it serves on.
 FEED_URL_VAR = "FEEDSVC_FEED_URL"
@@ -68,7 +68,7 @@ class WorkerOptions:
     def from_environ(cls, environ: Mapping[str, str]) -> WorkerOptions:
         """Read the options from an environment; an empty variable counts as not set."""
         source = environ.get(FROM_VAR) or ""
-        url = _URL.match(source) is not None
+        url = URL_PATTERN.match(source) is not None
         return cls(
             config=Path(environ[CONFIG_VAR]) if environ.get(CONFIG_VAR) else None,
             build_dir=Path(source) if source and not url else None,

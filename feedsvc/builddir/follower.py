@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from pathlib import Path
 
-from feedsvc.builddir.manifest import MANIFEST, STATUS, read_build
+from feedsvc.builddir.manifest import MANIFEST, STATUS, as_storage, read_build
 from feedsvc.builddir.storage import Directory, Fetched, Storage
 from feedsvc.errors import BuildError
 from feedsvc.model import Snapshot
@@ -32,7 +32,7 @@ class Follower:
     """Keeps a store's snapshot equal to the last complete build in a directory or bucket."""
 
     def __init__(self, build: Path | Storage, store: Store) -> None:
-        self.storage: Storage = Directory(build) if isinstance(build, Path) else build
+        self.storage: Storage = as_storage(build)
         self.store = store
         # What tells the manifest (and, in a directory, the status) read last from newer ones.
         self._versions: tuple[str | None, str | None] = (None, None)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Protocol
 
 from feedsvc.errors import BuildError
+from feedsvc.worker import URL_PATTERN
 
 BUCKET_SCHEME = "s3"
 # `s3://bucket/site`, `https://…`: a URL where a directory was asked for.
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
 # S3's rule for bucket names (3 to 63 lower-case letters, digits, dots and hyphens).
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -97,7 +97,7 @@ class Storage(Protocol):
 
 def url_scheme(value: str) -> str | None:
     """Return the scheme of `value` when it is a URL (`s3` of `s3://bucket/site`), None when it is a path."""
-    return value.split(":", 1)[0].lower() if _URL.match(value) is not None else None
+    return value.split(":", 1)[0].lower() if URL_PATTERN.match(value) is not None else None
 
 
 def url_instead_of_location(value: str) -> str | None:
@@ -173,10 +173,10 @@ def write_atomically(path: Path, data: bytes) -> bool:
 
 def _listed_path(out: Path, relative: str) -> Path | None:
     """The file a manifest entry names under `out`, or None for a name that would leave it."""
-    parts = relative.split("/")
-    if not relative or any(p in ("", ".", "..") or "\\" in p or "\x00" in p for p in parts):
+    try:
+        return out.joinpath(*name_in_build(relative))
+    except BuildError:
         return None
-    return out.joinpath(*parts)
 
 
 def file_in_build(directory: Path, relative: str) -> Path:

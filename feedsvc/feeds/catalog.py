@@ -59,6 +59,16 @@ class _Kind:
     entity: EntitySettings | None = None
 
 
+def _meanings(configured: Iterable[CategorySettings]) -> dict[str, str]:
+    """Return the configured name each folded name or alias means (a name before any alias)."""
+    configured = tuple(configured)
+    meaning = {fold_name(c.name): c.name for c in configured}
+    for options in configured:
+        for alias in options.aliases:
+            meaning.setdefault(fold_name(alias), options.name)
+    return meaning
+
+
 def _kinds(settings: Settings) -> tuple[_Kind, ...]:
     """Return the kinds of feeds besides categories that the settings publish."""
     kinds = []
@@ -67,11 +77,7 @@ def _kinds(settings: Settings) -> tuple[_Kind, ...]:
         ("authors", settings.authors, settings.auto_authors, settings.author_min_articles),
     ):
         if configured or auto:
-            meaning = {fold_name(c.name): c.name for c in configured}
-            for options in configured:
-                for alias in options.aliases:
-                    meaning.setdefault(fold_name(alias), options.name)
-            kinds.append(_Kind(name, {c.name: c for c in configured}, meaning, auto, least))
+            kinds.append(_Kind(name, {c.name: c for c in configured}, _meanings(configured), auto, least))
     kinds += [_Kind(e.name, {}, {}, True, e.min_articles, e) for e in settings.entities]
     return tuple(kinds)
 
@@ -150,10 +156,7 @@ class CatalogState:
         self.settings = settings
         self._configured: dict[str, CategorySettings] = {c.name: c for c in settings.categories}
         # A folded name or alias -> the configured name it means.
-        self._meaning: dict[str, str] = {fold_name(name): name for name in self._configured}
-        for category in settings.categories:
-            for alias in category.aliases:
-                self._meaning.setdefault(fold_name(alias), category.name)
+        self._meaning: dict[str, str] = _meanings(settings.categories)
         self._keys_of: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
         # Tags, authors and kinds of entities, and the lists their terms put an article on.
         self._kinds = _kinds(settings)

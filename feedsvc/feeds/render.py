@@ -311,7 +311,6 @@ def _entry(
 # feed readers ignore it. Relative (a feed is one folder down, `feeds/tags/python.rss` two, an
 # archive page two more: `feeds/{slug}/archive/{n}.rss`), so it works under any host and from a
 # build directory served as static files.
-STYLESHEET_PI = f'<?xml-stylesheet href="../{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
 
 
 def stylesheet_pi(slug: str, archived: bool) -> bytes:
@@ -320,7 +319,7 @@ def stylesheet_pi(slug: str, archived: bool) -> bytes:
     return f'<?xml-stylesheet href="{"../" * depth}{STYLESHEET_PATH}" type="text/xsl"?>\n'.encode()
 
 
-def _with_stylesheet(xml: bytes, instruction: bytes = STYLESHEET_PI) -> bytes:
+def _with_stylesheet(xml: bytes, instruction: bytes) -> bytes:
     """Put the stylesheet processing instruction after the XML declaration, before the root element."""
     end = xml.index(b"?>\n") + 3 if xml.startswith(b"<?xml ") else 0
     return xml[:end] + instruction + xml[end:]

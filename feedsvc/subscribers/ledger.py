@@ -161,10 +161,14 @@ class Ledger:
             else:
                 sketch.add(overflow.setdefault(feed, sketch.new_sketch()), today)
         for feed, registers in overflow.items():
-            found = db.execute("SELECT registers FROM sketches WHERE day = ? AND feed = ?", (day, feed)).fetchone()
-            if found is not None:
-                sketch.merge(registers, found[0])
-            db.execute("INSERT OR REPLACE INTO sketches VALUES (?, ?, ?)", (day, feed, bytes(registers)))
+            self._merge_sketch(day, feed, registers)
+
+    def _merge_sketch(self, day: int, feed: str, registers: bytearray) -> None:
+        """Store a feed's sketch of a day, merged with the one already stored (`registers` takes the merge)."""
+        found = self._db.execute("SELECT registers FROM sketches WHERE day = ? AND feed = ?", (day, feed)).fetchone()
+        if found is not None:
+            sketch.merge(registers, found[0])
+        self._db.execute("INSERT OR REPLACE INTO sketches VALUES (?, ?, ?)", (day, feed, bytes(registers)))
 
     def counts(self, now: int, *, report_days: int) -> Counts:
         """Return every feed's subscribers: reports of the last `report_days`, direct clients of the last 24 hours."""
@@ -217,11 +221,7 @@ class Ledger:
                     "ON CONFLICT DO UPDATE SET seen = max(seen, excluded.seen)"
                 )
                 for day, feed, registers in db.execute(f"SELECT * FROM {alias}.sketches").fetchall():  # noqa: S608
-                    found = db.execute("SELECT registers FROM sketches WHERE day = ? AND feed = ?", (day, feed))
-                    merged = bytearray(registers)
-                    for (mine,) in found.fetchall():
-                        sketch.merge(merged, mine)
-                    db.execute("INSERT OR REPLACE INTO sketches VALUES (?, ?, ?)", (day, feed, bytes(merged)))
+                    self._merge_sketch(day, feed, bytearray(registers))
             finally:
                 db.execute(f"DETACH DATABASE {alias}")
 
