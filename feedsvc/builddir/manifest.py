@@ -142,16 +142,27 @@ def files_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None = No
     )
 
 
-def listed_files(where: Path | Storage) -> frozenset[str] | None:
-    """Return the files the manifest of a build lists; None when there is no manifest, or not one of feedsvc's."""
+def read_manifest(where: Path | Storage) -> dict[str, Any] | None:
+    """Return the manifest of a build, for the readers below to share; None when there is no readable one."""
     try:
-        return _listed(as_storage(where))
+        return _read_json(as_storage(where))
     except BuildError:
         return None
 
 
-def _listed(storage: Storage) -> frozenset[str]:
-    data = _read_json(storage)
+def listed_files(where: Path | Storage, data: dict[str, Any] | None = None) -> frozenset[str] | None:
+    """Return the files the manifest of a build lists; None when there is no manifest, or not one of feedsvc's.
+
+    `data` is the manifest when it was read already (`read_manifest`).
+    """
+    try:
+        return _listed(as_storage(where), data)
+    except BuildError:
+        return None
+
+
+def _listed(storage: Storage, data: dict[str, Any] | None = None) -> frozenset[str]:
+    data = _read_json(storage) if data is None else data
     documents, archives, views = data.get("documents"), data.get("archives") or {}, data.get("views") or {}
     if not isinstance(documents, dict) or not isinstance(archives, dict) or not isinstance(views, dict):
         raise BuildError(f"{storage.locate(MANIFEST)}: documents: not a mapping (expected a manifest of feedsvc build)")
@@ -277,10 +288,13 @@ def manifest_archives(where: Path | Storage) -> dict[str, ArchiveFile]:
         return {}
 
 
-def manifest_etags(where: Path | Storage) -> dict[str, str] | None:
-    """Return the ETag of each document the manifest of a build lists; None when there is no readable one."""
+def manifest_etags(where: Path | Storage, data: dict[str, Any] | None = None) -> dict[str, str] | None:
+    """Return the ETag of each document the manifest of a build lists; None when there is no readable one.
+
+    `data` is the manifest when it was read already (`read_manifest`).
+    """
     try:
-        listed = _read_json(as_storage(where))["documents"]
+        listed = (_read_json(as_storage(where)) if data is None else data)["documents"]
         return {str(path): str(entry["etag"]) for path, entry in listed.items()}
     except (BuildError, KeyError, TypeError, AttributeError):
         return None

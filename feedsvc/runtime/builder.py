@@ -21,6 +21,7 @@ from feedsvc.builddir.manifest import (
     listed_files,
     manifest_archives,
     manifest_etags,
+    read_manifest,
     write_build,
 )
 from feedsvc.builddir.pages import STORED, ArchiveFile, write_archives
@@ -180,8 +181,9 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
     """
     if isinstance(out, str) and url_scheme(out) == BUCKET_SCHEME:
         storage = open_storage(out, storage_options(settings))
-        listed: frozenset[str] | None = listed_files(storage) or frozenset()
-        known = manifest_etags(storage)
+        manifest = read_manifest(storage)  # one GET of it for both
+        listed: frozenset[str] | None = (listed_files(storage, manifest) if manifest else None) or frozenset()
+        known = manifest_etags(storage, manifest) if manifest else None
     else:
         directory = Path(out)
         protected, config = protected_paths(settings), config_of(settings)
