@@ -13,6 +13,8 @@ from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX
 from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Article, ArticleContent, Format, feed_path
+from feedsvc.refresh import rendered
+from feedsvc.refresh.contents import content_key
 from feedsvc.refresh.rendered import RenderMemo
 from feedsvc.refresh.scanner import Scanner
 from tests.conftest import NOW, make_settings
@@ -108,3 +110,27 @@ def test_an_edit_renders_without_looking_in_the_cache(
 
     assert edited.rebuilt
     assert looked == []
+
+
+def test_an_edit_works_out_the_entry_keys_of_the_feeds_that_show_it_only(
+    site: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feeds whose articles are the same objects keep their keys; `shown` still names every feed's versions."""
+    memo = RenderMemo(site)
+    memo.render(catalog_of(site), content_of)
+    worked_out: list[tuple[str, ...]] = []
+    original = rendered.entry_keys
+
+    def counted(articles: tuple[Article, ...]) -> tuple[rendered.EntryKey, ...]:
+        worked_out.append(tuple(a.source for a in articles))
+        return original(articles)
+
+    monkeypatch.setattr(rendered, "entry_keys", counted)
+    catalog = catalog_of(site, retitle="3.md")
+    unchanged = memo.render(catalog_of(site), content_of)  # another scan: equal articles, other objects
+    worked_out.clear()
+    edited = memo.render(catalog, content_of)
+
+    assert unchanged.rebuilt == ()
+    assert sorted(worked_out) == [("3.md", "2.md"), ("3.md", "2.md", "1.md", "0.md")]
+    assert edited.shown == {content_key(a) for feed in catalog.feeds for a in feed.articles}

@@ -33,7 +33,7 @@ from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, 
 from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
 from feedsvc.refresh.archiveview import ArchivePages
 from feedsvc.refresh.cachewriter import CacheWriter
-from feedsvc.refresh.contents import ContentKey, FeedContents, content_key
+from feedsvc.refresh.contents import ContentKey, FeedContents
 from feedsvc.refresh.memory import settled_objects
 from feedsvc.refresh.problems import ProblemLog
 from feedsvc.refresh.rendered import Rendering, RenderMemo
@@ -229,7 +229,7 @@ class Refresher:
         """
         self._contents.start(self._index, bodies)
         rendering = self._documents.render(catalog, self._contents.content_of)
-        in_feeds = {content_key(a) for f in catalog.feeds for a in f.articles}
+        in_feeds = set(rendering.shown)
         self._contents.keep_only(in_feeds)
         return rendering, in_feeds
 

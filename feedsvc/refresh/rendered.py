@@ -29,6 +29,7 @@ from feedsvc.model import (
     feed_path,
     make_document,
 )
+from feedsvc.refresh.contents import ContentKey
 
 OPML_TYPE = "text/x-opml; charset=utf-8"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -44,17 +45,53 @@ def feed_document(feed: Feed, fmt: Format, settings: Settings, content_of: Conte
     return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
 
 
-def feed_key(feed: Feed) -> tuple[Hashable, tuple[Hashable, ...]]:
+EntryKey = tuple[str, str, tuple[str, ...], str]  # an entry's identity and version: id, fingerprint, categories, source
+
+
+def entry_keys(articles: tuple[Article, ...]) -> tuple[EntryKey, ...]:
+    """Return what each entry of a feed contributes to its bytes: its identity and its version."""
+    return tuple((a.id, a.fingerprint, a.categories, a.source) for a in articles)
+
+
+def feed_key(feed: Feed) -> tuple[Hashable, tuple[EntryKey, ...]]:
     """Return what a feed's bytes depend on: its spec and each entry's identity and version."""
-    return feed.spec, tuple((a.id, a.fingerprint, a.categories, a.source) for a in feed.articles)
+    return feed.spec, entry_keys(feed.articles)
+
+
+class EntryKeys:
+    """Each feed's entry keys, worked out again only for a feed whose articles changed since the last render.
+
+    A refresh that changed one article gives most feeds the very same articles again:
+    comparing the two tuples is then an identity check per entry, where working the keys
+    out reads every entry's packed text (a few milliseconds a refresh, for nothing).
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[tuple[Article, ...], tuple[EntryKey, ...]]] = {}
+
+    def of(self, feeds: tuple[Feed, ...]) -> dict[str, tuple[EntryKey, ...]]:
+        """Return the entry keys of every feed, by slug; those of any other feed are forgotten."""
+        last = self._last
+        now: dict[str, tuple[tuple[Article, ...], tuple[EntryKey, ...]]] = {}
+        for feed in feeds:
+            known = last.get(feed.spec.slug)
+            if known is not None and known[0] == feed.articles:
+                now[feed.spec.slug] = known
+            else:
+                now[feed.spec.slug] = (feed.articles, entry_keys(feed.articles))
+        self._last = now
+        return {slug: keys for slug, (_, keys) in now.items()}
 
 
 @dataclass(frozen=True, slots=True)
 class Rendering:
-    """The documents of one snapshot by path, and the paths among them rendered anew (not reused)."""
+    """The documents of one snapshot by path, the paths among them rendered anew (not reused),
+    and the article versions its feeds show, as (source, fingerprint).
+    """
 
     documents: dict[str, Document]
     rebuilt: tuple[str, ...]
+    shown: frozenset[ContentKey] = frozenset()
 
 
 class RenderMemo:
@@ -64,6 +101,7 @@ class RenderMemo:
         self.settings = settings
         self._cache = cache
         self._rendered: Mapping[str, tuple[Hashable, Document]] = {}  # the last render's: never changed, replaced
+        self._entry_keys = EntryKeys()
 
     @property
     def rendered(self) -> Mapping[str, tuple[Hashable, Document]]:
@@ -95,15 +133,20 @@ class RenderMemo:
             documents[path] = document
             rendered[path] = (key, document)
 
+        entries = self._entry_keys.of(catalog.feeds)
         for feed in catalog.feeds:
             paging = Paging(None, page_count(feed.total, settings.archive_size))
-            key = (feed_key(feed), paging.pages)  # the current document links the newest archive page
+            # What feed_key(feed) is; the current document also links the newest archive page.
+            key = ((feed.spec, entries[feed.spec.slug]), paging.pages)
             for fmt in Format:
                 build = partial(feed_document, feed, fmt, settings, content_of, paging)
                 keep(feed_path(feed.spec.slug, fmt), key, build)
         # The index shows each feed's size and newest entry; the OPML each feed's spec and the
         # latest `updated` of all, which may come from any entry, not only the newest.
-        index_key = (tuple((f.spec, f.total, feed_key(f)[1][:1]) for f in catalog.feeds), shows_subscribers(settings))
+        index_key = (
+            tuple((f.spec, f.total, entries[f.spec.slug][:1]) for f in catalog.feeds),
+            shows_subscribers(settings),
+        )
         keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, settings), HTML_TYPE))
         latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
         opml_key = (tuple(f.spec for f in catalog.feeds), latest)
@@ -111,4 +154,5 @@ class RenderMemo:
         # The same for every content: kept from the first refresh on (its bytes are its key).
         keep(STYLESHEET_PATH, FEED_STYLESHEET, lambda: make_document(FEED_STYLESHEET, XSL_TYPE))
         self._rendered = rendered
-        return Rendering(documents, tuple(rebuilt))
+        shown = frozenset((source, fingerprint) for keys in entries.values() for _, fingerprint, _, source in keys)
+        return Rendering(documents, tuple(rebuilt), shown)
