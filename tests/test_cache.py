@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 import feedsvc.index.cache
+import feedsvc.refresh.refresher
 from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, default_cache_dir, open_cache
 from feedsvc.model import Format, Snapshot, feed_path
@@ -592,3 +595,55 @@ def test_an_edit_is_in_the_cache_once_its_refresh_serves(runs: Runs, site: Setti
     bump_mtime(edited)
     refresher.refresh()
     assert rows(runs.cache, "SELECT title FROM files WHERE source = 'extra.md'") == {b"edited while serving"}
+
+
+def test_an_edit_refreshes_between_two_slices_of_a_first_scans_write(
+    runs: Runs, site: Settings, content_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flush writes a first scan's rows a slice at a time; a refresh waiting meanwhile runs before the next slice.
+
+    The edit then serves while most of the first scan's rows are not yet written; the flush
+    ends with them all, and the edited file's row is its latest.
+    """
+    monkeypatch.setattr(feedsvc.refresh.refresher, "BACKLOG_SLICE", 5)
+    monkeypatch.setattr(feedsvc.refresh.refresher, "SMALL_FILES", 1)
+    refresher = runs.start(site)
+    refresher.refresh()
+    cache = runs.cache
+    assert cache is not None
+    writing, go = threading.Event(), threading.Event()
+    slices: list[tuple[int, bool]] = []  # each write of the flush: rows stored, and whether the edit had refreshed
+    save_entries = cache.save_entries
+
+    def slow_save(index: Any, changed: Any, removed: Any) -> None:
+        changed = list(changed)
+        if threading.current_thread().name == "flush":
+            slices.append((len(changed), "extra.md" in refresher.index.entries))
+            if len(slices) == 1:
+                writing.set()
+                assert go.wait(30)
+        save_entries(index, changed, removed)
+
+    monkeypatch.setattr(cache, "save_entries", slow_save)
+    flush = threading.Thread(target=refresher.flush, name="flush")
+    flush.start()
+    assert writing.wait(30)
+    edited = write(content_dir, "extra.md", title="edited while the cache is written", date="2026-11-28T00:00:00Z")
+    bump_mtime(edited)
+    reports: list[RefreshReport] = []
+    edit = threading.Thread(target=lambda: reports.append(refresher.refresh()))
+    edit.start()
+    while refresher._waiting == 0:  # the edit waits for the lock the first slice holds
+        time.sleep(0.001)
+    go.set()
+    edit.join(30)
+    flush.join(30)
+
+    assert len(reports) == 1
+    assert reports[0].reread == ("extra.md",)
+    assert "edited while the cache is written" in titles(reports[0].snapshot)
+    assert slices[0] == (5, False)  # the first slice, then the edit's refresh (which wrote 1 more), then the rest
+    assert all(edited for _, edited in slices[1:])
+    assert max(rows for rows, _ in slices) == 5
+    assert rows(cache, "SELECT title FROM files WHERE source = 'extra.md'") == {b"edited while the cache is written"}
+    assert len(rows(cache, "SELECT source FROM files")) == 34  # the first scan's 33 files and the new one

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Hashable, Iterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,33 @@ def test_a_failed_write_is_logged_and_dropped(site: Settings, caplog: pytest.Log
 
     assert broken.tried == 1
     assert "writing the parse cache failed; the changes are not cached" in caplog.text
+
+
+def test_a_first_scans_rows_are_written_a_slice_at_a_time_from_the_latest_index(
+    content_dir: Path, site: Settings, cache: Cache
+) -> None:
+    """`write(backlog=n)` writes n more of a first scan's files; one edited or deleted since is written as it is now."""
+    for name in "cdefg":
+        write_article(content_dir, f"{name}.md", {"title": name.upper(), "date": DATE})
+    first = Scanner(site).scan(EMPTY_INDEX, 0.0)
+    writer = CacheWriter(cache)
+    remember(writer, first, {})
+
+    writer.write(backlog=3)
+    written = set(cache.load_index().entries)
+    write_article(content_dir, "f.md", {"title": "F edited", "date": DATE})
+    os.utime(content_dir / "f.md", (1, 1))
+    (content_dir / "g.md").unlink()
+    edit = Scanner(site).scan(first.index, 1.0)
+    remember(writer, edit, {})
+    between = writer.done
+    writer.write(backlog=4)  # d, e, f and g, which is gone
+
+    assert written == {"a.md", "b.md", "c.md"}
+    assert not between
+    assert writer.done
+    entries = cache.load_index().entries
+    assert set(entries) == {"a.md", "b.md", "c.md", "d.md", "e.md", "f.md"}
+    article = entries["f.md"].article
+    assert article is not None
+    assert article.title == "F edited"

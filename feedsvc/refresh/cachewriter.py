@@ -3,7 +3,9 @@
 Writing 100,000 parse results takes seconds: a refresh only notes what changed, and
 the writes happen before the next refresh (or at `flush`), once the service answers.
 What an edit changed (a few files and documents) is written as soon as its snapshot
-serves instead, so that the next change's refresh does not wait for it.
+serves instead, so that the next change's refresh does not wait for it. A first scan's
+rows (a million files take about 17 s) are written a slice of BACKLOG_SLICE files at a
+time: between two slices an edit's refresh gets its turn.
 Nothing here raises: a write that fails is logged and dropped.
 """
 
@@ -23,6 +25,8 @@ log = logging.getLogger("feedsvc.refresh")
 # Pending changes this small are written right after the refresh that made them (see `small`).
 SMALL_FILES = 1_000
 SMALL_DOCUMENTS = 100
+# A first scan's file rows are written this many at a time (about 0.2 s of writing).
+BACKLOG_SLICE = 10_000
 
 
 class CacheWriter:
@@ -32,7 +36,8 @@ class CacheWriter:
         self._cache = cache
         self._index = EMPTY_INDEX  # the last remembered refresh's
         self._files: set[str] = set()  # the files whose entries the cache has yet to learn
-        self._everything = False  # or all of them: every entry of the index
+        self._everything = False  # or all of them: every entry of the index (a first scan's)
+        self._backlog: list[str] = []  # those of them not written yet, in order, once the writing began
         self._removed: set[str] = set()
         self._documents: set[str] = set()
         self._rendered: Mapping[str, tuple[Hashable, Document]] = {}  # every document, with its inputs
@@ -87,25 +92,34 @@ class CacheWriter:
         """Tell pending changes that take milliseconds to write (an edit's), not seconds (a first scan's)."""
         return (
             not self._everything
+            and not self._backlog
             and len(self._files) + len(self._removed) <= SMALL_FILES
             and len(self._documents) <= SMALL_DOCUMENTS
         )
 
-    def write(self) -> None:
+    @property
+    def done(self) -> bool:
+        """Tell whether a first scan's file rows are all written (or there were none)."""
+        return not self._everything and not self._backlog
+
+    def write(self, *, backlog: int | None = None) -> None:
         """Write the pending changes: file results, article contents, rendered documents.
 
-        Whatever happens here, the pending changes are let go: a write that failed is
-        logged and dropped, never tried again at the start of every later refresh.
+        `backlog` caps the rows written of a first scan's files (the rest wait for the next
+        write); every other pending change is written whole. Whatever happens here, the
+        changes tried are let go: a write that failed is logged and dropped, never tried
+        again at the start of every later refresh.
         """
         if self._cache is None:
             return
         try:
-            self._write(self._cache)
+            self._write(self._cache, backlog)
         except Exception:
             # The cache catches its own failures; this is one of ours (making what it is given).
             log.exception("writing the parse cache failed; the changes are not cached")
             self._unsaved.clear()
             self._saved_in_feeds = self._in_feeds
+            self._backlog = []
         finally:
             self._saved_served = self._served
             self._files.clear()
@@ -113,11 +127,18 @@ class CacheWriter:
             self._removed.clear()
             self._documents.clear()
 
-    def _write(self, cache: Cache) -> None:
+    def _write(self, cache: Cache, backlog: int | None) -> None:
         if self._everything:
-            cache.save_entries(self._index, sorted(self._index.entries), sorted(self._removed))
-        elif self._files or self._removed:
+            self._backlog = sorted(self._index.entries)
+            self._backlog.reverse()  # taken from the end, a slice at a time
+            self._everything = False
+        if self._files or self._removed:
             cache.save_entries(self._index, sorted(self._files), sorted(self._removed))
+        if self._backlog:
+            # Written from the latest index: a file edited since the first scan gets its latest entry,
+            # one deleted since is left out (and its removal was written above).
+            count = len(self._backlog) if backlog is None else min(backlog, len(self._backlog))
+            cache.save_entries(self._index, [self._backlog.pop() for _ in range(count)], ())
         in_feeds = self._in_feeds
         if self._unsaved or in_feeds != self._saved_in_feeds:
             # New contents to keep, or articles that left every feed: their contents go.

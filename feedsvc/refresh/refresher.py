@@ -32,7 +32,7 @@ from feedsvc.index.cache import Cache
 from feedsvc.index.scan import EMPTY_INDEX, ContentIndex, Progress, ScanResult, StopFlag
 from feedsvc.model import Article, ArticleContent, RefreshStats, Snapshot
 from feedsvc.refresh.archiveview import ArchivePages
-from feedsvc.refresh.cachewriter import CacheWriter
+from feedsvc.refresh.cachewriter import BACKLOG_SLICE, SMALL_FILES, CacheWriter
 from feedsvc.refresh.contents import ContentKey, FeedContents
 from feedsvc.refresh.memory import settled_objects
 from feedsvc.refresh.problems import ProblemLog
@@ -97,6 +97,8 @@ class Refresher:
         self._archives = ArchivePages(settings, for_build=for_build)
         self._cache = CacheWriter(cache)
         self._lock = threading.Lock()
+        self._turns = threading.Condition()  # tells a flush when no refresh waits for the lock
+        self._waiting = 0  # refreshes waiting for the lock (or holding it), under _turns
         self.failures = 0
 
     @property
@@ -144,33 +146,46 @@ class Refresher:
         Raises:
             RefreshStopped: the refresher was stopped; what was parsed is in the cache, nothing is published.
         """
-        with self._lock, settled_objects():
-            self._cache.write()  # what the previous refresh changed, now that it has long been serving
-            if self._unloaded is not None:
-                self._index, self._unloaded = self._unloaded.load_index(), None
-            started = self._clock()
-            clock_start = time.perf_counter()
-            scan = self._scanner.scan(self._index, started.timestamp())
-            if scan.stopped:
-                self._cache.keep_parsed(scan)
-                raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
-            self._problems.note(scan, self._index)
-            catalog = self._update_catalog(scan, started)
-            rendering, in_feeds = self._render(catalog, scan.bodies)
-            stats = refresh_stats(scan, rendering, started, time.perf_counter() - clock_start)
-            snapshot = self._snapshot(scan, catalog, rendering, stats)
-            self._store.replace(snapshot)
-            self._remember(scan, rendering, in_feeds, snapshot)
-            if self._cache.small:  # an edit's few rows: written now it serves, not when the next change comes
-                self._cache.write()
-            return RefreshReport(
-                stats=stats,
-                reread=scan.reread,
-                rebuilt=rendering.rebuilt,
-                snapshot=snapshot,
-                full=scan.full,
-                bodies_read=self._contents.bodies_read,
-            )
+        with self._turns:
+            self._waiting += 1
+        try:
+            with self._lock, settled_objects():
+                return self._refresh()
+        finally:
+            with self._turns:
+                self._waiting -= 1
+                self._turns.notify_all()
+
+    def _refresh(self) -> RefreshReport:
+        """One refresh, under the lock: the cache's pending writes, scan, catalog, render, swap, remember."""
+        # What the previous refresh changed, now that it has long been serving; of a first scan's
+        # rows as many as an edit's at most: it does not wait seconds for the rest (`flush` writes them).
+        self._cache.write(backlog=SMALL_FILES)
+        if self._unloaded is not None:
+            self._index, self._unloaded = self._unloaded.load_index(), None
+        started = self._clock()
+        clock_start = time.perf_counter()
+        scan = self._scanner.scan(self._index, started.timestamp())
+        if scan.stopped:
+            self._cache.keep_parsed(scan)
+            raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
+        self._problems.note(scan, self._index)
+        catalog = self._update_catalog(scan, started)
+        rendering, in_feeds = self._render(catalog, scan.bodies)
+        stats = refresh_stats(scan, rendering, started, time.perf_counter() - clock_start)
+        snapshot = self._snapshot(scan, catalog, rendering, stats)
+        self._store.replace(snapshot)
+        self._remember(scan, rendering, in_feeds, snapshot)
+        if self._cache.small:  # an edit's few rows: written now it serves, not when the next change comes
+            self._cache.write()
+        return RefreshReport(
+            stats=stats,
+            reread=scan.reread,
+            rebuilt=rendering.rebuilt,
+            snapshot=snapshot,
+            full=scan.full,
+            bodies_read=self._contents.bodies_read,
+        )
 
     def refresh_safely(self) -> None:
         """Run a refresh for the scheduler: log and count any failure, keep the old snapshot."""
@@ -204,9 +219,19 @@ class Refresher:
             )
 
     def flush(self) -> None:
-        """Write what refreshes changed to the persistent cache now (the next refresh would otherwise)."""
-        with self._lock:
-            self._cache.write()
+        """Write what refreshes changed to the persistent cache now (the next refresh would otherwise).
+
+        A first scan's rows are written a slice at a time, letting a refresh waiting for its
+        turn run between two slices: an edit soon after a cold start shows in a second, not
+        once the whole first scan is written.
+        """
+        while True:
+            with self._lock:
+                self._cache.write(backlog=BACKLOG_SLICE)
+                if self._cache.done:
+                    return
+            with self._turns:  # a refresh waiting for the lock takes it now
+                self._turns.wait_for(lambda: self._waiting == 0)
 
     def _update_catalog(self, scan: ScanResult, now: datetime) -> Catalog:
         """Take in the scan's index, tell the catalog which articles changed, publish what became due."""
