@@ -47,6 +47,35 @@ def test_unchanged_rescan_rereads_nothing(content_dir: Path, settings: Settings)
     assert all(second.index.entries[s] is first.index.entries[s] for s in first.index.entries)
 
 
+def test_a_first_scan_stamps_files_as_it_reads_them(content_dir: Path, settings: Settings) -> None:
+    """A cold walk stats no article file; each entry gets the stamp of the file it read, so a rescan reads none.
+
+    A folder, a link and an over-large file are told apart as before.
+    """
+    for name in ["a.md", "posts/2022/b.md", "posts/c.markdown"]:
+        write(content_dir, name)
+    (content_dir / "folder.md").mkdir()  # a folder named like an article: walked, not read
+    write(content_dir, "folder.md/d.md")
+    (content_dir / "link.md").symlink_to(content_dir / "a.md")
+    with (content_dir / "huge.md").open("wb") as handle:
+        handle.truncate(settings.max_file_bytes + 1)
+    walked = list(feedsvc.index.scan._walk(str(content_dir), feedsvc.index.scan._Walk(), stamped=False))
+
+    first, parsed = scan(settings)
+    second, again = scan(settings, first.index)
+
+    unstamped = {found.source for found in walked if found.size == -1}
+    assert unstamped == {"a.md", "posts/2022/b.md", "posts/c.markdown", "folder.md/d.md", "huge.md"}
+    assert sorted(parsed) == ["a.md", "folder.md/d.md", "link.md", "posts/2022/b.md", "posts/c.markdown"]
+    for source, entry in first.index.entries.items():
+        assert entry.stamp == feedsvc.index.scan.stamp_of(os.stat(content_dir / source)), source
+    problem = first.index.entries["huge.md"].problem
+    assert problem is not None
+    assert f"is {settings.max_file_bytes + 1:,} bytes" in problem.reason
+    assert again == []
+    assert second.reread == ()
+
+
 def test_edited_file_is_the_only_one_reread(content_dir: Path, settings: Settings) -> None:
     """A file whose content and mtime changed is re-read, and it alone."""
     for name in ["a.md", "b.md", "c.md"]:
