@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import multiprocessing
@@ -26,6 +27,7 @@ from feedsvc.index.scan import (
     scan_content,
 )
 from feedsvc.parse.articles import parse_for_scan
+from feedsvc.refresh.scanner import Scanner
 from tests.corpus import write_corpus
 from tests.scans import assert_progress, entries_summary, parallel_corpus, scan, write
 
@@ -231,3 +233,32 @@ def test_a_worker_asks_for_its_chunks_files_ahead(
     assert advised == [os.POSIX_FADV_WILLNEED] * 3
     assert results == [read_and_parse_chunk([item], parse, settings.max_file_bytes, False)[0] for item in items]
     assert "cannot be read" in str(results[-1][0])
+
+
+@pytest.mark.slow
+def test_the_process_workers_fork_from_ends_with_the_scan(content_dir: Path, settings: Settings) -> None:
+    """After a scan with worker processes, no process stays for them (the forkserver); the next such scan starts one."""
+    parallel_corpus(content_dir)
+    scanner = Scanner(dataclasses.replace(settings, workers=2))
+    server = multiprocessing.forkserver._forkserver  # type: ignore[attr-defined]
+    seen: list[int | None] = []
+    submit = ProcessPoolExecutor.submit
+
+    def noting(pool: ProcessPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future = submit(pool, fn, *args, **kwargs)
+        seen.append(server._forkserver_pid)
+        return future
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ProcessPoolExecutor, "submit", noting)
+        first = scanner.scan(EMPTY_INDEX, 0.0)
+        after_first = server._forkserver_pid
+        again = Scanner(dataclasses.replace(settings, workers=2)).scan(EMPTY_INDEX, 0.0)
+
+    assert seen[0] is not None  # a forkserver served the first scan's workers
+    assert after_first is None
+    assert server._forkserver_pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(seen[0], os.WNOHANG)  # reaped: gone
+    assert len(set(seen) - {None}) == 2  # the second scan had a forkserver of its own
+    assert entries_summary(again.index) == entries_summary(first.index)
