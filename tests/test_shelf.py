@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import feedsvc.feeds.shelf
-from feedsvc.feeds.shelf import Shelf, ShelfView, sort_key
+from feedsvc.feeds.shelf import Shelf, ShelfView, sort_key, sort_newest_first
 from feedsvc.model import Article
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -118,3 +118,19 @@ def test_a_view_copies_the_chunks_not_the_articles() -> None:
     assert len(view._chunks) == 10  # what the view holds is the point
     assert view[0] == articles[0]
     assert shelf[0].source == "posts/-1.md"
+
+
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(-30, 30), st.sampled_from([0, 8, -5])), max_size=200))
+def test_sorting_a_whole_list_orders_it_as_its_sort_key(made: list[tuple[int, int, int]]) -> None:
+    """Newest first, ties (the same instant, in any offset) by path: as sorting by `sort_key` does."""
+    articles = [
+        article(number, hours).replace(
+            published=(START + timedelta(hours=hours)).astimezone(timezone(timedelta(hours=offset)))
+        )
+        for number, hours, offset in made
+    ]
+    ordered = list(articles)
+
+    sort_newest_first(ordered)
+
+    assert ordered == sorted(articles, key=sort_key)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from slugify import slugify
 
 from feedsvc.config import RESERVED_SLUGS, CategorySettings, EntitySettings, Settings, fold_name
-from feedsvc.feeds.shelf import Shelf, ShelfView, SortKey, sort_key
+from feedsvc.feeds.shelf import Shelf, ShelfView, SortKey, sort_newest_first
 from feedsvc.model import Article, Feed, FeedSpec, shared_names
 
 log = logging.getLogger("feedsvc.catalog")
@@ -208,7 +208,7 @@ class CatalogState:
             self._bulk = False
             # Sorted once, then dealt out: each category's list comes out in order.
             everything, self._loading = self._loading, []
-            everything.sort(key=sort_key)
+            sort_newest_first(everything)
             lists: dict[str | None, list[Article]] = {None: everything}
             for live in everything:
                 for name, _ in self._all_keys(live):

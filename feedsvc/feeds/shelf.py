@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from collections.abc import Iterator, Sequence
 from typing import overload
 
@@ -27,6 +28,21 @@ CHUNK = 512
 def sort_key(article: Article) -> SortKey:
     """Newest first (latest date), ties broken by file path."""
     return (-article.published.timestamp(), article.source)
+
+
+def sort_newest_first(articles: list[Article]) -> None:
+    """Sort a list in place as `sort_key` orders it, without a key object for each article.
+
+    Sorted by path, then (stably) by date, newest first: both keys are the articles' own
+    objects. `sort(key=sort_key)` would make a tuple and a float for each article at once:
+    80 MB of keys for a million articles, at the peak of a first refresh.
+    """
+    articles.sort(key=_SOURCE)
+    articles.sort(key=_PUBLISHED, reverse=True)  # reverse keeps equal dates in path order
+
+
+_SOURCE = operator.attrgetter("source")
+_PUBLISHED = operator.attrgetter("published")  # always aware: compared as instants, as their timestamps are
 
 
 def _last_key(chunk: tuple[Article, ...]) -> SortKey:
