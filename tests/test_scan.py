@@ -76,6 +76,34 @@ def test_a_first_scan_stamps_files_as_it_reads_them(content_dir: Path, settings:
     assert second.reread == ()
 
 
+def test_a_file_a_first_scan_cannot_open_is_not_read_again_until_it_changes(
+    content_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that cannot be opened is a problem, stamped as it stands: a rescan tries it again only once it changed."""
+    write(content_dir, "a.md")
+    locked = write(content_dir, "locked.md")
+    real_open = os.open
+
+    def refusing(path: str, *args: object, **kwargs: object) -> int:
+        if str(path).endswith("locked.md"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feedsvc.index.scan.os, "open", refusing)
+    first, _ = scan(settings)
+    second, again = scan(settings, first.index)
+    bump_mtime(locked)
+    third, _ = scan(settings, second.index)
+
+    problem = first.index.entries["locked.md"].problem
+    assert problem is not None
+    assert "cannot be read: Permission denied" in problem.reason
+    assert again == []
+    assert second.reread == ()
+    assert third.reread == ("locked.md",)
+    assert third.failed == 1
+
+
 def test_edited_file_is_the_only_one_reread(content_dir: Path, settings: Settings) -> None:
     """A file whose content and mtime changed is re-read, and it alone."""
     for name in ["a.md", "b.md", "c.md"]:

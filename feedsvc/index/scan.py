@@ -440,6 +440,9 @@ def _read_and_parse(item: _Item, parse: Parse, max_bytes: int) -> tuple[Article 
         return (data, "", None) if isinstance(data, Problem) else (*parse(data, source, mtime), None)
     # Found without a stat: stamped here, from the descriptor read, and parsed with its time.
     data, info = _read_stat(source, path, max_bytes)
+    if info is None:  # it could not be opened: stamped as it stands, so that it is read again once it changes
+        with contextlib.suppress(OSError):
+            info = os.stat(path, follow_symlinks=False)
     stamp = stamp_of(info) if info is not None else None
     if isinstance(data, Problem):
         return data, "", stamp
