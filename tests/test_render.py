@@ -16,12 +16,14 @@ import feedparser
 import jsonschema
 import pytest
 from bs4 import BeautifulSoup
+from hypothesis import given
+from hypothesis import strategies as st
 from lxml import etree
 
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import page_count
 from feedsvc.feeds.catalog import Catalog, build_catalog
-from feedsvc.feeds.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, render_feed
+from feedsvc.feeds.render import EMPTY_FEED_DATE, atom_id, feed_url, image_type, json_document, render_feed
 from feedsvc.model import Article, ArticleContent, Format, Paging, Snapshot, feed_path
 from feedsvc.parse.articles import parse_file
 from feedsvc.parse.body import render_content
@@ -832,3 +834,29 @@ def test_every_json_feed_is_valid_json_feed_1_1(content_dir: Path, mode: str) ->
             assert datetime.fromisoformat(item["date_published"]).tzinfo is not None
         published = [datetime.fromisoformat(item["date_published"]) for item in document["items"]]
         assert published == sorted(published, reverse=True)
+
+
+# What a JSON Feed document holds: text (any character but a lone surrogate, which no UTF-8 takes),
+# lists of text and objects, true and false; in the shape render_json gives it.
+_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40)
+_ITEM = st.fixed_dictionaries(
+    {"id": _TEXT, "url": _TEXT, "title": _TEXT, "content_html": _TEXT},
+    optional={"tags": st.lists(_TEXT, max_size=4), "authors": st.lists(st.fixed_dictionaries({"name": _TEXT}))},
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {"version": _TEXT, "title": _TEXT, "items": st.lists(_ITEM, max_size=5)},
+        optional={"hubs": st.lists(st.fixed_dictionaries({"type": _TEXT, "url": _TEXT}), max_size=2)},
+    ),
+    _TEXT,
+)
+def test_json_documents_are_the_bytes_the_standard_encoder_gives(document: dict[str, Any], odd: str) -> None:
+    """The fast encoder writes a document byte for byte as `json.dumps(..., ensure_ascii=False, indent=2)` does.
+
+    Controls, quotes, backslashes, U+2028 and U+2029, emoji and empty lists and objects included.
+    """
+    document = {**document, "odd": [odd, '\u2028\u2029\x00\x1f\x7f"\\/😀'], "empty": [], "none": {}, "flag": True}
+
+    assert json_document(document) == (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()

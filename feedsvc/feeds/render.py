@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 import html
-import json
 import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
+import orjson
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
@@ -389,7 +389,17 @@ def render_json(feed: Feed, settings: Settings, content_of: ContentOf, paging: P
             item["tags"] = terms
         items.append(item)
     document["items"] = items
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    return json_document(document)
+
+
+def json_document(document: dict[str, object]) -> bytes:
+    """Return a JSON Feed document's bytes: UTF-8, indented by two spaces, a newline at the end.
+
+    The bytes `json.dumps(document, ensure_ascii=False, indent=2) + "\\n"` gives (a test
+    holds them equal), made by orjson: the standard library's encoder goes through
+    pure Python once asked to indent, a millisecond a feed document of 20 entries.
+    """
+    return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
 def render_feed(
