@@ -107,6 +107,8 @@ def test_a_restart_serves_the_last_runs_documents_before_its_first_refresh_ends(
     wait_for(lambda: not service.store.snapshot.restored)
     after = service.store.snapshot
     assert {p: d.etag for p, d in after.documents.items()} == {p: d.etag for p, d in before.documents.items()}
+    # Nothing changed: the first refresh serves the restored documents themselves, not a second copy of each.
+    assert all(after.documents[path] is document for path, document in restored.documents.items())
     assert client.get("/healthz").get_json()["restored"] is False
     wait_for(lambda: service.pipeline.schedule is not None)
 

@@ -392,6 +392,9 @@ class Cache:
         self._identity = identity
         self._inode = _inode(location)
         self._logged: set[str] = set()  # the operations whose failure was logged already
+        # The documents `served` handed out, with their inputs, until a refresh asks for them: the
+        # same objects are handed again (a restart then holds its feeds once, not twice meanwhile).
+        self._handed: dict[str, tuple[str, Document]] = {}
 
     @classmethod
     def open(cls, directory: Path, content_dir: Path, identity: str) -> Cache | None:
@@ -592,7 +595,13 @@ class Cache:
             self._failed("saving contents", error)
 
     def document(self, path: str, inputs: str) -> Document | None:
-        """Return the stored document at `path` if it was rendered from the same inputs."""
+        """Return the stored document at `path` if it was rendered from the same inputs.
+
+        One that `served` handed out is handed again, the same object, without a read.
+        """
+        handed = self._handed.pop(path, None)
+        if handed is not None and handed[0] == inputs:
+            return handed[1]
         if self._db is None:
             return None
         try:
@@ -618,6 +627,7 @@ class Cache:
         `served` is what a restart serves with those documents until its first refresh ends
         (`restore`): JSON-ready facts of the snapshot that served them.
         """
+        self._handed.clear()  # a refresh has rendered: what `served` handed out is not asked for again
         if self._db is None:
             return
         try:
@@ -649,18 +659,24 @@ class Cache:
             with self._db:
                 self._db.execute("BEGIN")  # the documents and their facts of one write
                 facts = self._db.execute("SELECT value FROM meta WHERE key = 'served'").fetchone()
-                rows = self._db.execute("SELECT path, body, etag, media_type, last_modified FROM documents").fetchall()
+                rows = self._db.execute(
+                    "SELECT path, body, etag, media_type, last_modified, inputs FROM documents"
+                ).fetchall()
             if facts is None or not rows:
                 return None
             documents: dict[str, Document] = {}
-            for path, body, etag, media_type, modified in rows:
+            handed: dict[str, tuple[str, Document]] = {}
+            for path, body, etag, media_type, modified, inputs in rows:
                 if not isinstance(body, bytes) or not isinstance(etag, str) or not isinstance(media_type, str):
                     raise TypeError(f"document {path!r} is not stored as bytes and text")
                 when = None if modified is None else datetime.fromisoformat(modified)
-                documents[str(path)] = Document(body=body, etag=etag, media_type=media_type, last_modified=when)
+                document = Document(body=body, etag=etag, media_type=media_type, last_modified=when)
+                documents[str(path)] = document
+                handed[str(path)] = (str(inputs), document)
             served = json.loads(facts[0])
             if not isinstance(served, dict):
                 raise TypeError("the facts of the served documents are not a mapping")
+            self._handed = handed
             return documents, served
         except Exception as error:  # the first refresh serves instead, as without a cache
             self._failed("reading the served documents", error)
