@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from feedsvc.config import Settings
+from feedsvc.feeds import listing
 from feedsvc.feeds.catalog import Catalog, build_catalog
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.index.scan import EMPTY_INDEX
@@ -134,3 +136,24 @@ def test_an_edit_works_out_the_entry_keys_of_the_feeds_that_show_it_only(
     assert unchanged.rebuilt == ()
     assert sorted(worked_out) == [("3.md", "2.md"), ("3.md", "2.md", "1.md", "0.md")]
     assert edited.shown == {content_key(a) for feed in catalog.feeds for a in feed.articles}
+
+
+def test_an_edit_makes_again_the_index_entries_of_the_feeds_it_shows_in_only(
+    site: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index page is put together from each feed's entry, kept while it shows the same; the same bytes."""
+    memo = RenderMemo(site)
+    memo.render(catalog_of(site), content_of)
+    made: list[str] = []
+    original = listing._FEED_ITEM
+
+    def counted(feed: Any, *args: Any) -> Any:
+        made.append(feed.spec.slug)
+        return original(feed, *args)
+
+    monkeypatch.setattr(listing, "_FEED_ITEM", counted)
+    catalog = catalog_of(site, retitle="3.md")
+    edited = memo.render(catalog, content_of)
+
+    assert sorted(made) == ["all", "y"]  # the edited article is the newest of these two
+    assert edited.documents[INDEX_PATH].body == listing.render_index(catalog.feeds, site)

@@ -6,6 +6,7 @@ The only module that imports Jinja2. Pure: a catalog in, bytes out.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import format_datetime
@@ -54,6 +55,8 @@ def term_title(title: str, site_title: str) -> str:
 
 _ENVIRONMENT.filters["term_title"] = term_title
 _INDEX_TEMPLATE = _ENVIRONMENT.get_template("index.html")
+# One feed's entry on the index page: a macro, so that an entry is made once and kept while it shows the same.
+_FEED_ITEM = _ENVIRONMENT.get_template("feed_item.html").module.feed_item  # type: ignore[attr-defined]
 _VIEW_TEMPLATE = _ENVIRONMENT.get_template("feed.html")
 # A feed's HTML view shows text from articles: whatever got past escaping could still run no
 # script, load nothing but images, and send no form (the page's own style is inline).
@@ -91,8 +94,41 @@ def shows_subscribers(settings: Settings) -> bool:
     return settings.stats_enabled and settings.stats_index_page
 
 
-def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
-    """Render the HTML page that lists every feed by kind; autodiscovery links name the categories' (and `all`)."""
+class IndexItems:
+    """Each feed's entry on the index page, made again only for a feed whose entry would show something else.
+
+    An entry shows the feed's spec, its size and its newest article: an edit changes a
+    few feeds' entries, and the page is put together again from the others as they were.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._made: dict[Hashable, str] = {}
+
+    def of(self, feeds: tuple[Feed, ...]) -> dict[str, str]:
+        """Return the entry of every feed, by slug; those of feeds no longer listed are forgotten."""
+        settings = self.settings
+        counted = shows_subscribers(settings)
+        formats = list(Format)
+        made: dict[Hashable, str] = {}
+        items: dict[str, str] = {}
+        for feed in feeds:
+            newest = feed.articles[0] if feed.articles else None
+            shown = None if newest is None else (newest.link, newest.title, newest.published)
+            key = (feed.spec, feed.total, shown, counted)
+            item = self._made.get(key)
+            if item is None:
+                item = _FEED_ITEM(feed, feed.spec.kind, settings.site_title, counted, formats, FORMAT_NAMES, settings)
+            made[key] = items[feed.spec.slug] = item
+        self._made = made
+        return items
+
+
+def render_index(feeds: tuple[Feed, ...], settings: Settings, items: IndexItems | None = None) -> bytes:
+    """Render the HTML page that lists every feed by kind; autodiscovery links name the categories' (and `all`).
+
+    `items` keeps the feeds' entries from one page to the next (a refresh's); without it every one is made.
+    """
     html = _INDEX_TEMPLATE.render(
         title=settings.site_title,
         site_link=settings.site_link,
@@ -102,8 +138,8 @@ def render_index(feeds: tuple[Feed, ...], settings: Settings) -> bytes:
         fold_above=FOLD_ABOVE,
         formats=list(Format),
         names=FORMAT_NAMES,
-        settings=settings,
         counted=shows_subscribers(settings),
+        items=(items or IndexItems(settings)).of(feeds),
     )
     return html.encode("utf-8")
 

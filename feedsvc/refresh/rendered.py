@@ -13,7 +13,7 @@ from functools import partial
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import page_count
 from feedsvc.feeds.catalog import Catalog
-from feedsvc.feeds.listing import FEED_STYLESHEET, render_index, render_opml, shows_subscribers
+from feedsvc.feeds.listing import FEED_STYLESHEET, IndexItems, render_index, render_opml, shows_subscribers
 from feedsvc.feeds.render import render_feed
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.model import (
@@ -102,6 +102,7 @@ class RenderMemo:
         self._cache = cache
         self._rendered: Mapping[str, tuple[Hashable, Document]] = {}  # the last render's: never changed, replaced
         self._entry_keys = EntryKeys()
+        self._index_items = IndexItems(settings)
 
     @property
     def rendered(self) -> Mapping[str, tuple[Hashable, Document]]:
@@ -147,7 +148,8 @@ class RenderMemo:
             tuple((f.spec, f.total, entries[f.spec.slug][:1]) for f in catalog.feeds),
             shows_subscribers(settings),
         )
-        keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, settings), HTML_TYPE))
+        items = self._index_items
+        keep(INDEX_PATH, index_key, lambda: make_document(render_index(catalog.feeds, settings, items), HTML_TYPE))
         latest = max((f.updated for f in catalog.feeds if f.updated is not None), default=None)
         opml_key = (tuple(f.spec for f in catalog.feeds), latest)
         keep(OPML_PATH, opml_key, lambda: make_document(render_opml(catalog.feeds, settings, latest), OPML_TYPE))
