@@ -121,13 +121,13 @@ def test_an_edit_works_out_the_entry_keys_of_the_feeds_that_show_it_only(
     memo = RenderMemo(site)
     memo.render(catalog_of(site), content_of)
     worked_out: list[tuple[str, ...]] = []
-    original = rendered.entry_keys
+    original = rendered.entries_key
 
     def counted(articles: tuple[Article, ...]) -> tuple[rendered.EntryKey, ...]:
         worked_out.append(tuple(a.source for a in articles))
         return original(articles)
 
-    monkeypatch.setattr(rendered, "entry_keys", counted)
+    monkeypatch.setattr(rendered, "entries_key", counted)
     catalog = catalog_of(site, retitle="3.md")
     unchanged = memo.render(catalog_of(site), content_of)  # another scan: equal articles, other objects
     worked_out.clear()

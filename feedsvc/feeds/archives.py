@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -104,7 +104,11 @@ def parse_archive_path(path: str) -> tuple[str, int, Format] | None:
     return match.group(1), int(match.group(2)), Format(match.group(3))
 
 
-def entries_key(articles: tuple[Article, ...]) -> tuple[Hashable, ...]:
+# What one entry contributes to a document's bytes: its id, version (fingerprint), categories and path.
+EntryKey = tuple[str, str, tuple[str, ...], str]
+
+
+def entries_key(articles: tuple[Article, ...]) -> tuple[EntryKey, ...]:
     """What a document's entries contribute to its bytes: each entry's identity and version."""
     return tuple((a.id, a.fingerprint, a.categories, a.source) for a in articles)
 

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -575,7 +576,9 @@ class Cache:
             return None
         return content
 
-    def save_contents(self, contents: Mapping[tuple[str, str], ArticleContent], keep: set[tuple[str, str]]) -> None:
+    def save_contents(
+        self, contents: Mapping[tuple[str, str], ArticleContent], keep: AbstractSet[tuple[str, str]]
+    ) -> None:
         """Store new article contents and drop those of articles no feed shows any more."""
         if self._db is None:
             return

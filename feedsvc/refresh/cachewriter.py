@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from feedsvc.index.cache import Cache, inputs_digest
@@ -41,10 +42,10 @@ class CacheWriter:
         self._removed: set[str] = set()
         self._documents: set[str] = set()
         self._rendered: Mapping[str, tuple[Hashable, Document]] = {}  # every document, with its inputs
-        self._in_feeds: set[ContentKey] = set()  # the article versions the feeds show
+        self._in_feeds: AbstractSet[ContentKey] = frozenset()  # the article versions the feeds show
         self._contents: Mapping[ContentKey, ArticleContent] = {}  # those kept of them
         self._unsaved: set[ContentKey] = set()  # contents made since the cache was last written
-        self._saved_in_feeds: set[ContentKey] = set()  # the articles in feeds when it was
+        self._saved_in_feeds: AbstractSet[ContentKey] = frozenset()  # the articles in feeds when it was
         self._served: Mapping[str, Any] = {}  # what a restart serves with the documents (Cache.served)
         self._saved_served: Mapping[str, Any] | None = None
 
@@ -58,7 +59,7 @@ class CacheWriter:
         self,
         scan: ScanResult,
         *,
-        in_feeds: set[ContentKey],
+        in_feeds: AbstractSet[ContentKey],
         contents: Mapping[ContentKey, ArticleContent],
         made: Iterable[ContentKey],
         rendered: Mapping[str, tuple[Hashable, Document]],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from itertools import chain
 from types import MappingProxyType
 
@@ -78,7 +79,7 @@ class FeedContents:
         self._found[key] = content
         return content
 
-    def keep_only(self, shown: set[ContentKey]) -> Mapping[ContentKey, ArticleContent]:
+    def keep_only(self, shown: AbstractSet[ContentKey]) -> Mapping[ContentKey, ArticleContent]:
         """End a refresh: keep the contents of the articles the feeds show (`shown`) and return them, read-only."""
         kept = {key: content for key, content in chain(self._kept.items(), self._found.items()) if key in shown}
         self._kept = MappingProxyType(kept)

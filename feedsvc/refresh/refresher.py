@@ -171,11 +171,11 @@ class Refresher:
             raise RefreshStopped(f"stopped after parsing {len(scan.reread)} files")
         self._problems.note(scan, self._index)
         catalog = self._update_catalog(scan, started)
-        rendering, in_feeds = self._render(catalog, scan.bodies)
+        rendering = self._render(catalog, scan.bodies)
         stats = refresh_stats(scan, rendering, started, time.perf_counter() - clock_start)
         snapshot = self._snapshot(scan, catalog, rendering, stats)
         self._store.replace(snapshot)
-        self._remember(scan, rendering, in_feeds, snapshot)
+        self._remember(scan, rendering, snapshot)
         if self._cache.small:  # an edit's few rows: written now it serves, not when the next change comes
             self._cache.write()
         return RefreshReport(
@@ -247,22 +247,21 @@ class Refresher:
             self._catalog.update(*changed_articles(previous, scan), now)
         return self._catalog.catalog()
 
-    def _render(self, catalog: Catalog, bodies: Mapping[str, str]) -> tuple[Rendering, set[ContentKey]]:
+    def _render(self, catalog: Catalog, bodies: Mapping[str, str]) -> Rendering:
         """Render the documents whose inputs changed; keep the contents of the article versions the feeds show.
 
-        `bodies` are those the scan kept; returned with the rendering are the versions the feeds show.
+        `bodies` are those the scan kept; the rendering names the versions the feeds show (`shown`).
         """
         self._contents.start(self._index, bodies)
         rendering = self._documents.render(catalog, self._contents.content_of)
-        in_feeds = set(rendering.shown)
-        self._contents.keep_only(in_feeds)
-        return rendering, in_feeds
+        self._contents.keep_only(rendering.shown)
+        return rendering
 
-    def _remember(self, scan: ScanResult, rendering: Rendering, in_feeds: set[ContentKey], snapshot: Snapshot) -> None:
+    def _remember(self, scan: ScanResult, rendering: Rendering, snapshot: Snapshot) -> None:
         """Note what the persistent cache must learn of a refresh that serves (written before the next one)."""
         self._cache.remember(
             scan,
-            in_feeds=in_feeds,
+            in_feeds=rendering.shown,
             contents=self._contents.kept,
             made=self._contents.take_fresh(),
             rendered=self._documents.rendered,

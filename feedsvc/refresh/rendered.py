@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from feedsvc.config import Settings
-from feedsvc.feeds.archives import page_count
+from feedsvc.feeds.archives import EntryKey, entries_key, page_count
 from feedsvc.feeds.catalog import Catalog
 from feedsvc.feeds.listing import FEED_STYLESHEET, IndexItems, render_index, render_opml, shows_subscribers
 from feedsvc.feeds.render import render_feed
@@ -45,19 +45,6 @@ def feed_document(feed: Feed, fmt: Format, settings: Settings, content_of: Conte
     return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
 
 
-EntryKey = tuple[str, str, tuple[str, ...], str]  # an entry's identity and version: id, fingerprint, categories, source
-
-
-def entry_keys(articles: tuple[Article, ...]) -> tuple[EntryKey, ...]:
-    """Return what each entry of a feed contributes to its bytes: its identity and its version."""
-    return tuple((a.id, a.fingerprint, a.categories, a.source) for a in articles)
-
-
-def feed_key(feed: Feed) -> tuple[Hashable, tuple[EntryKey, ...]]:
-    """Return what a feed's bytes depend on: its spec and each entry's identity and version."""
-    return feed.spec, entry_keys(feed.articles)
-
-
 class EntryKeys:
     """Each feed's entry keys, worked out again only for a feed whose articles changed since the last render.
 
@@ -78,7 +65,7 @@ class EntryKeys:
             if known is not None and known[0] == feed.articles:
                 now[feed.spec.slug] = known
             else:
-                now[feed.spec.slug] = (feed.articles, entry_keys(feed.articles))
+                now[feed.spec.slug] = (feed.articles, entries_key(feed.articles))
         self._last = now
         return {slug: keys for slug, (_, keys) in now.items()}
 
@@ -137,7 +124,8 @@ class RenderMemo:
         entries = self._entry_keys.of(catalog.feeds)
         for feed in catalog.feeds:
             paging = Paging(None, page_count(feed.total, settings.archive_size))
-            # What feed_key(feed) is; the current document also links the newest archive page.
+            # What a feed's bytes depend on: its spec, each entry's identity and version, and the
+            # newest archive page, which the current document links.
             key = ((feed.spec, entries[feed.spec.slug]), paging.pages)
             for fmt in Format:
                 build = partial(feed_document, feed, fmt, settings, content_of, paging)
