@@ -108,14 +108,14 @@ class IndexItems:
     def of(self, feeds: tuple[Feed, ...]) -> dict[str, str]:
         """Return the entry of every feed, by slug; those of feeds no longer listed are forgotten."""
         settings = self.settings
-        counted = shows_subscribers(settings)
+        counted = shows_subscribers(settings)  # the same for every entry while the settings are
         formats = list(Format)
         made: dict[Hashable, str] = {}
         items: dict[str, str] = {}
         for feed in feeds:
             newest = feed.articles[0] if feed.articles else None
             shown = None if newest is None else (newest.link, newest.title, newest.published)
-            key = (feed.spec, feed.total, shown, counted)
+            key = (feed.spec, feed.total, shown)
             item = self._made.get(key)
             if item is None:
                 item = _FEED_ITEM(feed, feed.spec.kind, settings.site_title, counted, formats, FORMAT_NAMES, settings)

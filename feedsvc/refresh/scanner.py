@@ -105,8 +105,7 @@ class Scanner:
         finally:
             if executor is not None:
                 executor.shutdown(wait=True, cancel_futures=True)
-                if isinstance(executor, ProcessPoolExecutor) or getattr(executor, "started", False):
-                    stop_forkserver()
+                stop_forkserver()  # nothing to stop when no worker was started
             for flag in self._pool_flags:
                 self._stop.unshare(flag)
             self._pool_flags.clear()
@@ -159,11 +158,6 @@ class _OnFirstUse(Executor):
         if self._executor is None:
             self._executor = self._make()
         return self._executor.submit(fn, *args, **kwargs)
-
-    @property
-    def started(self) -> bool:
-        """Tell whether the executor was made."""
-        return self._executor is not None
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         if self._executor is not None:
