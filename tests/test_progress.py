@@ -60,12 +60,16 @@ class Monotonic:
         return self.now
 
 
-def test_progress_of_a_later_scan_counts_its_own_time(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A second large scan, an hour after the first, reports its own few seconds, not the time since start."""
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Monotonic:
+    """The clock progress reads, set by hand."""
     clock = Monotonic()
     monkeypatch.setattr(feedsvc.index.progress, "time", clock)
+    return clock
+
+
+def test_progress_of_a_later_scan_counts_its_own_time(caplog: pytest.LogCaptureFixture, clock: Monotonic) -> None:
+    """A second large scan, an hour after the first, reports its own few seconds, not the time since start."""
     progress = ScanProgress(io.StringIO())
     progress(PROGRESS_MIN_FILES, PROGRESS_MIN_FILES)
     clock.now = 3600.0
@@ -92,11 +96,9 @@ def test_small_scans_show_no_progress(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_progress_while_the_walk_goes_on_counts_the_files_parsed(
-    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    caplog: pytest.LogCaptureFixture, clock: Monotonic
 ) -> None:
     """Before the walk of a cold start has ended there is no total: the files parsed so far are logged, then the end."""
-    clock = Monotonic()
-    monkeypatch.setattr(feedsvc.index.progress, "time", clock)
     progress = ScanProgress(io.StringIO())
     terminal = Terminal()
     bar = ScanProgress(terminal)
