@@ -169,5 +169,34 @@ def create(config: str | None = None, build_dir: str | None = None) -> Flask:
         signal.signal(signal.SIGHUP, functools.partial(_on_hangup, service, config_file))
     if worker.access_log:
         _log_requests(service.app)
+    if under_feedsvc_serve and threading.current_thread() is threading.main_thread():
+        _stop_at_the_signal(service)
     on_stop.started = True
     return service.app
+
+
+def _stop_at_the_signal(service: Service | FollowingService) -> None:
+    """Stop the service, its writes made, as soon as SIGTERM or SIGINT arrives: not only at the worker's exit.
+
+    At a stop granian lets every answer under way finish first. A client that asked for a
+    feed and never reads the answer holds that until granian kills the worker (30 s), and a
+    killed worker runs no exit handler: the parse cache's pending rows and the subscriber
+    counts since their last flush would be lost. granian's signal handlers are Python's, so
+    the interpreter writes each signal's number to the wakeup file descriptor: a thread of
+    our own reads it and stops the service at once, while the answers under way finish.
+    Stopped again at exit, the service has nothing left to do.
+    """
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    stopping = {signal.SIGTERM.value, signal.SIGINT.value}
+
+    def watch() -> None:
+        while data := os.read(read, 64):
+            if stopping.intersection(data):
+                log.info("stopping: the service's writes are made now, while the answers under way finish")
+                service.stop()
+                return
+
+    with _signals_blocked():
+        threading.Thread(target=watch, name="feedsvc-stop", daemon=True).start()

@@ -25,7 +25,9 @@ import pytest
 
 from feedsvc.config import load_settings
 from feedsvc.index.cache import default_cache_dir, open_cache
+from feedsvc.runtime.counting import counts_file
 from feedsvc.runtime.server import HEADER_READ_TIMEOUT_S
+from feedsvc.subscribers.ledger import merged
 from tests.corpus import write_corpus
 from tests.test_ops import _serve, _write_config
 from tests.test_server import BIN, _free_port, _get, _wait_for
@@ -209,6 +211,69 @@ def test_sigterm_during_the_first_refresh_stops_it_exits_zero_and_keeps_what_was
     finally:
         cache.close()
     assert kept == int(parsed.group(1)) > 0
+
+
+# --- case: SIGTERM while clients never read their answers -------------------------------------------------------
+
+
+def _stuck_client(port: int, feed_bytes: int) -> socket.socket:
+    """A client that asks for the feed again and again and reads nothing: answers under way pile up, unsent.
+
+    It asks for more than the kernel's buffers on both sides hold (16 MB of answers).
+    """
+    client = socket.create_connection(("127.0.0.1", port))
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    client.sendall(b"GET /feeds/all.rss HTTP/1.1\r\nHost: x\r\n\r\n" * (16_000_000 // feed_bytes + 1))
+    return client
+
+
+@pytest.mark.slow
+def test_sigterm_with_clients_that_never_read_makes_the_services_writes_at_once(
+    tmp_path: Path, content_dir: Path
+) -> None:
+    """The subscriber counts reach their file right after SIGTERM, while granian waits for answers nobody reads.
+
+    Made only at the worker's exit, they would never be: granian kills the worker it
+    waited for 30 s, and a killed process runs no exit handler.
+    """
+    write_corpus(content_dir, 5)
+    state = tmp_path / "state"
+    extra = f"stats:\n  flush_seconds: 3600\ncache:\n  dir: {state}\n"
+    config = _write_config(tmp_path / "feedsvc.yaml", content_dir, "Site", extra=extra)
+    port = _free_port()
+    command = [str(BIN / "feedsvc"), "serve", "--no-access-log", "--config", str(config), "--port", str(port)]
+    with _serve(command, port) as (process, log):
+        reader = {"User-Agent": "NetNewsWire (RSS Reader; https://netnewswire.com/)"}
+        status, _, body = _get(f"http://127.0.0.1:{port}/feeds/all.rss", reader)
+        assert status == 200
+        stuck = [_stuck_client(port, len(body)) for _ in range(20)]
+        try:
+            time.sleep(0.5)  # the answers under way fill the sockets
+            process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            _wait_for(lambda: _subscribers(config, "all") == 1, "the counts to be written", timeout=10)
+            took = time.monotonic() - signalled
+            still_running = process.poll() is None
+        finally:
+            for client in stuck:
+                client.close()
+        text = log.read_text(encoding="utf-8")
+    print(f"SIGTERM with 20 clients that never read: counts written after {took:.2f} s")
+    assert still_running, text  # granian was still waiting for the answers nobody reads
+    assert "the service's writes are made now" in text
+
+
+def _subscribers(config: Path, feed: str) -> int:
+    """The subscribers of a feed its counts file holds (0 before the file or the feed is there)."""
+    path = counts_file(load_settings(config))
+    if not path.is_file():
+        return 0
+    ledger = merged([path])
+    try:
+        report = ledger.counts(int(time.time()), report_days=7).report()
+    finally:
+        ledger.close()
+    return int(report["feeds"].get(feed, {}).get("subscribers", 0))
 
 
 # --- case: SIGHUP onto a content directory that cannot be read ---------------------------------------------------
