@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsvc.builddir.files import remove_unlisted
-from feedsvc.builddir.manifest import CLAIM, MANIFEST, BuildError
+from feedsvc.builddir.manifest import CLAIM, MANIFEST, BuildError, read_build
 from feedsvc.cli import main
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
@@ -144,6 +144,25 @@ def test_a_broken_manifest_is_not_the_builds_own(tmp_path: Path, content_dir: Pa
 
     start_builder(make_settings(content_dir), out, watch=False, force=True).stop()
     assert (tmp_path / "outside.rss").read_bytes() == b"x"
+
+
+def test_a_manifest_as_large_as_a_million_articles_make_is_read(tmp_path: Path, content_dir: Path) -> None:
+    """A million articles' manifest is about 95 MB (400 bytes an archive page): it is read, and built on again.
+
+    A limit of 64 MiB refused it: `serve --from` could not read the build, and the next build
+    took the directory for one that is not a build's.
+    """
+    write_corpus(content_dir, 2)
+    out = tmp_path / "site"
+    start_builder(make_settings(content_dir), out, watch=False).stop()
+    manifest = (out / MANIFEST).read_bytes()
+    large = manifest.rstrip().removesuffix(b"}") + b" " * (96 * 1000 * 1000) + b"}\n"
+    (out / MANIFEST).write_bytes(large)
+
+    assert read_build(out).articles == 2
+    write_corpus(content_dir, 3)
+    start_builder(make_settings(content_dir), out, watch=False).stop()  # not refused as a stranger's directory
+    assert read_build(out).articles == 3
 
 
 def test_an_empty_directory_or_a_new_filesystem_is_built_into(tmp_path: Path, content_dir: Path) -> None:

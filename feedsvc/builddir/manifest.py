@@ -36,8 +36,9 @@ STATUS = "status.json"
 # 2: archive pages are stored gzip-compressed (each entry says so). Builds of format 1 are still read.
 MANIFEST_FORMAT = 2
 READ_FORMATS = frozenset({1, 2})
-# A manifest is small: even 10,000 categories stay far below this.
-MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# A manifest lists every archive page: about 400 bytes each, some 100 bytes an article (a million
+# articles: 95 MB). A gibibyte holds ten million, more than one process serves; a larger file is no manifest.
+MAX_MANIFEST_BYTES = 1024 * 1024 * 1024
 # What a new filesystem already holds: a directory with only these in it counts as empty.
 EMPTY_ENTRIES = frozenset({"lost+found"})
 # Written into a directory given to a first build, removed once its manifest is there: a first build
