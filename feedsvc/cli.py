@@ -246,7 +246,7 @@ def _keep_building(settings: Settings, out: Path | str, *, force: bool) -> None:
 def check(config: Path | None) -> None:
     """Validate the config and every content file; list every problem (exit 1 if any)."""
     from feedsvc.index.cache import open_cache
-    from feedsvc.index.progress import ScanProgress
+    from feedsvc.index.progress import ProgressReport
     from feedsvc.index.scan import no_article_message
     from feedsvc.model import Article
     from feedsvc.refresh.refresher import Refresher
@@ -258,7 +258,7 @@ def check(config: Path | None) -> None:
     for note in settings.hexo_notes:
         click.echo(f"hexo: {escape_controls(note)}")
     cache = open_cache(settings)
-    refresher = Refresher(settings, Store(), cache=cache, progress=ScanProgress())
+    refresher = Refresher(settings, Store(), cache=cache, progress=ProgressReport())
     refresh_log = logging.getLogger("feedsvc.refresh")
     level = refresh_log.level
     refresh_log.setLevel(logging.CRITICAL)  # this command prints problems and warnings itself

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -142,6 +142,7 @@ def write_archives(
     trusted: bool = True,
     stored: tuple[str, ...] = STORED[GZIP],
     max_age: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, ArchiveFile], int]:
     """Write every archive page whose key is not the one `known` lists for it; return all pages and how many changed.
 
@@ -153,7 +154,8 @@ def write_archives(
     removed with the manifest that listed them). Each file is stored with its page's media
     type and Cache-Control (`max_age`, or immutable for a complete page), a `.gz` one with
     `Content-Encoding: gzip`; a storage that is `trusted` (a bucket) is never looked at
-    for the files its manifest lists.
+    for the files its manifest lists. `progress(done, total)` is told of each page taken
+    (to be written, or found unchanged), and of the end.
 
     Raises:
         OSError: a page could not be written (the pages before it may have been).
@@ -166,7 +168,10 @@ def write_archives(
     waiting = max(STORE_QUEUE, 2 * storage.writers)
     with ThreadPoolExecutor(max_workers=storage.writers, thread_name_prefix="feedsvc-archive-store") as storing:
         queued: deque[tuple[ArchivePage, Document, Future[_Written]]] = deque()
-        for page in archives.pages():
+        every = archives.pages()
+        for taken, page in enumerate(every):
+            if progress is not None:
+                progress(taken, len(every))
             before = known.get(page.path)
             if before is not None and before.inputs != page.key:
                 before = None  # made of other entries now
@@ -181,6 +186,8 @@ def write_archives(
                 written += _stored(queued.popleft(), pages)
         while queued:
             written += _stored(queued.popleft(), pages)
+    if progress is not None:
+        progress(len(every), len(every))
     return pages, written
 
 

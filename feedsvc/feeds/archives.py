@@ -26,7 +26,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -374,7 +374,7 @@ class Archives:
         self.keys[path] = page.key
         return self._renders.document(page.key, partial(self._render, page.feed, page.fmt, page.paging))
 
-    def pages(self) -> Iterator[ArchivePage]:
+    def pages(self) -> list[ArchivePage]:
         """Every archive page of every feed and format, pages of the same time together.
 
         Ordered by each page's newest article, so that the pages an article is on (in
@@ -389,7 +389,7 @@ class Archives:
                     newest = pages[Format.RSS].feed.articles[0].published.timestamp()
                     found.append((newest, slug, number, pages))
         found.sort(key=lambda item: item[:3])
-        return (page for item in found for page in item[3].values())
+        return [page for item in found for page in item[3].values()]
 
 
 def _digest(inputs: str) -> str:

@@ -29,6 +29,7 @@ from feedsvc.builddir.storage import BUCKET_SCHEME, Directory, Storage, StorageO
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
+from feedsvc.index.progress import ProgressReport
 from feedsvc.model import Snapshot
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
@@ -137,6 +138,9 @@ class Builder:
             trusted=known is not None,
             stored=STORED[self.settings.archive_pages],
             max_age=snapshot.max_age,
+            # The first write makes (or checks) every page: at a million articles, most of an hour
+            # when none is there yet. Later ones make the few pages a refresh changed.
+            progress=ProgressReport(doing="writing archive pages", unit="pages") if known is None else None,
         )
         self.archive_files, self.archived_version = pages, archives.version
         return written

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from feedsvc.config import Settings
 from feedsvc.index.cache import Cache, open_cache
-from feedsvc.index.progress import ScanProgress
+from feedsvc.index.progress import ProgressReport
 from feedsvc.index.scan import StopFlag
 from feedsvc.index.watch import Watcher
 from feedsvc.refresh.refresher import Refresher
@@ -82,7 +82,7 @@ def open_pipeline(
         watcher.start()  # before the first walk, so that nothing changed during it is missed
     cache = open_cache(settings)
     refresher = Refresher(
-        settings, store, changes=watcher, cache=cache, progress=ScanProgress(), stop=stop, for_build=for_build
+        settings, store, changes=watcher, cache=cache, progress=ProgressReport(), stop=stop, for_build=for_build
     )
     return Pipeline(refresher, watcher=watcher, cache=cache, settle=settings.settle_ms / 1000)
 
