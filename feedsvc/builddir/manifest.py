@@ -91,15 +91,28 @@ def manifest_of(snapshot: Snapshot, archives: Mapping[str, ArchiveFile] | None =
     return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8") + b"\n"
 
 
-def status_of(snapshot: Snapshot) -> bytes:
-    """Return the status of a build: the last refresh (when, how long, what it did) and failed refreshes."""
+def status_of(snapshot: Snapshot, inputs: Mapping[str, Any] | None = None) -> bytes:
+    """Return the status of a build: the last refresh (when, how long, what it did) and failed refreshes.
+
+    `inputs`: what a one-off build was made of, for the next one to tell whether it may keep it.
+    """
     scan = snapshot.last_refresh
     data = {
         "format": MANIFEST_FORMAT,
         "refreshes_failed": snapshot.refreshes_failed,
         "last_scan": None if scan is None else scan.report(),
+        "inputs": inputs,
     }
     return json.dumps(data, indent=1).encode("utf-8") + b"\n"
+
+
+def recorded_inputs(where: Path | Storage) -> Any:
+    """Return the inputs the status of a build records (None when it records none, is not of this format, or unread)."""
+    try:
+        status = _read_json(as_storage(where), STATUS)
+    except BuildError:
+        return None
+    return status.get("inputs") if status.get("format") == MANIFEST_FORMAT else None
 
 
 def write_build(
@@ -110,6 +123,7 @@ def write_build(
     listed: Collection[str] | None = None,
     *,
     known: Mapping[str, str] | None = None,
+    inputs: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
     """Write a snapshot's documents, then its manifest, then remove what the previous manifest listed and it has not.
 
@@ -118,7 +132,8 @@ def write_build(
     had in `previous` (the snapshot written last), else in `known` (the ETags an earlier
     manifest gives), are not written again. `listed` is what the previous manifest listed
     (default: read from the one in `out`); no other file is ever removed. The status is
-    rewritten by each call in a directory, and in a bucket only with a manifest that changed.
+    rewritten by each call in a directory, and in a bucket only with a manifest that changed;
+    it records `inputs`, when given (`runtime/inputs.py`).
     Returns how many files were written and removed.
     """
     storage = as_storage(out)
@@ -130,7 +145,7 @@ def write_build(
     written += changed
     removed = storage.remove(sorted(set(before or ()) - files_of(snapshot, archives)))
     if changed or isinstance(storage, Directory):  # each refresh's heartbeat: not counted as a change
-        storage.write(STATUS, status_of(snapshot), CONTROL_HEADERS)
+        storage.write(STATUS, status_of(snapshot, inputs), CONTROL_HEADERS)
     return written, removed
 
 

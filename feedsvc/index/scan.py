@@ -386,6 +386,19 @@ def _walk(
                 yield _Found.of(source, path, info, root_prefix)
 
 
+def walked_stamps(
+    root: Path, *, extensions: tuple[str, ...] = EXTENSIONS, hidden: tuple[str, ...] = HIDDEN
+) -> Iterator[tuple[str, int, int]]:
+    """Yield the source, size and modification time (ns) of every article file a full scan's walk finds; none is read.
+
+    Raises:
+        OSError: `root` cannot be listed.
+    """
+    for found in _walk(str(root), _Walk(), extensions=extensions, hidden=hidden):
+        size, mtime_ns = stamp_size_mtime(found.stamp)
+        yield found.source, size, mtime_ns
+
+
 def _open_flags() -> int:
     return os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
 

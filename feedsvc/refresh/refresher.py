@@ -117,6 +117,11 @@ class Refresher:
         return self._index
 
     @property
+    def next_publication(self) -> datetime | None:
+        """Return when the next held article falls due (or a future `updated` comes), if any."""
+        return self._catalog.next_publication
+
+    @property
     def contents(self) -> Mapping[ContentKey, ArticleContent]:
         """Return the article contents kept after the last refresh: those of the versions its feeds show."""
         return self._contents.kept

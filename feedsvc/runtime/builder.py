@@ -9,29 +9,39 @@ With `websub.hub`, the hub is told which feeds changed once they are written.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from feedsvc.builddir.follower import POLL_SECONDS
 from feedsvc.builddir.manifest import (
     CLAIM,
+    CONTROL_HEADERS,
+    STATUS,
     claim_build_directory,
     files_of,
     listed_files,
     manifest_archives,
     manifest_etags,
+    read_build,
     read_manifest,
+    recorded_inputs,
+    status_of,
     write_build,
 )
 from feedsvc.builddir.pages import STORED, ArchiveFile, write_archives
 from feedsvc.builddir.storage import BUCKET_SCHEME, Directory, Storage, StorageOptions, open_storage, url_scheme
 from feedsvc.config import Settings
+from feedsvc.errors import BuildError
 from feedsvc.feeds.archives import Archives
 from feedsvc.index.cache import default_cache_dir
 from feedsvc.index.progress import ProgressReport
-from feedsvc.model import Snapshot
-from feedsvc.refresh.refresher import Refresher
+from feedsvc.model import RefreshStats, Snapshot
+from feedsvc.refresh.refresher import Refresher, utc_now
+from feedsvc.runtime.inputs import BuildInputs, build_inputs, unchanged_since
 from feedsvc.runtime.pipeline import Pipeline, open_pipeline
 from feedsvc.runtime.websub import ChangedFeeds
 from feedsvc.store import Store
@@ -59,6 +69,8 @@ class Builder:
     listed: frozenset[str] | None = field(default=frozenset(), repr=False)
     # The ETags of the documents an earlier builder's manifest in a bucket lists: not uploaded again.
     known: dict[str, str] | None = field(default=None, repr=False)
+    # A one-off build into a directory records what it was made of, for the next to tell whether it may keep it.
+    record_inputs: bool = False
 
     @property
     def refresher(self) -> Refresher:
@@ -92,6 +104,7 @@ class Builder:
                 archives=self.archive_files,
                 listed=self.listed or (),
                 known=self.known,
+                inputs=self._inputs(snapshot),
             )
             written += archived
         except OSError as error:
@@ -107,6 +120,13 @@ class Builder:
         if written or removed:
             log.info("build %s: %d files written, %d removed", self.storage, written, removed)
         return snapshot
+
+    def _inputs(self, snapshot: Snapshot) -> dict[str, Any] | None:
+        """Return what the snapshot was made of, when this build records it and a whole refresh made it."""
+        if not self.record_inputs or snapshot.degraded is not None or snapshot.last_refresh is None:
+            return None
+        refresher = self.refresher
+        return build_inputs(self.settings, refresher.index, refresher.next_publication).record()
 
     def _name_replaced(self, snapshot: Snapshot) -> None:
         """Log the files of the directory, not written by a build, that the first build replaces (--force)."""
@@ -193,8 +213,13 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
         protected, config = protected_paths(settings), config_of(settings)
         listed = claim_build_directory(directory, force=force, keep_out=protected, never_inside=config)
         storage, known = Directory(directory), None
+        if not watch and listed:
+            kept = _kept_build(settings, directory, listed)
+            if kept is not None:
+                return kept
     pipeline = open_pipeline(settings, Store(), watch=watch, for_build=True)
     builder = Builder(settings, storage, pipeline, listed=listed, known=known)
+    builder.record_inputs = not watch and isinstance(storage, Directory)
     if watch and settings.websub_hub:
         previous = known if known is not None else manifest_etags(storage)  # a bucket's: read once, above
         pipeline.changes = ChangedFeeds(settings, previous=previous, min_delay=HUB_DELAY_SECONDS)
@@ -202,3 +227,29 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
     if watch:
         pipeline.start_schedule(builder.build, every=settings.interval_seconds)
     return builder
+
+
+def _kept_build(settings: Settings, directory: Path, listed: frozenset[str]) -> Builder | None:
+    """Return a builder that kept the build in `directory` as it is, when its inputs are today's; else None.
+
+    Nothing is written but the status, whose heartbeat says a refresh ran (a walk, no file read),
+    and which keeps the inputs for the next build. A build whose files do not match its manifest
+    is made again.
+    """
+    started, clock = utc_now(), time.monotonic()
+    recorded = BuildInputs.recorded(recorded_inputs(directory))  # None from a status of another format
+    if recorded is None or not unchanged_since(recorded, settings, started, directory, listed):
+        return None
+    try:
+        kept = read_build(directory)
+    except BuildError as error:
+        log.warning("build %s: made again: %s", directory, error)
+        return None
+    count = int(recorded.content.partition(":")[0])
+    stats = RefreshStats(started, round(time.monotonic() - clock, 3), count, 0, 0, 0)
+    snapshot = dataclasses.replace(kept, last_refresh=stats)
+    storage = Directory(directory)
+    storage.write(STATUS, status_of(snapshot, recorded.record()), CONTROL_HEADERS)
+    log.info("build %s: kept, nothing changed (%d content files, %d built files)", directory, count, len(listed))
+    pipeline = open_pipeline(settings, Store(snapshot), watch=False, for_build=True)
+    return Builder(settings, storage, pipeline, written=snapshot, listed=listed)
