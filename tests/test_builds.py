@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -12,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from feedsvc.builddir.follower import PATIENCE_POLLS, Follower, empty_snapshot
-from feedsvc.builddir.manifest import MANIFEST, STATUS, BuildError, manifest_of, read_build, write_build
+from feedsvc.builddir.manifest import MANIFEST, STATUS, BuildError, manifest_of, read_build, status_of, write_build
 from feedsvc.config import Settings
 from feedsvc.http.app import create_app
 from feedsvc.model import Snapshot
@@ -239,6 +240,32 @@ def test_a_build_being_written_is_waited_for_quietly(tmp_path: Path, snapshot: S
     assert not follower.check()
     assert store.snapshot is good
     assert store.snapshot.degraded is None
+
+
+def test_a_new_status_alone_is_read_without_the_manifest(tmp_path: Path, snapshot: Snapshot) -> None:
+    """A heartbeat (each refresh rewrites the status) updates the last refresh; the manifest is not read again."""
+    out = tmp_path / "out"
+    write_build(snapshot, out)
+    store = Store(empty_snapshot(out))
+    follower = Follower(out, store)
+    assert follower.check()
+    served = store.snapshot
+    assert served.last_refresh is not None
+    later = dataclasses.replace(served.last_refresh, started=served.last_refresh.started + timedelta(minutes=1))
+    (out / STATUS).write_bytes(status_of(dataclasses.replace(snapshot, last_refresh=later, refreshes_failed=2)))
+
+    with mock.patch("feedsvc.builddir.manifest.json.loads", wraps=json.loads) as parsed:
+        assert follower.check()
+    assert [len(call.args[0]) for call in parsed.call_args_list] == [(out / STATUS).stat().st_size]
+    assert (store.snapshot.last_refresh, store.snapshot.refreshes_failed) == (later, 2)
+    assert store.snapshot.documents is served.documents
+    assert not follower.check()
+
+    (out / STATUS).write_text('{"format": 2, "last_scan": {"started": 1}}', encoding="utf-8")
+    for _ in range(PATIENCE_POLLS):
+        assert not follower.check()
+    assert store.snapshot.documents is served.documents
+    assert "status.json: a field is missing or wrong" in str(store.snapshot.degraded)
 
 
 # --- the builder -------------------------------------------------------------------------------------------------

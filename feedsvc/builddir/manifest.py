@@ -329,6 +329,28 @@ def _stats(scan: Mapping[str, Any] | None) -> RefreshStats | None:
     )
 
 
+def read_status(where: Path | Storage) -> tuple[RefreshStats | None, int]:
+    """Return what the status of a build says of the last refresh, and how many refreshes failed.
+
+    A status not written yet (it follows the manifest) or of an older build says nothing.
+
+    Raises:
+        BuildError: a field is missing or wrong; the message names the status.
+    """
+    storage = as_storage(where)
+    try:
+        status = _read_json(storage, STATUS)
+    except BuildError:  # written after the manifest: a build not yet through, or an older one
+        return None, 0
+    try:
+        return _stats(status.get("last_scan")), int(status.get("refreshes_failed", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise BuildError(
+            f"{storage.locate(STATUS)}: a field is missing or wrong ({type(error).__name__}: {error}) "
+            "(expected a status written by feedsvc build)"
+        ) from None
+
+
 def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest: bytes | None = None) -> Snapshot:
     """Read a build into a snapshot, reusing the previous snapshot's unchanged documents.
 
@@ -365,10 +387,7 @@ def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest
         health = data["content"]
         if not isinstance(health, dict):
             raise TypeError("'content' is not a mapping")
-        try:
-            status = _read_json(storage, STATUS)
-        except BuildError:  # written after the manifest: a build not yet through, or an older one
-            status = {"last_scan": None, "refreshes_failed": 0}
+        last_refresh, refreshes_failed = read_status(storage)
         return Snapshot(
             documents=documents,
             redirects={str(k): str(v) for k, v in data["redirects"].items()},
@@ -378,9 +397,9 @@ def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest
             held=int(health["held"]),
             feed_documents=int(health["feeds"]),
             problems=tuple(Problem(str(s), str(r)) for s, r in health["problems"]),
-            last_refresh=_stats(status.get("last_scan")),
+            last_refresh=last_refresh,
             degraded=None if health["degraded"] is None else str(health["degraded"]),
-            refreshes_failed=int(status.get("refreshes_failed", 0)),
+            refreshes_failed=refreshes_failed,
             hub=None if links.get("hub") is None else str(links["hub"]),
             feed_url=str(links.get("feed_url") or ""),
             archives=BuildArchives(storage, archived, cache) if archived else None,
