@@ -400,6 +400,7 @@ def test_a_full_queue_drops_polls_without_waiting(tmp_path: Path) -> None:
     for number in range(8):
         poll(app, "/feeds/all.rss", f"Reader/{number}")
     assert recorder.dropped == 3
+    assert "feedsvc_subscriber_polls_dropped_total 3.0" in app.test_client().get("/metrics").text
     recorder.flush()
     assert recorder.counts.feeds["all"].direct == 5
     recorder.stop()

@@ -328,6 +328,7 @@ def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
     metrics = Metrics(lambda: store.snapshot, time.time)
     if subscribers is not None:
         metrics.subscribers = lambda: subscribers.counts
+        metrics.subscriber_polls_dropped = lambda: subscribers.dropped
     views = FeedViews()
     metrics.observe_snapshot(store.snapshot)  # the first refresh, done before the app existed
     store.subscribe(metrics.observe_snapshot)

@@ -58,6 +58,11 @@ class _SnapshotCollector(Collector):
             "Request log lines dropped because requests came faster than their lines could be written.",
             value=self._metrics.request_log_dropped(),
         )
+        yield CounterMetricFamily(
+            "feedsvc_subscriber_polls_dropped",
+            "Feed polls not counted for subscribers because they came faster than the counts were flushed.",
+            value=self._metrics.subscriber_polls_dropped(),
+        )
         yield from _subscriber_metrics(self._metrics.subscribers())
         scan = snapshot.last_refresh
         if scan is None:
@@ -147,6 +152,7 @@ class Metrics:
         self._last_refresh: RefreshStats | None = None
         self.request_log_dropped: Callable[[], int] = lambda: 0  # the request log's writer, when there is one
         self.subscribers: Callable[[], Counts | None] = lambda: None  # the subscriber counts, when kept
+        self.subscriber_polls_dropped: Callable[[], int] = lambda: 0  # polls those counts left out
         self.registry.register(_SnapshotCollector(snapshot, clock, self))
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:
