@@ -497,8 +497,10 @@ def test_corrupt_cache_file_is_moved_aside_and_a_new_one_started(
         "UPDATE files SET published = 'not a date' WHERE problem IS NULL",
         "UPDATE files SET title = NULL WHERE problem IS NULL",
         "UPDATE files SET last_good = '[1, 2]' WHERE problem IS NOT NULL",
+        "UPDATE files SET title = x'ff' WHERE problem IS NULL",
+        "UPDATE files SET summary = x'ff' WHERE problem IS NULL",
     ],
-    ids=["bad-date", "null-title", "bad-last-good"],
+    ids=["bad-date", "null-title", "bad-last-good", "title-not-utf8", "summary-bytes"],
 )
 def test_cache_holding_a_malformed_row_warns_and_rereads_only_its_file(
     runs: Runs, site: Settings, caplog: pytest.LogCaptureFixture, damage: str

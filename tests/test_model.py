@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feedsvc.model import ARTICLE_FIELDS, Article, Author, make_document
+from feedsvc.model import _HELD, ARTICLE_FIELDS, Article, Author, make_document, stored_article
 
 
 def test_article_has_no_body_field() -> None:
@@ -73,6 +73,9 @@ def test_an_article_gives_back_every_field_as_given(changes: dict[str, Any]) -> 
     assert article != _article(**{**changes, "title": "other"})
     assert article.replace(title="other") == _article(**{**changes, "title": "other"})
     assert pickle.loads(pickle.dumps(article)) == article  # noqa: S301 - our own bytes, as workers send them
+    held = tuple(getattr(article, name) for name in _HELD)  # as the cache reads a row back
+    texts = (article.summary, article.image, article.fingerprint, article.language)
+    assert stored_article(held, article.title.encode("utf-8", "surrogatepass"), texts).fields() == expected
     assert repr(article).startswith("Article(source='posts/a.md', title=")
     with pytest.raises(dataclasses.FrozenInstanceError):
         article.title = "x"  # type: ignore[misc,unused-ignore]

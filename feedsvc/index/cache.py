@@ -37,6 +37,7 @@ from feedsvc.model import (
     shared_author,
     shared_entities,
     shared_names,
+    stored_article,
 )
 
 log = logging.getLogger("feedsvc.cache")
@@ -272,24 +273,21 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> IndexedFile:
         return IndexedFile(stamp=stamp, result=Problem(source, problem), last_good=good, path=path)
     published_at = datetime.fromisoformat(published)
     # Built from shared parts directly: names and authors repeat across thousands of articles.
-    article = Article(
-        source=source,
-        title=title.decode("utf-8"),
-        link=link,
-        id=link if identity is None else identity,
-        published=published_at,
-        updated=published_at if updated is None else datetime.fromisoformat(updated),
-        categories=shared.names(categories),
-        tags=shared.names(tags),
-        author=shared.author(author_name, author_email),
-        summary=summary,
-        image=image,
-        draft=bool(draft),
-        fingerprint=fingerprint,
-        warnings=tuple(_split_names(warnings)),
-        language=language,
-        entities=_entities(entities),
+    held = (
+        source,
+        link,
+        link if identity is None else identity,
+        published_at,
+        published_at if updated is None else datetime.fromisoformat(updated),
+        shared.names(categories),
+        shared.names(tags),
+        shared.author(author_name, author_email),
+        bool(draft),
+        tuple(_split_names(warnings)),
+        _entities(entities),
     )
+    title.decode("utf-8")  # a title that is not UTF-8 is a row that does not read back
+    article = stored_article(held, title, (summary, image, fingerprint, language))
     return IndexedFile(stamp=stamp, result=article, last_good=good or article, path=path)
 
 
