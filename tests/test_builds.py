@@ -223,13 +223,19 @@ def test_the_follower_serves_new_builds_and_keeps_the_last_good_one(
     assert json.loads(client.get("/healthz").data)["status"] == "ok"
 
 
-def test_a_build_being_written_is_waited_for_quietly(tmp_path: Path, snapshot: Snapshot) -> None:
-    """Files not matching a new manifest yet keep the old build serving without degrading, for a few polls."""
-    out = tmp_path / "out"
+def followed(snapshot: Snapshot, out: Path) -> tuple[Store, Follower]:
+    """Write a build of the snapshot, and a store that follows it, the build read once."""
     write_build(snapshot, out)
     store = Store(empty_snapshot(out))
     follower = Follower(out, store)
     assert follower.check()
+    return store, follower
+
+
+def test_a_build_being_written_is_waited_for_quietly(tmp_path: Path, snapshot: Snapshot) -> None:
+    """Files not matching a new manifest yet keep the old build serving without degrading, for a few polls."""
+    out = tmp_path / "out"
+    store, follower = followed(snapshot, out)
     good = store.snapshot
 
     # A new manifest names a new all.json whose file is not written yet.
@@ -245,10 +251,7 @@ def test_a_build_being_written_is_waited_for_quietly(tmp_path: Path, snapshot: S
 def test_a_new_status_alone_is_read_without_the_manifest(tmp_path: Path, snapshot: Snapshot) -> None:
     """A heartbeat (each refresh rewrites the status) updates the last refresh; the manifest is not read again."""
     out = tmp_path / "out"
-    write_build(snapshot, out)
-    store = Store(empty_snapshot(out))
-    follower = Follower(out, store)
-    assert follower.check()
+    store, follower = followed(snapshot, out)
     served = store.snapshot
     assert served.last_refresh is not None
     later = dataclasses.replace(served.last_refresh, started=served.last_refresh.started + timedelta(minutes=1))
