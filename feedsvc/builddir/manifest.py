@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -200,7 +200,12 @@ def _overlaps(out: Path, other: Path) -> bool:
 
 
 def claim_build_directory(
-    out: Path, *, force: bool = False, keep_out: Iterable[Path] = (), never_inside: Iterable[Path] = ()
+    out: Path,
+    *,
+    force: bool = False,
+    keep_out: Iterable[Path] = (),
+    never_inside: Iterable[Path] = (),
+    seen: Callable[[dict[str, Any]], None] | None = None,
 ) -> frozenset[str] | None:
     """Check that a build may write to `out`; return the files its previous manifest lists (all it may ever remove).
 
@@ -212,7 +217,8 @@ def claim_build_directory(
     config file). Without `force`, a directory that is not empty must hold a manifest
     of feedsvc's (or the CLAIM of a first build that did not finish); with it, its files
     stay (those of the same name as a built file are replaced) and none is removed.
-    A directory without a manifest gets the CLAIM.
+    A directory without a manifest gets the CLAIM. `seen` is given the manifest read, if
+    any (a large build's is tens of MB of JSON: read once).
 
     Raises:
         BuildError: the message names the directory and says why.
@@ -240,9 +246,14 @@ def claim_build_directory(
     why = "no manifest.json"
     if (where / MANIFEST).exists():
         try:
-            return _listed(Directory(where))
+            data = _read_json(Directory(where))
+            listed = _listed(Directory(where), data)
         except BuildError as error:
             why = str(error)
+        else:
+            if seen is not None:
+                seen(data)
+            return listed
     if not where.exists() or (where / CLAIM).is_file():
         _claim(out)
         return frozenset()
@@ -351,10 +362,17 @@ def read_status(where: Path | Storage) -> tuple[RefreshStats | None, int]:
         ) from None
 
 
-def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest: bytes | None = None) -> Snapshot:
+def read_build(
+    where: Path | Storage,
+    previous: Snapshot | None = None,
+    manifest: bytes | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+) -> Snapshot:
     """Read a build into a snapshot, reusing the previous snapshot's unchanged documents.
 
-    `manifest` is the manifest's bytes when they were fetched already. Only documents
+    `manifest` is the manifest's bytes when they were fetched already, `data` the manifest
+    when it was read already. Only documents
     whose ETag changed are read; each is checked against its ETag, so a file replaced
     after the manifest was read (a build under way) is noticed.
 
@@ -363,7 +381,7 @@ def read_build(where: Path | Storage, previous: Snapshot | None = None, manifest
             match the manifest yet; the message names the file.
     """
     storage = as_storage(where)
-    data = _read_json(storage, MANIFEST, manifest)
+    data = _read_json(storage, MANIFEST, manifest) if data is None else data
     old: Mapping[str, Document] = previous.documents if previous is not None else {}
     documents: dict[str, Document] = {}
     try:

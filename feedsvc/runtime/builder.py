@@ -211,12 +211,15 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
     else:
         directory = Path(out)
         protected, config = protected_paths(settings), config_of(settings)
-        listed = claim_build_directory(directory, force=force, keep_out=protected, never_inside=config)
+        manifests: list[dict[str, Any]] = []  # the one read, for a one-off build to tell whether to keep it
+        seen = None if watch else manifests.append
+        listed = claim_build_directory(directory, force=force, keep_out=protected, never_inside=config, seen=seen)
         storage, known = Directory(directory), None
-        if not watch and listed:
-            kept = _kept_build(settings, directory, listed)
+        if manifests and listed:
+            kept = _kept_build(settings, directory, listed, manifests.pop())
             if kept is not None:
                 return kept
+        manifests.clear()  # not held through a build: at a million articles, hundreds of MB of objects
     pipeline = open_pipeline(settings, Store(), watch=watch, for_build=True)
     builder = Builder(settings, storage, pipeline, listed=listed, known=known)
     builder.record_inputs = not watch and isinstance(storage, Directory)
@@ -229,7 +232,9 @@ def start_builder(settings: Settings, out: Path | str, *, watch: bool, force: bo
     return builder
 
 
-def _kept_build(settings: Settings, directory: Path, listed: frozenset[str]) -> Builder | None:
+def _kept_build(
+    settings: Settings, directory: Path, listed: frozenset[str], manifest: dict[str, Any]
+) -> Builder | None:
     """Return a builder that kept the build in `directory` as it is, when its inputs are today's; else None.
 
     Nothing is written but the status, whose heartbeat says a refresh ran (a walk, no file read),
@@ -241,7 +246,7 @@ def _kept_build(settings: Settings, directory: Path, listed: frozenset[str]) -> 
     if recorded is None or not unchanged_since(recorded, settings, started, directory, listed):
         return None
     try:
-        kept = read_build(directory)
+        kept = read_build(directory, data=manifest)
     except BuildError as error:
         log.warning("build %s: made again: %s", directory, error)
         return None

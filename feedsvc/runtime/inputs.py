@@ -117,6 +117,23 @@ def _settings_and_code(settings: Settings) -> str:
     return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
 
 
+def _all_there(out: Path, files: Collection[str]) -> bool:
+    """Tell whether every file is in `out`: each folder listed once (a million articles' build: 230,000 files)."""
+    by_folder: dict[str, list[str]] = {}
+    for name in files:
+        folder, _, base = name.rpartition("/")
+        by_folder.setdefault(folder, []).append(base)
+    for folder, names in by_folder.items():
+        try:
+            with os.scandir(out / folder) as listing:
+                there = {entry.name for entry in listing if entry.is_file()}
+        except OSError:
+            return False
+        if not there.issuperset(names):
+            return False
+    return True
+
+
 def unchanged_since(
     recorded: BuildInputs, settings: Settings, now: datetime, out: Path, files: Collection[str]
 ) -> bool:
@@ -129,7 +146,7 @@ def unchanged_since(
         return False
     if recorded.due is not None and now >= recorded.due:
         return False
-    if not all(os.path.isfile(out / name) for name in files):
+    if not _all_there(out, files):
         return False
     try:
         return recorded.content == walked_digest(settings)
