@@ -314,7 +314,7 @@ def test_failed_render_keeps_the_previous_documents(
     good = refresher.refresh().snapshot
     edit(small_site["a"], {"title": "A, edited", "date": "2022-05-01T10:00:00Z", "categories": ["金融"]})
 
-    def broken_render(feed: Feed, *args: object, **options: object) -> bytes:
+    def broken_render(feed: Feed, *args: object) -> bytes:
         raise RuntimeError("renderer exploded")
 
     monkeypatch.setattr(feedsvc.refresh.rendered, "render_feed", broken_render)

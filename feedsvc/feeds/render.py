@@ -8,12 +8,10 @@ formats RSS dates: each trap is handled where it is met below.
 
 from __future__ import annotations
 
-import copy
 import functools
 import html
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -54,66 +52,6 @@ _UUID_URN = re.compile(r"urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 _FEEDGEN_LOCK = threading.Lock()
 
 ContentOf = Callable[[Article], ArticleContent]
-# What makes an entry's element: the article (by identity: an article's feeds share its one object),
-# the format, and whether it carries its content. Hashing an article's every field took a third of a reuse.
-EntryKey = tuple[int, Format, bool]
-
-
-class _Made:
-    """An entry whose element is made already: feedgen takes a copy of it for each document it is in."""
-
-    __slots__ = ("_element",)
-
-    def __init__(self, element: etree._Element) -> None:
-        self._element = element
-
-    def register_extension(self, *args: object) -> None:
-        raise ImportError("made already")  # what FeedGenerator.add_entry takes for "leave it as it is"
-
-    def rss_entry(self, extensions: bool = True) -> etree._Element:
-        return copy.deepcopy(self._element)
-
-    def atom_entry(self, extensions: bool = True) -> etree._Element:
-        return copy.deepcopy(self._element)
-
-
-class EntryElements:
-    """The entries' elements feedgen made, least recently used out first.
-
-    An article's entry is the same element in every feed and page it is in (the settings
-    and its content alike): a build, which makes every archive page, makes it once and
-    copies it into its other pages (in `all`, its categories, tags and author) instead of
-    going through feedgen's entry again. The same bytes, by construction: feedgen puts
-    a copy of the same element in the same place. One set serves one settings' renders.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.made = self.reused = 0
-        self._lock = threading.Lock()
-        # Each element with the article and content it was made of: held, so that an id stays theirs.
-        self._elements: OrderedDict[EntryKey, tuple[Article, ArticleContent, etree._Element]] = OrderedDict()
-
-    def get(self, article: Article, fmt: Format, carried: bool, content: ArticleContent) -> etree._Element | None:
-        """Return the element made of this article in this format with this content, if kept."""
-        key = (id(article), fmt, carried)
-        with self._lock:
-            kept = self._elements.get(key)
-            if kept is None or kept[0] is not article or kept[1] != content:
-                return None
-            self._elements.move_to_end(key)
-            self.reused += 1
-            return kept[2]
-
-    def keep(self, article: Article, fmt: Format, carried: bool, content: ArticleContent, made: etree._Element) -> None:
-        """Keep an element as the most recently used; the least recently used go beyond the size."""
-        key = (id(article), fmt, carried)
-        with self._lock:
-            self.made += 1
-            self._elements[key] = (article, content, made)
-            self._elements.move_to_end(key)
-            while len(self._elements) > self.size:
-                self._elements.popitem(last=False)
 
 
 def feed_url(settings: Settings, slug: str, fmt: Format) -> str:
@@ -277,13 +215,7 @@ def _local(moment: datetime, settings: Settings) -> datetime:
 
 
 def _generator(
-    feed: Feed,
-    fmt: Format,
-    settings: Settings,
-    content_of: ContentOf,
-    paging: Paging | None,
-    *,
-    elements: EntryElements | None = None,
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None
 ) -> FeedGenerator:
     spec = feed.spec
     updated = feed.updated or EMPTY_FEED_DATE
@@ -318,18 +250,8 @@ def _generator(
     gen.updated(_local(updated, settings))  # also lastBuildDate; otherwise feedgen stamps now()
     budget = _Budget(settings.max_feed_content_bytes)
     for article in feed.articles:
-        content = content_of(article)
-        carried = settings.content == "full" and budget.takes(content.html)
-        made = None if elements is None else elements.get(article, fmt, carried, content)
-        if made is None:
-            entry = gen.add_entry(order="append")  # feedgen prepends by default
-            _entry(entry, article, fmt, settings, content, carried=carried)
-            if elements is None:
-                continue
-            made = entry.atom_entry() if fmt is Format.ATOM else entry.rss_entry()
-            elements.keep(article, fmt, carried, content, made)
-            gen.remove_entry(entry)  # the last one: the made element takes its place
-        gen.add_entry(_Made(made), order="append")
+        entry = gen.add_entry(order="append")  # feedgen prepends by default
+        _entry(entry, article, fmt, settings, content_of, budget=budget)
     return gen
 
 
@@ -353,8 +275,9 @@ class _Budget:
 
 
 def _entry(
-    entry: FeedEntry, article: Article, fmt: Format, settings: Settings, content: ArticleContent, *, carried: bool
+    entry: FeedEntry, article: Article, fmt: Format, settings: Settings, content_of: ContentOf, *, budget: _Budget
 ) -> None:
+    content = content_of(article)
     # feedgen's guid() also sets the Atom id, and id() resets isPermaLink: set only what this format shows.
     if fmt is Format.ATOM:
         entry.id(atom_id(article.id, settings))
@@ -377,7 +300,7 @@ def _entry(
     if settings.content != "none" and content.summary:
         # The summary is text; readers take an RSS <description> as HTML: escaped, it reads as written.
         entry.summary(html.escape(content.summary, quote=False) if fmt is Format.RSS else content.summary)
-    if carried:
+    if settings.content == "full" and budget.takes(content.html):
         entry.content(content.html, type="html")
     entry.media.image = content.image
     if article.language and fmt is Format.ATOM:
@@ -403,19 +326,10 @@ def _with_stylesheet(xml: bytes, instruction: bytes) -> bytes:
 
 
 def render_xml(
-    feed: Feed,
-    fmt: Format,
-    settings: Settings,
-    content_of: ContentOf,
-    paging: Paging | None = None,
-    *,
-    elements: EntryElements | None = None,
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None = None
 ) -> bytes:
-    """Render a feed (or one of its archive pages) as RSS 2.0 or Atom 1.0, naming the browsers' stylesheet.
-
-    `elements` keeps the entries made, for the next documents of the same settings to copy.
-    """
-    gen = _generator(feed, fmt, settings, content_of, paging, elements=elements)
+    """Render a feed (or one of its archive pages) as RSS 2.0 or Atom 1.0, naming the browsers' stylesheet."""
+    gen = _generator(feed, fmt, settings, content_of, paging)
     instruction = stylesheet_pi(feed.spec.slug, paging is not None and paging.number is not None)
     with _FEEDGEN_LOCK:
         if fmt is Format.RSS:
@@ -489,15 +403,9 @@ def json_document(document: dict[str, object]) -> bytes:
 
 
 def render_feed(
-    feed: Feed,
-    fmt: Format,
-    settings: Settings,
-    content_of: ContentOf,
-    paging: Paging | None = None,
-    *,
-    elements: EntryElements | None = None,
+    feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging | None = None
 ) -> bytes:
     """Render a feed in one format: its current document, or with `paging` one of its archive pages."""
     if fmt is Format.JSON:
         return render_json(feed, settings, content_of, paging)
-    return render_xml(feed, fmt, settings, content_of, paging, elements=elements)
+    return render_xml(feed, fmt, settings, content_of, paging)

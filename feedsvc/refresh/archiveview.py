@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from feedsvc.config import Settings
 from feedsvc.feeds.archives import Archives, PageCache, RenderQueue
 from feedsvc.feeds.catalog import Catalog, CatalogState
-from feedsvc.feeds.render import EntryElements
 from feedsvc.index.cache import settings_identity
 from feedsvc.model import Article, ArticleContent, Document, Feed, Format, Paging
 from feedsvc.refresh.bodies import BodyReader
@@ -34,8 +33,6 @@ log = logging.getLogger("feedsvc.refresh")
 # other but not together: a few thousand cover that (about 40 MB of content at most).
 ARCHIVE_CONTENTS = 200
 BUILD_ARCHIVE_CONTENTS = 4096
-# The entries' elements a build keeps, in RSS and Atom, for an article's other pages to copy.
-BUILD_ENTRY_ELEMENTS = 4096
 
 
 class RecentContents:
@@ -80,7 +77,6 @@ class SnapshotArchive:
     reader: BodyReader
     recent: RecentContents
     trim: bool = True
-    elements: EntryElements | None = None  # a build's: each entry made once, copied into its other pages
 
     def render(self, feed: Feed, fmt: Format, paging: Paging) -> Document:
         """Render an archive page (one at a time: the caller holds the page cache's render lock).
@@ -89,7 +85,7 @@ class SnapshotArchive:
         back to the system (as after a large scan), or pages asked for by a crawler would leave
         a serving process tens of MB larger than its page cache.
         """
-        document = feed_document(feed, fmt, self.reader.settings, self.content, paging, elements=self.elements)
+        document = feed_document(feed, fmt, self.reader.settings, self.content, paging)
         if self.trim:
             release_memory()
         return document
@@ -119,7 +115,6 @@ class ArchivePages:
         self.renders = RenderQueue(self.pages)  # archive pages `serve` is asked for, made off the request thread
         self._recent = RecentContents(BUILD_ARCHIVE_CONTENTS if for_build else ARCHIVE_CONTENTS)
         self._trim = not for_build
-        self._elements = EntryElements(BUILD_ENTRY_ELEMENTS) if for_build else None
         self._identity = settings_identity(settings)  # part of every archive page's key
         # The last catalog version's shelves and page keys: a snapshot of the same version shares them.
         self._shelved: tuple[int, dict[str | None, Sequence[Article]], dict[str, str]] | None = None
@@ -165,6 +160,5 @@ class ArchivePages:
             reader=reader,
             recent=self._recent,
             trim=self._trim,
-            elements=self._elements,
         )
         return Archives(view, size=self.settings.archive_size, renders=self.renders, identity=self._identity, keys=keys)

@@ -14,7 +14,7 @@ from feedsvc.config import Settings
 from feedsvc.feeds.archives import EntryKey, entries_key, page_count
 from feedsvc.feeds.catalog import Catalog
 from feedsvc.feeds.listing import FEED_STYLESHEET, IndexItems, render_index, render_opml, shows_subscribers
-from feedsvc.feeds.render import EntryElements, render_feed
+from feedsvc.feeds.render import render_feed
 from feedsvc.index.cache import Cache, inputs_digest
 from feedsvc.model import (
     INDEX_PATH,
@@ -37,21 +37,11 @@ HTML_TYPE = "text/html; charset=utf-8"
 XSL_TYPE = "text/xsl; charset=utf-8"
 
 ContentOf = Callable[[Article], ArticleContent]
-# Entries one render keeps for its other feeds to copy: every feed's newest, at the default limit.
-RENDER_ENTRY_ELEMENTS = 10_000
 
 
-def feed_document(
-    feed: Feed,
-    fmt: Format,
-    settings: Settings,
-    content_of: ContentOf,
-    paging: Paging,
-    *,
-    elements: EntryElements | None = None,
-) -> Document:
-    """Render a feed (current, or an archive page) in one format as a document; `elements` as `render_feed` has it."""
-    body = render_feed(feed, fmt, settings, content_of, paging, elements=elements)
+def feed_document(feed: Feed, fmt: Format, settings: Settings, content_of: ContentOf, paging: Paging) -> Document:
+    """Render a feed (current, or an archive page) in one format as a document."""
+    body = render_feed(feed, fmt, settings, content_of, paging)
     return make_document(body, fmt.media_type, feed.updated, immutable=paging.complete)
 
 
@@ -132,16 +122,13 @@ class RenderMemo:
             rendered[path] = (key, document)
 
         entries = self._entry_keys.of(catalog.feeds)
-        # An article's entry is made once in each format for the feeds of this render (`all`, its
-        # categories, tags and author), then copied: let go with the render, nothing is held.
-        elements = EntryElements(RENDER_ENTRY_ELEMENTS)
         for feed in catalog.feeds:
             paging = Paging(None, page_count(feed.total, settings.archive_size))
             # What a feed's bytes depend on: its spec, each entry's identity and version, and the
             # newest archive page, which the current document links.
             key = ((feed.spec, entries[feed.spec.slug]), paging.pages)
             for fmt in Format:
-                build = partial(feed_document, feed, fmt, settings, content_of, paging, elements=elements)
+                build = partial(feed_document, feed, fmt, settings, content_of, paging)
                 keep(feed_path(feed.spec.slug, fmt), key, build)
         # The index shows each feed's size and newest entry; the OPML each feed's spec and the
         # latest `updated` of all, which may come from any entry, not only the newest.
