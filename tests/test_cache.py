@@ -19,6 +19,7 @@ import pytest
 import feedsvc.index.cache
 import feedsvc.refresh.refresher
 from feedsvc.config import Settings
+from feedsvc.config.file import load_settings
 from feedsvc.index.cache import Cache, default_cache_dir, open_cache
 from feedsvc.model import Format, Snapshot, feed_path
 from feedsvc.refresh.refresher import Refresher, RefreshReport
@@ -570,6 +571,25 @@ def test_settings_of_how_and_when_keep_the_cache_and_archive_pages(content_dir: 
     changed = make_settings(content_dir, **{section: {key: HOW_AND_WHEN[section][key]}})
     assert changed != base
     assert feedsvc.index.cache.settings_identity(changed) == feedsvc.index.cache.settings_identity(base)
+
+
+def test_the_same_config_named_another_way_keeps_the_cache_and_archive_pages(
+    content_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--config feedsvc.yaml` and `--config /srv/site/feedsvc.yaml` are one config: one parse cache, the same pages.
+
+    The path was part of the identity: a service started from another folder parsed every
+    file again, and a build made every archive page again (an hour at a million articles).
+    """
+    config = tmp_path / "site" / "feedsvc.yaml"
+    config.parent.mkdir()
+    config.write_text(f"content:\n  dir: {content_dir}\n", encoding="utf-8")
+    monkeypatch.chdir(config.parent)
+
+    named = [load_settings(name) for name in ("feedsvc.yaml", "./feedsvc.yaml", str(config), "../site/feedsvc.yaml")]
+
+    assert len({settings.source for settings in named}) > 1  # the settings say how each was named
+    assert len({feedsvc.index.cache.settings_identity(settings) for settings in named}) == 1
 
 
 @pytest.mark.parametrize(

@@ -469,7 +469,9 @@ class Settings:
     tags: tuple[CategorySettings, ...] = ()  # the `tags:` section: configured like categories
     authors: tuple[CategorySettings, ...] = ()  # the `authors:` section, keyed by the author's name
     entities: tuple[EntitySettings, ...] = ()  # the `entities:` section
-    source: str = "<defaults>"
+    # The config file as the command line named it: not part of what the settings are (nor of their
+    # identity, which keys the parse cache and archive pages): `./x.yaml` and `/srv/x.yaml` are the same.
+    source: str = field(default="<defaults>", compare=False, repr=False)
     hidden: tuple[str, ...] = (".",)  # names of files and folders never read start so (Hexo: `_` too)
     # The keys the config file sets, sorted; what they are set to is in the fields above.
     given: tuple[str, ...] = field(default=(), compare=False, repr=False)
