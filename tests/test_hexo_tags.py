@@ -11,7 +11,7 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from feedsvc.cli import main
@@ -262,6 +262,8 @@ _PIECES = st.sampled_from(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_PIECES, max_size=60).map("".join))
+@example("`\n`{%`")  # the first backtick's span closes on the next line: `{%` is not code there
+@example("`\nx ``a ` {% ``")
 def test_no_template_marker_reaches_a_reader(body: str) -> None:
     """Whatever the text, no `{%`, and no closed `{{ … }}` or `{# … #}`, reaches what a reader sees outside code."""
     html = render_content(_plain_article(), body, summary_chars=200).html

@@ -153,6 +153,9 @@ class _Scan:
     open_quotes: list[tuple[str, str]] = field(default_factory=list)  # (name, the HTML that closes it)
     finders: dict[str, _Forward] = field(default_factory=dict)
     paragraph_end: int = -1
+    # Up to where no backtick run is taken for code: one earlier in the paragraph was left open on its
+    # line, and Markdown may close its span on a later line, where this scan would see code begin.
+    unpaired_until: int = -1
     runs: dict[int, list[int]] = field(default_factory=dict)
     run_next: dict[int, int] = field(default_factory=dict)
 
@@ -237,8 +240,16 @@ class _Scan:
         return end
 
     def code_span(self, start: int, length: int) -> int:
-        """Copy a code span whole, or its opening backticks when none closes it in its paragraph."""
+        """Copy a code span whole, or its opening backticks when none closes it on its line.
+
+        After backticks left open, the rest of their paragraph holds no code for this scan:
+        Markdown may close them on a later line, and what the scan takes for code must be
+        code. (What it takes for text may be code: a tag there is put back as written.)
+        """
         text = self.text
+        if start < self.unpaired_until:
+            self.out.append(text[start : start + length])
+            return start + length
         if start >= self.paragraph_end:
             paragraph = _PARAGRAPH_END.search(text, start)
             self.paragraph_end = len(text) if paragraph is None else paragraph.start()
@@ -251,6 +262,8 @@ class _Scan:
             index += 1
         self.run_next[length] = index
         if index == len(runs):
+            blank = _BLANK_LINE.search(text, start)
+            self.unpaired_until = len(text) if blank is None else blank.start()
             self.out.append(text[start : start + length])
             return start + length
         end = runs[index] + length
