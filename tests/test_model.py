@@ -74,8 +74,8 @@ def test_an_article_gives_back_every_field_as_given(changes: dict[str, Any]) -> 
     assert article.replace(title="other") == _article(**{**changes, "title": "other"})
     assert pickle.loads(pickle.dumps(article)) == article  # noqa: S301 - our own bytes, as workers send them
     held = tuple(getattr(article, name) for name in _HELD)  # as the cache reads a row back
-    texts = (article.summary, article.image, article.fingerprint, article.language)
-    assert stored_article(held, article.title.encode("utf-8", "surrogatepass"), texts).fields() == expected
+    texts = (article.title, article.summary, article.image, article.fingerprint, article.language)
+    assert stored_article(held, texts).fields() == expected
     assert repr(article).startswith("Article(source='posts/a.md', title=")
     with pytest.raises(dataclasses.FrozenInstanceError):
         article.title = "x"  # type: ignore[misc,unused-ignore]

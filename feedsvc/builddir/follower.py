@@ -40,27 +40,29 @@ class Follower:
         self._reported: str | None = None
         self.loaded = 0  # builds read so far
 
-    def _fetch(self) -> tuple[Fetched | None, str | None]:
-        """Fetch the manifest if it changed, and the status's version in a directory (where it is a heartbeat).
+    def _fetch(self) -> tuple[Fetched | None, str | None, bytes | None]:
+        """Fetch the manifest if it changed, and in a directory (where it is a heartbeat) the status's version.
+
+        Returns the manifest fetched, the status's version, and its bytes when they changed.
 
         Raises:
             OSError, BuildError: the manifest cannot be read.
         """
         known_manifest, known_status = self._versions
         manifest = self.storage.fetch(MANIFEST, known_manifest)
-        status = None
+        status, body = None, None
         if isinstance(self.storage, Directory):
             try:
                 fetched = self.storage.fetch(STATUS, known_status)
-                status = known_status if fetched is None else fetched.version
+                status, body = (known_status, None) if fetched is None else (fetched.version, fetched.body)
             except OSError:
                 status = None  # not written yet
-        return manifest, status
+        return manifest, status, body
 
     def check(self) -> bool:
         """Read the build again if its manifest changed; return whether a new snapshot was swapped in."""
         try:
-            manifest, status = self._fetch()
+            manifest, status, status_body = self._fetch()
         except (OSError, BuildError) as error:
             reason = getattr(error, "strerror", None) or error
             self._failed(f"{self.storage.locate(MANIFEST)}: cannot be read: {reason} (expected a build)", missing=True)
@@ -71,7 +73,7 @@ class Follower:
         try:
             if manifest is None and current is not None and current.degraded is None:
                 # Only the heartbeat: the manifest (95 MB at a million articles) is not read again.
-                snapshot = self._heartbeat(current)
+                snapshot = self._heartbeat(current, status_body)
             else:
                 snapshot = read_build(self.storage, current, None if manifest is None else manifest.body)
         except BuildError as error:
@@ -86,13 +88,13 @@ class Follower:
         self.loaded += 1
         return True
 
-    def _heartbeat(self, current: Snapshot) -> Snapshot:
-        """Return the snapshot served, with the last refresh and failures a new status gives.
+    def _heartbeat(self, current: Snapshot, status: bytes | None) -> Snapshot:
+        """Return the snapshot served, with the last refresh and failures a new status gives (its bytes, fetched).
 
         Raises:
             BuildError: the status has a field missing or wrong.
         """
-        last_refresh, refreshes_failed = read_status(self.storage)
+        last_refresh, refreshes_failed = read_status(self.storage, status)
         return dataclasses.replace(current, last_refresh=last_refresh, refreshes_failed=refreshes_failed)
 
     def _failed(self, message: str, *, missing: bool) -> None:

@@ -340,17 +340,18 @@ def _stats(scan: Mapping[str, Any] | None) -> RefreshStats | None:
     )
 
 
-def read_status(where: Path | Storage) -> tuple[RefreshStats | None, int]:
+def read_status(where: Path | Storage, raw: bytes | None = None) -> tuple[RefreshStats | None, int]:
     """Return what the status of a build says of the last refresh, and how many refreshes failed.
 
-    A status not written yet (it follows the manifest) or of an older build says nothing.
+    `raw` is the status's bytes when they were fetched already. A status not written yet (it
+    follows the manifest) or of an older build says nothing.
 
     Raises:
         BuildError: a field is missing or wrong; the message names the status.
     """
     storage = as_storage(where)
     try:
-        status = _read_json(storage, STATUS)
+        status = _read_json(storage, STATUS, raw)
     except BuildError:  # written after the manifest: a build not yet through, or an older one
         return None, 0
     try:

@@ -262,7 +262,7 @@ class _Scan:
             index += 1
         self.run_next[length] = index
         if index == len(runs):
-            blank = _BLANK_LINE.search(text, start)
+            blank = self.finder("blank", _BLANK_LINE).search(start)
             self.unpaired_until = len(text) if blank is None else blank.start()
             self.out.append(text[start : start + length])
             return start + length

@@ -286,8 +286,7 @@ def _entry(row: tuple[Any, ...], shared: _SharedParts) -> IndexedFile:
         tuple(_split_names(warnings)),
         _entities(entities),
     )
-    title.decode("utf-8")  # a title that is not UTF-8 is a row that does not read back
-    article = stored_article(held, title, (summary, image, fingerprint, language))
+    article = stored_article(held, (title.decode("utf-8"), summary, image, fingerprint, language))
     return IndexedFile(stamp=stamp, result=article, last_good=good or article, path=path)
 
 

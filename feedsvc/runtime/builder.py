@@ -250,11 +250,12 @@ def _kept_build(
     except BuildError as error:
         log.warning("build %s: made again: %s", directory, error)
         return None
-    count = int(recorded.content.partition(":")[0])
+    count = recorded.files
     stats = RefreshStats(started, round(time.monotonic() - clock, 3), count, 0, 0, 0)
     snapshot = dataclasses.replace(kept, last_refresh=stats)
     storage = Directory(directory)
     storage.write(STATUS, status_of(snapshot, recorded.record()), CONTROL_HEADERS)
     log.info("build %s: kept, nothing changed (%d content files, %d built files)", directory, count, len(listed))
-    pipeline = open_pipeline(settings, Store(snapshot), watch=False, for_build=True)
+    # A refresher over the kept snapshot, which never refreshes: no cache to open, no watcher.
+    pipeline = Pipeline(Refresher(settings, Store(snapshot), for_build=True))
     return Builder(settings, storage, pipeline, written=snapshot, listed=listed)

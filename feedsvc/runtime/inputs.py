@@ -25,7 +25,6 @@ from typing import Any
 
 import feedsvc
 from feedsvc.config import Settings
-from feedsvc.index.cache import settings_identity
 from feedsvc.index.scan import ContentIndex, stamp_size_mtime, walked_stamps
 
 _MODULUS = 1 << 128
@@ -83,6 +82,11 @@ class BuildInputs:
     settings: str
     due: datetime | None
 
+    @property
+    def files(self) -> int:
+        """Return how many content files the build was made of (what `content_digest` counted)."""
+        return int(self.content.partition(":")[0])
+
     def record(self) -> dict[str, Any]:
         """Return the inputs as the build's status records them."""
         return {
@@ -113,7 +117,7 @@ def build_inputs(settings: Settings, index: ContentIndex, due: datetime | None) 
 def _settings_and_code(settings: Settings) -> str:
     """Return a digest of every setting (those that change no parse too: how pages are stored) and the code."""
     every = tuple((one.name, getattr(settings, one.name)) for one in dataclasses.fields(settings) if one.compare)
-    text = f"{settings_identity(settings)}|{every!r}|{code_identity()}"
+    text = f"{every!r}|{code_identity()}"
     return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
 
 
