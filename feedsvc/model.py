@@ -393,6 +393,8 @@ class Document:
     last_modified: datetime | None = None
     immutable: bool = False  # a complete archive page: caches may keep it for good
     _gzip: list[bytes] = field(default_factory=list, compare=False, repr=False)
+    # What a server worked out once to answer with it (http/app.py's headers), by what they depend on.
+    answers: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def gzip_etag(self) -> str:

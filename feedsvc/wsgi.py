@@ -28,9 +28,9 @@ from flask import Flask
 from feedsvc.builddir.storage import url_instead_of_location
 from feedsvc.config import Settings, config_path, load_settings
 from feedsvc.errors import BuildError, ConfigError
-from feedsvc.http.accesslog import Answered, RequestLog, request_lines
+from feedsvc.http.accesslog import Answered, request_lines
 from feedsvc.http.accesslog import log as access_log
-from feedsvc.http.app import metrics_of
+from feedsvc.http.app import log_requests, metrics_of
 from feedsvc.index.scan import StopFlag
 from feedsvc.refresh.memory import freeze_after_refreshes
 from feedsvc.runtime import logs
@@ -85,7 +85,7 @@ def _log_requests(app: Flask) -> logs.LineWriter[Answered]:
     # granian's worker runs these finalizers at exit though it skips atexit handlers; gunicorn's run both.
     multiprocessing.util.Finalize(None, writer.stop, exitpriority=0)
     metrics_of(app).request_log_dropped = lambda: writer.dropped
-    app.wsgi_app = RequestLog(app.wsgi_app, writer.add)  # type: ignore[method-assign]
+    log_requests(app, writer.add)
     return writer
 
 

@@ -10,6 +10,8 @@ import re
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feedsvc.config import Settings
-from feedsvc.http.accesslog import Answered, RequestLog, request_lines
-from feedsvc.http.app import create_app
+from feedsvc.http.accesslog import Answered, request_lines
+from feedsvc.http.app import create_app, log_requests
+from feedsvc.http.metrics import Metrics
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
 from feedsvc.runtime.service import Service, start_service
@@ -92,7 +95,7 @@ def logged_app(content_dir: Path, settings: Settings, line_writer: logs.LineWrit
     store = Store()
     Refresher(settings, store, clock=Clock()).refresh()
     app = create_app(store)
-    app.wsgi_app = RequestLog(app.wsgi_app, line_writer.add)  # type: ignore[method-assign]
+    log_requests(app, line_writer.add)
     return app
 
 
@@ -125,6 +128,27 @@ def test_each_request_is_logged_in_combined_log_format(
     assert records[0].user_agent == 'Reader \\"quoted\\"/1.0'  # type: ignore[attr-defined]
 
 
+def test_every_answer_is_one_line_whether_the_fast_path_or_the_app_answered_it(
+    logged_app: Flask, line_writer: logs.LineWriter[Answered], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast path notes its own answers, the app behind it the rest: no request unlogged, none twice."""
+    client = logged_app.test_client()
+    caplog.set_level(logging.INFO, "feedsvc.access")
+    asked = ["/", "/feeds.opml", "/feeds/all.json", "/healthz", "/nowhere", "/feeds/all.rss"]
+    statuses = []
+    for path in asked:
+        with client.get(path) as answer:  # closed unread, as a server closes a HEAD's: noted all the same
+            statuses.append(answer.status_code)
+    client.post("/feeds/all.rss").close()
+    line_writer.stop()
+    lines = [COMBINED.match(r.getMessage()) for r in caplog.records if r.name == "feedsvc.access"]
+    assert [(m["method"], m["path"], int(m["status"])) for m in lines if m] == [
+        *(("GET", path, status) for path, status in zip(asked, statuses, strict=True)),
+        ("POST", "/feeds/all.rss", 405),
+    ]
+    assert statuses == [200, 200, 200, 200, 404, 200]
+
+
 def test_control_characters_in_a_request_cannot_forge_log_lines(
     logged_app: Flask, line_writer: logs.LineWriter[Answered], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -139,6 +163,32 @@ def test_control_characters_in_a_request_cannot_forge_log_lines(
 
 
 # --- metrics ------------------------------------------------------------------------------------------------------
+
+
+def test_request_counts_kept_by_each_thread_add_up_exactly_and_outlive_their_thread() -> None:
+    """Request threads count without a lock, each in its own tallies: every count is in the sum, ended threads' too."""
+    store = Store()
+    metrics = Metrics(lambda: store.snapshot, time.time)
+
+    def answer(count: int) -> None:
+        for number in range(count):
+            metrics.observe("feed", "rss", 304 if number % 2 else 200, 0 if number % 2 else 10)
+
+    threads = [threading.Thread(target=answer, args=(2_000,)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    answer(1_000)  # and this thread, which lives on
+    for thread in threads:
+        thread.join()
+    assert metrics.feed_answers() == (9_000, 4_500)
+    text = metrics.exposition().decode()
+    assert 'feedsvc_http_requests_total{format="rss",route="feed",status="200"} 4500.0' in text
+    assert 'feedsvc_http_requests_total{format="rss",route="feed",status="304"} 4500.0' in text
+    assert 'feedsvc_http_response_bytes_total{route="feed"} 45000.0' in text
+    later = threading.Thread(target=answer, args=(2,))
+    later.start()
+    later.join()
+    assert metrics.feed_answers() == (9_002, 4_501)  # the ended threads' counts kept, the new one's added
 
 
 def test_metrics_count_refreshes_files_feeds_and_the_304_ratio(content_dir: Path, settings: Settings) -> None:

@@ -25,7 +25,7 @@ from flask import Flask
 
 from feedsvc.config import Settings
 from feedsvc.http.accesslog import Answered, RequestLog, request_lines
-from feedsvc.http.app import create_app
+from feedsvc.http.app import create_app, log_requests
 from feedsvc.refresh.refresher import Refresher
 from feedsvc.runtime import logs
 from feedsvc.store import Store
@@ -234,7 +234,7 @@ class _Written(io.StringIO):
 def test_the_request_thread_queues_and_the_writer_thread_makes_and_writes_lines(logged_app: Flask) -> None:
     """Requests only queue what their line needs: lines and records are made and handled in the writer's thread."""
     writer = logs.LineWriter(ACCESS, request_lines)
-    logged_app.wsgi_app = RequestLog(logged_app.wsgi_app, writer.add)  # type: ignore[method-assign]
+    log_requests(logged_app, writer.add)
     handler, stream = _Recording(), _Written()
     plain = logging.StreamHandler(stream)  # as `configure` installs it: it gets lines, in one write per batch
     plain.setFormatter(logs.formatter("text"))
@@ -412,3 +412,32 @@ def test_gunicorn_writes_every_request_line_before_it_exits(tmp_path: Path, cont
     command = [str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "feedsvc.wsgi:create()"]
     lines = _requests_then_sigterm(command, port, {"FEEDSVC_CONFIG": str(config)}, count=100)
     assert _asked(lines) == [f"/feeds/all.rss?n={number}" for number in range(100)]
+
+
+def test_a_streamed_answer_is_noted_once_when_the_server_closes_it_read_or_not() -> None:
+    """A server closes every answer (PEP 3333), a HEAD's unread: its line is noted then, once, with the bytes taken."""
+    closed: list[bool] = []
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([b"abc", b"de"])
+
+        def close(self) -> None:
+            closed.append(True)
+
+    def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return Body()
+
+    noted: list[Answered] = []
+    logged = RequestLog(app, noted.append)
+    with _handler_on_access_log(logging.NullHandler()):
+        unread = logged(dict(ENVIRON), lambda status, headers, exc_info=None: None)  # type: ignore[arg-type]
+        assert noted == []
+        unread.close()  # type: ignore[attr-defined]
+        read = logged(dict(ENVIRON), lambda status, headers, exc_info=None: None)  # type: ignore[arg-type]
+        assert b"".join(read) == b"abcde"
+        read.close()  # type: ignore[attr-defined]
+        read.close()  # type: ignore[attr-defined]
+    assert [(entry[7], entry[8]) for entry in noted] == [("200 OK", 0), ("200 OK", 5)]
+    assert closed == [True, True]  # each answer's body closed once

@@ -12,6 +12,8 @@ and the same fields go with the line, so the JSON log carries them as
 The middleware only notes what a line needs, as one small tuple (`Answered`), and
 hands it to a writer (runtime/logs.py's LineWriter), whose thread makes the lines
 of a batch with `request_lines`. A request never formats or writes its line.
+The web app's fast path for built documents notes its own answers through
+`RequestLog.note`, and puts the middleware behind it for the rest.
 """
 
 from __future__ import annotations
@@ -58,28 +60,18 @@ class RequestLog:
             return start_response(code, headers, exc_info)
 
         body = self.app(environ, record_status)
-        if not log.isEnabledFor(logging.INFO):
-            return body
         if isinstance(body, list):  # the common case: one answer already in memory
-            self._note(environ, status, sum(map(len, body)), started)
+            self.note(environ, status[0] if status else "", sum(map(len, body)), started)
             return body
-        return self._streamed(body, environ, status, started)
+        return _Streamed(body, lambda size: self.note(environ, status[0] if status else "", size, started))
 
-    def _streamed(
-        self, body: Iterable[bytes], environ: WSGIEnvironment, status: list[str], started: float
-    ) -> Iterator[bytes]:
-        size = 0
-        try:
-            for part in body:
-                size += len(part)
-                yield part
-        finally:
-            close = getattr(body, "close", None)
-            if close is not None:
-                close()
-            self._note(environ, status, size, started)
+    def note(self, environ: WSGIEnvironment, status: str, size: int, started: float) -> None:
+        """Note an answer: its status line ("" when none was sent), the body bytes sent, when it began (perf_counter).
 
-    def _note(self, environ: WSGIEnvironment, status: list[str], size: int, started: float) -> None:
+        A server's fast path that answers without this middleware notes its answers here too.
+        """
+        if not log.isEnabledFor(logging.INFO):
+            return
         get = environ.get
         self.add(
             (
@@ -90,7 +82,7 @@ class RequestLog:
                 get("SERVER_PROTOCOL"),
                 get("HTTP_REFERER"),
                 get("HTTP_USER_AGENT"),
-                status[0] if status else "",
+                status,
                 size,
                 time.perf_counter() - started,
                 time.time_ns(),
@@ -98,13 +90,60 @@ class RequestLog:
         )
 
 
+_NO_FIELDS: dict[str, Any] = {}  # the fields of every line made without them: nothing reads it
+
+
+class _Streamed:
+    """An app's streamed answer, its bytes counted as the server takes them, noted once when the server closes it.
+
+    A server closes every answer (PEP 3333), also one it never read, as for a HEAD or
+    a client gone: the line is noted then, with the bytes taken so far.
+    """
+
+    def __init__(self, body: Iterable[bytes], done: Callable[[int], None]) -> None:
+        self._done: Callable[[int], None] | None = done
+        self._size = 0
+        self._body = body
+        self._parts = iter(body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        part = next(self._parts)
+        self._size += len(part)
+        return part
+
+    def close(self) -> None:
+        """Close the app's answer, then note the line; once, however often the server calls it."""
+        if self._done is None:
+            return
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._noted()
+
+    def __del__(self) -> None:  # a server that never closed it (PEP 3333 says it must): noted all the same
+        self._noted()
+
+    def _noted(self) -> None:
+        done, self._done = self._done, None
+        if done is not None:
+            done(self._size)
+
+
 def _escaped_once(escaped: dict[str, str], value: str) -> str:
     out = escaped[value] = _quoted(value)
     return out
 
 
-def request_lines(batch: list[Answered]) -> list[tuple[int, str, dict[str, Any]]]:
-    """Make the lines of answered requests: when, the Combined Log Format text, and the fields for JSON."""
+def request_lines(batch: list[Answered], with_fields: bool = True) -> list[tuple[int, str, dict[str, Any]]]:
+    """Make the lines of answered requests: when, the Combined Log Format text, and the fields for JSON.
+
+    Without `with_fields` (the text format only writes the text) every line's fields are one empty dict.
+    """
     lines = []
     # The values of a batch repeat (the same readers asking for the same feeds): each is worked out once.
     escaped: dict[str, str] = {}
@@ -134,16 +173,18 @@ def request_lines(batch: list[Answered]) -> list[tuple[int, str, dict[str, Any]]
             f'{address} - - [{when}] "{verb} {target} {version}" {code} {size} "{came_from}" "{user_agent}" '
             f"{duration_ms:.1f}ms"
         )
-        fields = {
-            "remote": address,
-            "method": verb,
-            "path": target,
-            "protocol": version,
-            "status": code,
-            "bytes": size,
-            "referer": came_from,
-            "user_agent": user_agent,
-            "duration_ms": duration_ms,
-        }
+        fields = _NO_FIELDS
+        if with_fields:
+            fields = {
+                "remote": address,
+                "method": verb,
+                "path": target,
+                "protocol": version,
+                "status": code,
+                "bytes": size,
+                "referer": came_from,
+                "user_agent": user_agent,
+                "duration_ms": duration_ms,
+            }
         lines.append((when_ns, message, fields))
     return lines

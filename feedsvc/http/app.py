@@ -15,8 +15,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 from feedsvc.config import RESERVED_SLUGS, fold_name
 from feedsvc.errors import PageNotReady
 from feedsvc.feeds.views import FeedViews
+from feedsvc.http.accesslog import Answered, RequestLog
 from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
 from feedsvc.model import IMMUTABLE_CACHE_CONTROL as IMMUTABLE_CACHE_CONTROL  # noqa: PLC0414 - tests read it here
@@ -66,7 +67,21 @@ def not_ready_headers(busy: PageNotReady) -> list[tuple[str, str]]:
 
 
 def _accepts_gzip(value: str) -> bool:
-    """Tell from Accept-Encoding whether gzip is acceptable (`q=0` refuses; `*` accepts)."""
+    """Tell from Accept-Encoding whether gzip is acceptable (`q=0` refuses; `*` accepts).
+
+    Clients send a few values over and over: each is decided once (see _GZIP_DECIDED).
+    """
+    known = _GZIP_DECIDED.get(value)
+    if known is None:
+        known = _gzip_acceptable(value)
+        if len(value) <= _GZIP_DECIDED_LENGTH:
+            if len(_GZIP_DECIDED) >= _GZIP_DECIDED_VALUES:
+                _GZIP_DECIDED.clear()
+            _GZIP_DECIDED[value] = known
+    return known
+
+
+def _gzip_acceptable(value: str) -> bool:
     if not value:
         return False
     lowered = value.lower()
@@ -75,6 +90,13 @@ def _accepts_gzip(value: str) -> bool:
     if ";" not in lowered:  # the common case, e.g. "gzip, deflate, br": no weights to read
         return any(token.strip() in ("gzip", "*") for token in lowered.split(","))
     return parse_accept_header(value, Accept).quality("gzip") > 0
+
+
+# Accept-Encoding values already decided, and how many (of what length at most) are kept: any
+# client may send any value, so the memory stays bounded (it starts again when full).
+_GZIP_DECIDED: dict[str, bool] = {}
+_GZIP_DECIDED_VALUES = 256
+_GZIP_DECIDED_LENGTH = 200
 
 
 def _prefers_html(value: str, media_type: str) -> bool:
@@ -92,17 +114,58 @@ def browser_view(views: FeedViews, key: str, document: Document, environ: Mappin
     return views.document(key, document)
 
 
-def _not_modified(environ: Mapping[str, Any], document: Document) -> bool:
+def _not_modified(environ: Mapping[str, Any], document: Document, etags: tuple[str, str]) -> bool:
     """Apply If-None-Match (either ETag, weak comparison, or *), else If-Modified-Since."""
     match = environ.get("HTTP_IF_NONE_MATCH")
     if match is not None:
-        if match in (document.etag, document.gzip_etag):  # what a client sends back, as it was sent
+        if match in etags:  # what a client sends back, as it was sent
             return True
         tags = parse_etags(match)
-        return tags.star_tag or tags.contains_weak(document.etag[1:-1]) or tags.contains_weak(document.gzip_etag[1:-1])
+        return tags.star_tag or any(tags.contains_weak(etag[1:-1]) for etag in etags)
     since = parse_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
     last_modified = document.last_modified
     return since is not None and last_modified is not None and last_modified.replace(microsecond=0) <= since
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A document's answer in one encoding, under one snapshot's settings: worked out once, sent many times."""
+
+    fresh: tuple[tuple[str, str], ...]  # the headers of a 200
+    not_modified: tuple[tuple[str, str], ...]  # the headers of a 304
+    body: bytes
+    etags: tuple[str, str]  # both of the document's ETags, either of which a client may send back
+
+
+# The answers a document keeps (encodings times settings); more come only from reloads that
+# changed max_age, Vary or the hub, and then it starts again.
+_ANSWERS_KEPT = 8
+
+
+def _answer(document: Document, gzip: bool, max_age: int, vary: str, links: str | None) -> _Answer:
+    """Return the document's answer for an encoding and the settings, made on first use and kept with it."""
+    key = (gzip, max_age, vary, links)
+    answer = document.answers.get(key)
+    if isinstance(answer, _Answer):
+        return answer
+    headers = [
+        ("ETag", document.gzip_etag if gzip else document.etag),
+        ("Cache-Control", cache_control(document, max_age)),
+        ("Vary", vary),
+    ]
+    if document.last_modified is not None:
+        headers.append(("Last-Modified", http_date(document.last_modified)))
+    if links is not None:
+        headers.append(("Link", links))
+    body = document.gzip_body if gzip else document.body
+    fresh = [*headers, ("Content-Type", document.media_type), ("Content-Length", str(len(body)))]
+    if gzip:
+        fresh.append(("Content-Encoding", "gzip"))
+    answer = _Answer(tuple(fresh), tuple(headers), body, (document.etag, document.gzip_etag))
+    if len(document.answers) >= _ANSWERS_KEPT:
+        document.answers.clear()
+    document.answers[key] = answer  # two threads may both make it: the same answer, either kept
+    return answer
 
 
 def answer_document(
@@ -115,31 +178,12 @@ def answer_document(
 ) -> tuple[int, list[tuple[str, str]], bytes]:
     """Decide the answer to a GET or HEAD of a built document: 200 (gzip when accepted) or 304, with validators.
 
-    Returns the status, the headers and the body.
+    Returns the status, the headers (a list of the caller's own) and the body.
     """
-    gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-    headers = [
-        ("ETag", document.gzip_etag if gzip else document.etag),
-        ("Cache-Control", cache_control(document, max_age)),
-        ("Vary", vary),
-    ]
-    if document.last_modified is not None:
-        headers.append(("Last-Modified", _http_date(document.last_modified)))
-    if links is not None:
-        headers.append(("Link", links))
-    if _not_modified(environ, document):
-        return 304, headers, b""
-    body = document.gzip_body if gzip else document.body
-    headers.append(("Content-Type", document.media_type))
-    headers.append(("Content-Length", str(len(body))))
-    if gzip:
-        headers.append(("Content-Encoding", "gzip"))
-    return 200, headers, body
-
-
-@functools.lru_cache(maxsize=1024)
-def _http_date(moment: datetime) -> str:
-    return http_date(moment)
+    answer = _answer(document, _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")), max_age, vary, links)
+    if _not_modified(environ, document, answer.etags):
+        return 304, list(answer.not_modified), b""
+    return 200, list(answer.fresh), answer.body
 
 
 def serve_document(document: Document, *, max_age: int, vary: str, links: str | None = None) -> Response:
@@ -235,6 +279,7 @@ def feed_links(snapshot: Snapshot, key: str) -> str | None:
 # The paths of built documents, as WSGI gives them, and how the fast path labels them.
 _PAGE_PATHS = {"/": INDEX_PATH, "/index.html": INDEX_PATH, "/feeds.opml": OPML_PATH, "/feed.xsl": STYLESHEET_PATH}
 _STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
+_NOT_READY_STATUS = "503 Service Unavailable"
 _METRICS = "feedsvc.metrics"  # where create_app keeps the app's metrics, in app.extensions
 
 
@@ -256,10 +301,18 @@ class DocumentFastPath:
         self._metrics = metrics
         self._views = views
         self._polled = subscribers.note if subscribers is not None else None
+        self._logged: Callable[[dict[str, Any], str, int, float], None] | None = None
+
+    def log_requests(self, add: Callable[[Answered], None]) -> None:
+        """Note every answer for the request log: its own here, the app's behind it through a RequestLog."""
+        request_log = RequestLog(self._app, add)
+        self._app = request_log
+        self._logged = request_log.note
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if method in ("GET", "HEAD"):
+            started = time.perf_counter() if self._logged is not None else 0.0
             path = environ.get("PATH_INFO", "")
             page = _PAGE_PATHS.get(path)
             key = page or (path[1:] if path.startswith("/feeds/") else None)
@@ -267,9 +320,11 @@ class DocumentFastPath:
             try:
                 document, archived = (None, False) if key is None else find_feed(snapshot, key)
             except PageNotReady as busy:  # made in the render thread meanwhile: the retry finds it
-                start_response("503 Service Unavailable", not_ready_headers(busy))
+                start_response(_NOT_READY_STATUS, not_ready_headers(busy))
                 sent = b"" if method == "HEAD" else _NOT_READY_BODY
                 self._metrics.observe("archive", path.rsplit(".", 1)[-1], 503, len(sent))
+                if self._logged is not None:
+                    self._logged(environ, _NOT_READY_STATUS, len(sent), started)
                 return [sent]
             if document is not None and key is not None:
                 is_feed = page is None
@@ -281,7 +336,8 @@ class DocumentFastPath:
                     vary=FEED_VARY if is_feed else "Accept-Encoding",
                     links=feed_links(snapshot, key) if is_feed and not archived and view is None else None,
                 )
-                start_response(_STATUS_LINES[status], headers)
+                status_line = _STATUS_LINES[status]
+                start_response(status_line, headers)
                 sent = b"" if method == "HEAD" else body
                 if is_feed:
                     route = VIEW_ROUTE if view is not None else "archive" if archived else "feed"
@@ -291,8 +347,18 @@ class DocumentFastPath:
                 self._metrics.observe(route, fmt, status, len(sent))
                 if is_feed and not archived and self._polled is not None:
                     self._polled(key, environ)  # a poll of a current feed: who subscribes (subscribers/)
+                if self._logged is not None:
+                    self._logged(environ, status_line, len(sent), started)
                 return [sent]
         return self._app(environ, start_response)
+
+
+def log_requests(app: Flask, add: Callable[[Answered], None]) -> None:
+    """Note every request an app that create_app made answers, for `add` (the request log's writer)."""
+    if isinstance(app.wsgi_app, DocumentFastPath):
+        app.wsgi_app.log_requests(add)
+    else:  # wrapped since: every answer goes through the wrapper
+        app.wsgi_app = RequestLog(app.wsgi_app, add)  # type: ignore[method-assign]
 
 
 VIEW_ROUTE = "view"  # a feed or an archive page answered with its HTML view

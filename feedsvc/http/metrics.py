@@ -6,7 +6,8 @@ The only module that imports prometheus-client. Each app has its own registry.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -120,17 +121,78 @@ def _subscriber_metrics(counts: Counts | None) -> Iterator[GaugeMetricFamily]:
     yield reported
 
 
+Key = TypeVar("Key", bound=Hashable)
+
+
+class _Tallies(Generic[Key]):
+    """Counts each thread keeps without a lock, added up when read: counting costs a request two dict operations.
+
+    A thread's counts outlive it: once it has ended, they join those of the threads ended before.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()  # taken once per thread, and by readers
+        self._threads: list[tuple[threading.Thread, dict[Key, int]]] = []
+        self._ended: dict[Key, int] = {}
+
+    def add(self, key: Key, amount: int = 1) -> None:
+        """Add to a count; only the calling thread writes its counts."""
+        try:
+            counts: dict[Key, int] = self._local.counts
+        except AttributeError:
+            counts = self._local.counts = {}
+            with self._lock:
+                self._threads.append((threading.current_thread(), counts))
+        counts[key] = counts.get(key, 0) + amount
+
+    def totals(self) -> dict[Key, int]:
+        """Return every count, summed over the threads."""
+        with self._lock:
+            live = []
+            for thread, counts in self._threads:
+                if thread.is_alive():
+                    live.append((thread, counts))
+                else:  # it writes no more: its counts join the ended threads'
+                    for key, value in counts.items():
+                        self._ended[key] = self._ended.get(key, 0) + value
+            self._threads = live
+            total = dict(self._ended)
+            for _, counts in live:
+                for key, value in counts.copy().items():  # copy(): one step, while its thread may add a key
+                    total[key] = total.get(key, 0) + value
+        return total
+
+
+class _RequestCollector(Collector):
+    """Reports the requests answered and the body bytes sent, from the tallies the request threads keep."""
+
+    def __init__(self, requests: _Tallies[tuple[str, str, int]], sent: _Tallies[str]) -> None:
+        self._requests = requests
+        self._sent = sent
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        answered = CounterMetricFamily(
+            "feedsvc_http_requests", "HTTP requests answered.", labels=["route", "format", "status"]
+        )
+        for (route, fmt, status), count in sorted(self._requests.totals().items()):
+            answered.add_metric([route, fmt, str(status)], count)
+        yield answered
+        sent = CounterMetricFamily("feedsvc_http_response_bytes", "Body bytes sent.", labels=["route"])
+        for route, size in sorted(self._sent.totals().items()):
+            sent.add_metric([route], size)
+        yield sent
+
+
 class Metrics:
     """The metrics of one web app."""
 
     def __init__(self, snapshot: Callable[[], Snapshot], clock: Callable[[], float]) -> None:
         self.registry = CollectorRegistry()
-        self._requests = Counter(
-            "feedsvc_http_requests", "HTTP requests answered.", ["route", "format", "status"], registry=self.registry
-        )
-        self._bytes = Counter("feedsvc_http_response_bytes", "Body bytes sent.", ["route"], registry=self.registry)
-        # The counters of each (route, format, status) answered: labels() takes a third of a cached answer's time.
-        self._counters: dict[tuple[str, str, int], tuple[Counter, Counter]] = {}
+        # Counted by each request thread in its own tallies (a Counter takes a lock at every count).
+        self._requests: _Tallies[tuple[str, str, int]] = _Tallies()
+        self._bytes: _Tallies[str] = _Tallies()
+        self.registry.register(_RequestCollector(self._requests, self._bytes))
         self._refresh_seconds = Histogram(
             "feedsvc_refresh_duration_seconds",
             "Duration of each refresh.",
@@ -147,8 +209,6 @@ class Metrics:
             "feedsvc_refresh_feeds_rebuilt", "Feed documents refreshes re-rendered.", registry=self.registry
         )
         self._lock = threading.Lock()
-        self._feed_answers = 0
-        self._feed_not_modified = 0
         self._last_refresh: RefreshStats | None = None
         self.request_log_dropped: Callable[[], int] = lambda: 0  # the request log's writer, when there is one
         self.subscribers: Callable[[], Counts | None] = lambda: None  # the subscriber counts, when kept
@@ -157,22 +217,18 @@ class Metrics:
 
     def observe(self, route: str, fmt: str, status: int, size: int) -> None:
         """Count one answered request."""
-        counters = self._counters.get((route, fmt, status))
-        if counters is None:
-            counters = (self._requests.labels(route, fmt, str(status)), self._bytes.labels(route))
-            self._counters[(route, fmt, status)] = counters
-        counters[0].inc()
+        self._requests.add((route, fmt, status))
         if size:
-            counters[1].inc(size)
-        if route == FEED_ROUTE and status in (200, 304):
-            with self._lock:
-                self._feed_answers += 1
-                self._feed_not_modified += status == 304
+            self._bytes.add(route, size)
 
     def feed_answers(self) -> tuple[int, int]:
         """Return how many feed requests were answered 200 or 304, and how many of them 304."""
-        with self._lock:
-            return self._feed_answers, self._feed_not_modified
+        answered = not_modified = 0
+        for (route, _, status), count in self._requests.totals().items():
+            if route == FEED_ROUTE and status in (200, 304):
+                answered += count
+                not_modified += count if status == 304 else 0
+        return answered, not_modified
 
     def observe_snapshot(self, snapshot: Snapshot) -> None:
         """Count the refresh that made a snapshot, once (a snapshot only marked degraded is no new refresh)."""

@@ -215,12 +215,24 @@ def _handlers(logger: logging.Logger) -> Iterator[logging.Handler]:
         yield logging.lastResort
 
 
+def _writes_text(handler: logging.Handler) -> bool:
+    """Tell a plain stream handler with our text format, which writes a line's text and not its fields."""
+    form = handler.formatter
+    return (
+        type(handler) is logging.StreamHandler
+        and not handler.filters
+        and type(form) is TextFormatter
+        and form._fmt == TEXT_FORMAT
+        and form.datefmt is None
+    )
+
+
 def _text(handler: logging.Handler, level: int, name: str, lines: list[Line]) -> str | None:
     """The lines as a plain stream handler with one of our formatters writes them; None for any other handler."""
     if type(handler) is not logging.StreamHandler or handler.filters:
         return None
     form, levelname, end = handler.formatter, logging.getLevelName(level), handler.terminator
-    if type(form) is TextFormatter and form._fmt == TEXT_FORMAT and form.datefmt is None:
+    if _writes_text(handler) and isinstance(form, TextFormatter):  # isinstance: for the type checker
         return form.lines(lines, levelname, name, end)
     if type(form) is JsonFormatter:
         return "".join(form.line(ns / 1e9, levelname, name, message, fields) + end for ns, message, fields in lines)
@@ -250,6 +262,15 @@ def _write(handler: logging.StreamHandler[Any], text: str) -> None:
         handler.handleError(logging.makeLogRecord({"msg": text[:200]}))
     finally:
         handler.release()
+
+
+def needs_fields(logger: logging.Logger, level: int) -> bool:
+    """Tell whether logging a line at `level` reads its fields: only our text format, on plain streams, does not."""
+    if not logger.isEnabledFor(level):
+        return False
+    if logger.filters:
+        return True
+    return any(level >= handler.level and not _writes_text(handler) for handler in _handlers(logger))
 
 
 def write_lines(logger: logging.Logger, level: int, lines: list[Line]) -> None:
@@ -284,12 +305,14 @@ class LineWriter(Generic[Entry]):
     counts it, and the writer logs one warning per REPORT_EVERY_S naming how many
     were dropped. `stop` writes everything queued before it returns; after it,
     `add` writes its entry in the caller's thread (the process is ending).
+    `to_lines(batch, with_fields)` makes a batch's lines, their fields only when
+    a handler reads them (see `needs_fields`).
     """
 
     def __init__(
         self,
         logger: logging.Logger,
-        to_lines: Callable[[list[Entry]], list[Line]],
+        to_lines: Callable[[list[Entry], bool], list[Line]],
         *,
         level: int = logging.INFO,
         capacity: int = QUEUE_CAPACITY,
@@ -378,7 +401,8 @@ class LineWriter(Generic[Entry]):
         if not batch:
             return
         try:
-            write_lines(self._logger, self._level, self._to_lines(batch))
+            lines = self._to_lines(batch, needs_fields(self._logger, self._level))
+            write_lines(self._logger, self._level, lines)
         except Exception:  # a bug in making a line: the writer must live on, or every later line is lost
             logging.getLogger("feedsvc").exception("the log writer could not write %d lines", len(batch))
 
