@@ -474,15 +474,43 @@ http {{
 
 
 def throughputs(server: Server, work: Path, seconds: int, nginx: bool, *, logs: bool) -> dict[str, str]:
-    """Measure feedsvc, then nginx with its access log on or off as feedsvc's request log; one row per case."""
+    """Measure feedsvc, then nginx with its access log on or off as feedsvc's request log; one row per case.
+
+    With the logs off, also the same bytes from benchmarks/bare_app.py under granian: the
+    most any app that granian serves could reach on this machine.
+    """
     ours = throughput(server.base, "/feeds/all.rss", seconds)
     theirs = nginx_throughput(server, "/feeds/all.rss", work, seconds, access_log=logs) if nginx else {}
     label = "request logs on" if logs else "logs off"
+    measured = {f"cached feed, {{case}}, {label}": ours}
+    if not logs:
+        measured["cached feed, {case}, a bare WSGI app on granian, logs off"] = bare_throughput(server, work, seconds)
     rows = {}
-    for case, rps in ours.items():
-        ratio = f" = {rps / theirs[case]:.2f} × nginx ({theirs[case]:,.0f})" if case in theirs else ""
-        rows[f"cached feed, {case}, {label}"] = f"{rps:,.0f} req/s{ratio}"
+    for row, results in measured.items():
+        for case, rps in results.items():
+            ratio = f" = {rps / theirs[case]:.2f} × nginx ({theirs[case]:,.0f})" if case in theirs else ""
+            rows[row.format(case=case)] = f"{rps:,.0f} req/s{ratio}"
     return rows
+
+
+def bare_throughput(server: Server, work: Path, seconds: int) -> dict[str, float]:
+    """benchmarks/bare_app.py under granian as `feedsvc serve` runs it, answering with the feed `server` serves."""
+    path = "/feeds/all.rss"
+    _, headers, body = fetch(server.base + path)
+    gzipped = fetch(server.base + path, {"Accept-Encoding": "gzip"})[2]
+    (work / "bare-feed").write_bytes(body)
+    (work / "bare-feed.gz").write_bytes(gzipped)
+    env = {"FEED_BODY": str(work / "bare-feed"), "FEED_GZIP": str(work / "bare-feed.gz"), "FEED_ETAG": headers["etag"]}
+    port = free_port()
+    command = [str(BIN / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", "2"]
+    command += ["--http", "1", "--no-ws", "--log-level", "warning", "--working-dir", str(HERE)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "bare_app:app"]
+    bare = Server(command, port, env)
+    try:
+        bare.wait_until(path, timeout=30)
+        return throughput(bare.base, path, seconds)
+    finally:
+        bare.stop()
 
 
 def request_log_lines(path: Path) -> int:
