@@ -90,9 +90,6 @@ class RequestLog:
         )
 
 
-_NO_FIELDS: dict[str, Any] = {}  # the fields of every line made without them: nothing reads it
-
-
 class _Streamed:
     """An app's streamed answer, its bytes counted as the server takes them, noted once when the server closes it.
 
@@ -134,9 +131,7 @@ class _Streamed:
             done(self._size)
 
 
-def _escaped_once(escaped: dict[str, str], value: str) -> str:
-    out = escaped[value] = _quoted(value)
-    return out
+_NO_FIELDS: dict[str, Any] = {}  # the fields of every line made without them: nothing reads it
 
 
 def request_lines(batch: list[Answered], with_fields: bool = True) -> list[tuple[int, str, dict[str, Any]]]:
@@ -145,46 +140,60 @@ def request_lines(batch: list[Answered], with_fields: bool = True) -> list[tuple
     Without `with_fields` (the text format only writes the text) every line's fields are one empty dict.
     """
     lines = []
-    # The values of a batch repeat (the same readers asking for the same feeds): each is worked out once.
-    escaped: dict[str, str] = {}
-    codes: dict[str, int] = {}
+    # Under load most answers of a batch are alike (the same readers polling the same feeds): the text
+    # and fields of an answer, but for its time and duration, are made once per batch.
+    alike: dict[tuple[Any, ...], tuple[str, str, dict[str, Any]]] = {}
     second, when = -1, ""
-    for remote, method, path, query, protocol, referer, agent, status, sent, seconds, when_ns in batch:
-        code = codes.get(status)
-        if code is None:
-            code = codes[status] = int(status.split(" ", 1)[0]) if status else 0
-        size = 0 if method == "HEAD" else sent
-        address = remote or "-"
-        asked = "-" if method is None else method
-        verb = escaped.get(asked) or _escaped_once(escaped, asked)
-        asked = (path or "") + ("?" + query if query else "")
-        target = escaped.get(asked) or _escaped_once(escaped, asked)
-        version = "-" if protocol is None else protocol
-        asked = "-" if referer is None else referer
-        came_from = escaped.get(asked) or _escaped_once(escaped, asked)
-        asked = "-" if agent is None else agent
-        user_agent = escaped.get(asked) or _escaped_once(escaped, asked)
-        duration_ms = round(seconds * 1000, 3)
+    for entry in batch:
+        answer = entry[:9]
+        parts = alike.get(answer)
+        if parts is None:
+            parts = alike[answer] = _line_parts(*answer, with_fields=with_fields)
+        head, tail, fields = parts
+        when_ns = entry[10]
         if when_ns // 1_000_000_000 != second:  # one time text per second
             second = when_ns // 1_000_000_000
             when = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(second))
-        # The text '%s - - [%s] "%s %s %s" %d %d "%s" "%s" %.1fms' % (...) made before, in half the time.
-        message = (
-            f'{address} - - [{when}] "{verb} {target} {version}" {code} {size} "{came_from}" "{user_agent}" '
-            f"{duration_ms:.1f}ms"
-        )
-        fields = _NO_FIELDS
-        if with_fields:
-            fields = {
-                "remote": address,
-                "method": verb,
-                "path": target,
-                "protocol": version,
-                "status": code,
-                "bytes": size,
-                "referer": came_from,
-                "user_agent": user_agent,
-                "duration_ms": duration_ms,
-            }
-        lines.append((when_ns, message, fields))
+        duration_ms = round(entry[9] * 1000, 3)
+        message = f"{head}{when}{tail}{duration_ms:.1f}ms"
+        lines.append((when_ns, message, {**fields, "duration_ms": duration_ms} if with_fields else _NO_FIELDS))
     return lines
+
+
+def _line_parts(  # noqa: PLR0917 - an Answered's fields, as it holds them
+    remote: str | None,
+    method: str | None,
+    path: str | None,
+    query: str | None,
+    protocol: str | None,
+    referer: str | None,
+    agent: str | None,
+    status: str,
+    sent: int,
+    *,
+    with_fields: bool,
+) -> tuple[str, str, dict[str, Any]]:
+    """An answer's line but for its time and duration: the text before the time, the text after it, the fields."""
+    code = int(status.split(" ", 1)[0]) if status else 0
+    size = 0 if method == "HEAD" else sent
+    address = remote or "-"
+    verb = _quoted("-" if method is None else method)
+    target = _quoted((path or "") + ("?" + query if query else ""))
+    version = "-" if protocol is None else protocol
+    came_from = _quoted("-" if referer is None else referer)
+    user_agent = _quoted("-" if agent is None else agent)
+    # The text '%s - - [%s] "%s %s %s" %d %d "%s" "%s" %.1fms' % (...), made in parts.
+    tail = f'] "{verb} {target} {version}" {code} {size} "{came_from}" "{user_agent}" '
+    fields = _NO_FIELDS
+    if with_fields:
+        fields = {
+            "remote": address,
+            "method": verb,
+            "path": target,
+            "protocol": version,
+            "status": code,
+            "bytes": size,
+            "referer": came_from,
+            "user_agent": user_agent,
+        }
+    return f"{address} - - [", tail, fields
