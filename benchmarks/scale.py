@@ -21,7 +21,9 @@ then measures, with the real `feedsvc serve` on a loopback port:
 - cached feed throughput (wrk: GET 200 identity and gzip, 304) next to nginx
   serving the same bytes as static files (gzip_static), side by side: with the
   request logs on (feedsvc's request log and nginx's access log, each written to
-  a file, as operators run them) and with both off;
+  a file, as operators run them) and with both off; with the logs off, also the
+  same bytes from benchmarks/bare_app.py under granian, the most any app that
+  granian serves can reach;
 - Hugo building the same corpus, RSS and taxonomies only (median of --hugo-runs).
 
 With --servers it also compares granian (what `serve` uses), waitress and
