@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -81,12 +82,36 @@ def _running(command: list[str], port: int, env: dict[str, str] | None = None) -
             command, stdout=log, stderr=log, env={**os.environ, **(env or {})}, start_new_session=True
         )
         try:
-            _wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, "the server to answer")
+            _wait_until_answering(process, port, log)
             yield process
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+def _wait_until_answering(process: subprocess.Popen[bytes], port: int, log: IO[bytes]) -> None:
+    """Wait for the server to answer /healthz; if it exits or never answers, fail with the end of its log."""
+
+    def answering() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited ({process.returncode}) before answering:\n{_tail(log)}")
+        return _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+
+    try:
+        _wait_for(answering, "the server to answer")
+    except AssertionError as failure:
+        if "before answering" in str(failure):
+            raise
+        raise AssertionError(f"{failure}; its log ends:\n{_tail(log)}") from None
+
+
+def _tail(log: IO[bytes], size: int = 4000) -> str:
+    """The last `size` bytes of a log file, as text."""
+    log.flush()
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode("utf-8", "replace")
 
 
 @contextmanager
