@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
+import orjson
 import pytest
 from flask.testing import FlaskClient
 
@@ -257,7 +258,7 @@ def test_a_new_status_alone_is_read_without_the_manifest(tmp_path: Path, snapsho
     later = dataclasses.replace(served.last_refresh, started=served.last_refresh.started + timedelta(minutes=1))
     (out / STATUS).write_bytes(status_of(dataclasses.replace(snapshot, last_refresh=later, refreshes_failed=2)))
 
-    with mock.patch("feedsvc.builddir.manifest.json.loads", wraps=json.loads) as parsed:
+    with mock.patch("feedsvc.builddir.manifest.orjson.loads", wraps=orjson.loads) as parsed:
         assert follower.check()
     assert [len(call.args[0]) for call in parsed.call_args_list] == [(out / STATUS).stat().st_size]
     assert (store.snapshot.last_refresh, store.snapshot.refreshes_failed) == (later, 2)

@@ -23,7 +23,7 @@ from typing import Any
 from feedsvc.builddir.files import headers_of
 from feedsvc.builddir.storage import Directory, Storage
 from feedsvc.errors import BuildError, PageNotReady
-from feedsvc.feeds.archives import ArchivePage, Archives, PageCache, parse_archive_path
+from feedsvc.feeds.archives import ArchivePage, Archives, PageCache, is_archive_path
 from feedsvc.model import Document, make_document
 
 log = logging.getLogger("feedsvc.follow")
@@ -116,7 +116,7 @@ def archive_files(listed: Mapping[str, Any]) -> dict[str, ArchiveFile]:
     """
     pages: dict[str, ArchiveFile] = {}
     for path, entry in listed.items():
-        if parse_archive_path(path) is None:
+        if not is_archive_path(path):
             raise BuildError(f"archive page {path!r} is not an archive page's path")
         stored_as = _stored_of(path, entry)
         modified = entry.get("last_modified")
