@@ -189,6 +189,12 @@ def test_request_counts_kept_by_each_thread_add_up_exactly_and_outlive_their_thr
     later.start()
     later.join()
     assert metrics.feed_answers() == (9_002, 4_501)  # the ended threads' counts kept, the new one's added
+    for _ in range(50):  # threads that come and go, and nobody reads the metrics meanwhile
+        passing = threading.Thread(target=answer, args=(2,))
+        passing.start()
+        passing.join()
+    assert len(metrics._requests._threads) <= 2  # this one and the last: the ended ones folded as others came
+    assert metrics.feed_answers() == (9_102, 4_551)
 
 
 def test_metrics_count_refreshes_files_feeds_and_the_304_ratio(content_dir: Path, settings: Settings) -> None:

@@ -143,25 +143,30 @@ class _Tallies(Generic[Key]):
         except AttributeError:
             counts = self._local.counts = {}
             with self._lock:
+                self._fold_ended()  # a server's threads come and go: those gone hold nothing of their own
                 self._threads.append((threading.current_thread(), counts))
         counts[key] = counts.get(key, 0) + amount
 
     def totals(self) -> dict[Key, int]:
         """Return every count, summed over the threads."""
         with self._lock:
-            live = []
-            for thread, counts in self._threads:
-                if thread.is_alive():
-                    live.append((thread, counts))
-                else:  # it writes no more: its counts join the ended threads'
-                    for key, value in counts.items():
-                        self._ended[key] = self._ended.get(key, 0) + value
-            self._threads = live
+            self._fold_ended()
             total = dict(self._ended)
-            for _, counts in live:
+            for _, counts in self._threads:
                 for key, value in counts.copy().items():  # copy(): one step, while its thread may add a key
                     total[key] = total.get(key, 0) + value
         return total
+
+    def _fold_ended(self) -> None:
+        """Add the counts of the threads that have ended to the ended threads', and forget those threads."""
+        live = []
+        for thread, counts in self._threads:
+            if thread.is_alive():
+                live.append((thread, counts))
+            else:  # it writes no more
+                for key, value in counts.items():
+                    self._ended[key] = self._ended.get(key, 0) + value
+        self._threads = live
 
 
 class _RequestCollector(Collector):
