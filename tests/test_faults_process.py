@@ -320,4 +320,5 @@ def test_sighup_onto_a_missing_content_directory_is_refused_and_the_last_good_fe
         process.send_signal(signal.SIGHUP)
         _wait_for(lambda: b"New Title" in _get(base + "/feeds/all.rss")[2], "the fixed config to take over")
         assert _get(base + "/feeds/all.rss")[2].count(b"<item>") == 5
-        assert "is in force" in log.read_text(encoding="utf-8")
+        # Logged just after the new feeds are swapped in: a request may see them first.
+        _wait_for(lambda: "is in force" in log.read_text(encoding="utf-8"), "the reload to be logged in force")
