@@ -394,7 +394,7 @@ class Document:
     immutable: bool = False  # a complete archive page: caches may keep it for good
     _gzip: list[bytes] = field(default_factory=list, compare=False, repr=False)
     # What a server worked out once to answer with it (http/app.py's headers), by what they depend on.
-    answers: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    answers: dict[object, object] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def gzip_etag(self) -> str:
