@@ -498,11 +498,9 @@ def throughputs(server: Server, work: Path, seconds: int, nginx: bool, *, logs: 
 def bare_throughput(server: Server, work: Path, seconds: int) -> dict[str, float]:
     """benchmarks/bare_app.py under granian as `feedsvc serve` runs it, answering with the feed `server` serves."""
     path = "/feeds/all.rss"
-    _, headers, body = fetch(server.base + path)
-    gzipped = fetch(server.base + path, {"Accept-Encoding": "gzip"})[2]
-    (work / "bare-feed").write_bytes(body)
-    (work / "bare-feed.gz").write_bytes(gzipped)
-    env = {"FEED_BODY": str(work / "bare-feed"), "FEED_GZIP": str(work / "bare-feed.gz"), "FEED_ETAG": headers["etag"]}
+    feed = work / "bare-feed"
+    etag = save_feed(server, path, feed)
+    env = {"FEED_BODY": str(feed), "FEED_GZIP": str(feed) + ".gz", "FEED_ETAG": etag}
     port = free_port()
     command = [str(BIN / "granian"), "--interface", "wsgi", "--workers", "1", "--blocking-threads", "2"]
     command += ["--http", "1", "--no-ws", "--log-level", "warning", "--working-dir", str(HERE)]
@@ -513,6 +511,15 @@ def bare_throughput(server: Server, work: Path, seconds: int) -> dict[str, float
         return throughput(bare.base, path, seconds)
     finally:
         bare.stop()
+
+
+def save_feed(server: Server, path: str, target: Path) -> str:
+    """Write the bytes a feed is served with to `target`, its gzip form beside it (`.gz`); return its ETag."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _, headers, body = fetch(server.base + path)
+    target.write_bytes(body)
+    target.with_name(target.name + ".gz").write_bytes(fetch(server.base + path, {"Accept-Encoding": "gzip"})[2])
+    return headers["etag"]
 
 
 def request_log_lines(path: Path) -> int:
@@ -529,12 +536,7 @@ def nginx_throughput(server: Server, path: str, work: Path, seconds: int, access
     combined format, unbuffered: one write per request, as nginx ships it).
     """
     root = work / "nginx-root"
-    target = root / path.lstrip("/")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    body = fetch(server.base + path)[2]
-    gzipped = fetch(server.base + path, {"Accept-Encoding": "gzip"})[2]
-    target.write_bytes(body)
-    target.with_name(target.name + ".gz").write_bytes(gzipped)
+    save_feed(server, path, root / path.lstrip("/"))
     port = free_port()
     conf = work / "nginx.conf"
     access = f"access_log {work}/nginx-access.log;" if access_log else "access_log off;"

@@ -295,6 +295,9 @@ class Format(enum.Enum):
         return _MEDIA_TYPES[self]
 
 
+# Each format by its URL suffix: a lookup (Format(value) takes twenty times as long).
+FORMAT_OF: Mapping[str, Format] = {fmt.value: fmt for fmt in Format}
+
 # What a complete archive page is sent with (by `serve`, and by a bucket): caches may keep it for good.
 IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 

@@ -20,7 +20,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from feedsvc.feeds.listing import FORMAT_NAMES, render_view
-from feedsvc.model import Document, Format, make_document
+from feedsvc.model import FORMAT_OF, Document, Format, make_document
 
 VIEW_TYPE = "text/html; charset=utf-8"
 # What a build writes beside a feed: `feeds/finance.rss` -> `feeds/finance.rss.html`.
@@ -35,7 +35,6 @@ _DC = "{http://purl.org/dc/elements/1.1/}"
 _HISTORY = "{http://purl.org/syndication/history/1.0}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _KINDS = {Format.RSS: "RSS 2.0 feed", Format.ATOM: "Atom 1.0 feed", Format.JSON: "JSON Feed 1.1"}
-_FORMATS = {fmt.value: fmt for fmt in Format}
 # XPath's normalize-space(), as the stylesheet applies it: XML whitespace only (not U+3000).
 _SPACE = re.compile(r"[ \t\r\n]+")
 
@@ -88,7 +87,7 @@ def read_view(path: str, body: bytes) -> FeedView | None:
 
     Only what is shown is read; URLs other than http(s) are dropped, as the stylesheet drops them.
     """
-    fmt = _FORMATS.get(path.rsplit(".", 1)[-1])
+    fmt = FORMAT_OF.get(path.rsplit(".", 1)[-1])
     if fmt is None:
         return None
     archived = "/archive/" in path

@@ -34,8 +34,17 @@ from feedsvc.feeds.views import FeedViews
 from feedsvc.http.accesslog import Answered, RequestLog
 from feedsvc.http.metrics import CONTENT_TYPE as METRICS_TYPE
 from feedsvc.http.metrics import Metrics
+from feedsvc.model import (
+    FORMAT_OF,
+    INDEX_PATH,
+    OPML_PATH,
+    STYLESHEET_PATH,
+    Document,
+    Format,
+    Snapshot,
+    cache_control,
+)
 from feedsvc.model import IMMUTABLE_CACHE_CONTROL as IMMUTABLE_CACHE_CONTROL  # noqa: PLC0414 - tests read it here
-from feedsvc.model import INDEX_PATH, OPML_PATH, STYLESHEET_PATH, Document, Format, Snapshot, cache_control
 from feedsvc.store import Store
 from feedsvc.subscribers.recorder import Recorder
 
@@ -44,7 +53,6 @@ log = logging.getLogger("feedsvc.web")
 MAX_PROBLEMS = 100
 # Feeds answer in two variants, the feed and its HTML view (for browsers), and both in two encodings.
 FEED_VARY = "Accept, Accept-Encoding"
-_FORMATS = {fmt.value: fmt for fmt in Format}
 
 
 def _plain(text: str, status: int, headers: dict[str, str] | None = None) -> Response:
@@ -281,6 +289,7 @@ _PAGE_PATHS = {"/": INDEX_PATH, "/index.html": INDEX_PATH, "/feeds.opml": OPML_P
 _STATUS_LINES = {200: "200 OK", 304: "304 Not Modified"}
 _NOT_READY_STATUS = "503 Service Unavailable"
 _METRICS = "feedsvc.metrics"  # where create_app keeps the app's metrics, in app.extensions
+_FAST_PATH = "feedsvc.fast_path"  # and its fast path for built documents
 
 
 class DocumentFastPath:
@@ -355,10 +364,8 @@ class DocumentFastPath:
 
 def log_requests(app: Flask, add: Callable[[Answered], None]) -> None:
     """Note every request an app that create_app made answers, for `add` (the request log's writer)."""
-    if isinstance(app.wsgi_app, DocumentFastPath):
-        app.wsgi_app.log_requests(add)
-    else:  # wrapped since: every answer goes through the wrapper
-        app.wsgi_app = RequestLog(app.wsgi_app, add)  # type: ignore[method-assign]
+    fast_path: DocumentFastPath = app.extensions[_FAST_PATH]
+    fast_path.log_requests(add)
 
 
 VIEW_ROUTE = "view"  # a feed or an archive page answered with its HTML view
@@ -415,7 +422,7 @@ def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
     def feed(name: str) -> Response:
         snapshot = store.snapshot
         stem, dot, extension = name.rpartition(".")
-        fmt = _FORMATS.get(extension.lower()) if dot else None
+        fmt = FORMAT_OF.get(extension.lower()) if dot else None
         if fmt is None:
             return _plain("not found", 404)
         key = f"feeds/{stem}.{fmt.value}"
@@ -491,8 +498,9 @@ def create_app(store: Store, subscribers: Recorder | None = None) -> Flask:
         metrics.observe(route, fmt, response.status_code, size)
         return response
 
-    app.wsgi_app = DocumentFastPath(app.wsgi_app, store, metrics, views, subscribers)  # type: ignore[method-assign]
+    app.wsgi_app = fast_path = DocumentFastPath(app.wsgi_app, store, metrics, views, subscribers)  # type: ignore[method-assign]
     app.extensions[_METRICS] = metrics
+    app.extensions[_FAST_PATH] = fast_path
     return app
 
 

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeGuard, TypeVar
 
 FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -215,24 +215,22 @@ def _handlers(logger: logging.Logger) -> Iterator[logging.Handler]:
         yield logging.lastResort
 
 
-def _writes_text(handler: logging.Handler) -> bool:
-    """Tell a plain stream handler with our text format, which writes a line's text and not its fields."""
-    form = handler.formatter
-    return (
-        type(handler) is logging.StreamHandler
-        and not handler.filters
-        and type(form) is TextFormatter
-        and form._fmt == TEXT_FORMAT
-        and form.datefmt is None
-    )
+def _plain_stream(handler: logging.Handler) -> TypeGuard[logging.StreamHandler[Any]]:
+    """Tell a plain stream handler (no filter), to which lines are written without records."""
+    return type(handler) is logging.StreamHandler and not handler.filters
+
+
+def _text_format(form: logging.Formatter | None) -> TypeGuard[TextFormatter]:
+    """Tell our text format, as `configure` installs it: it writes a line's text, not its fields."""
+    return type(form) is TextFormatter and form._fmt == TEXT_FORMAT and form.datefmt is None
 
 
 def _text(handler: logging.Handler, level: int, name: str, lines: list[Line]) -> str | None:
     """The lines as a plain stream handler with one of our formatters writes them; None for any other handler."""
-    if type(handler) is not logging.StreamHandler or handler.filters:
+    if not _plain_stream(handler):
         return None
     form, levelname, end = handler.formatter, logging.getLevelName(level), handler.terminator
-    if _writes_text(handler) and isinstance(form, TextFormatter):  # isinstance: for the type checker
+    if _text_format(form):
         return form.lines(lines, levelname, name, end)
     if type(form) is JsonFormatter:
         return "".join(form.line(ns / 1e9, levelname, name, message, fields) + end for ns, message, fields in lines)
@@ -270,7 +268,10 @@ def needs_fields(logger: logging.Logger, level: int) -> bool:
         return False
     if logger.filters:
         return True
-    return any(level >= handler.level and not _writes_text(handler) for handler in _handlers(logger))
+    return any(
+        level >= handler.level and not (_plain_stream(handler) and _text_format(handler.formatter))
+        for handler in _handlers(logger)
+    )
 
 
 def write_lines(logger: logging.Logger, level: int, lines: list[Line]) -> None:
